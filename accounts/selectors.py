@@ -1,0 +1,76 @@
+"""Reads of accounts and people, and the one access-scope mechanism.
+
+Every page and every API view asks ``accounts_visible_to`` which accounts a user
+may see, and fetches single accounts through ``account_get_visible`` so that an
+account outside the user's scope answers 404 exactly as a missing one does.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import Account, Team, User
+
+
+def account_scope_q(*, user: User) -> Q | None:
+    """The filter that restricts accounts to ``user``'s scope; ``None`` means all.
+
+    A CSM: accounts they own. A manager: accounts owned by members of the teams
+    they manage, and their own. An admin (or superuser): everything. Anyone
+    inactive or anonymous: nothing.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user.is_admin:
+        return None
+    if user.is_manager:
+        team_members = User.objects.filter(teams__managers=user).values("pk")
+        return Q(owner__in=team_members) | Q(owner=user)
+    return Q(owner=user)
+
+
+def accounts_visible_to(
+    *, user: User, queryset: QuerySet[Account] | None = None
+) -> QuerySet[Account]:
+    qs = Account.objects.all() if queryset is None else queryset
+    scope = account_scope_q(user=user)
+    return qs if scope is None else qs.filter(scope)
+
+
+def account_get_visible(
+    *, user: User, pk: int, queryset: QuerySet[Account] | None = None
+) -> Account:
+    """The account ``pk`` if ``user`` may see it; Http404 otherwise (never 403)."""
+    try:
+        return accounts_visible_to(user=user, queryset=queryset).get(pk=pk)
+    except (Account.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such account.") from None
+
+
+def owners_visible_to(*, user: User) -> QuerySet[User]:
+    """The people whose books ``user`` may look at: used for the owner filter."""
+    if user.is_admin:
+        return User.objects.filter(is_active=True, accounts__isnull=False).distinct()
+    if user.is_manager:
+        return (
+            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk), is_active=True)
+            .distinct()
+            .order_by("username")
+        )
+    return User.objects.filter(pk=user.pk)
+
+
+def teams_managed_by(*, user: User) -> QuerySet[Team]:
+    if user.is_admin:
+        return Team.objects.all()
+    return Team.objects.filter(managers=user)
+
+
+def manager_of(*, user: User) -> User | None:
+    """The first manager of the first team ``user`` belongs to (for "owner's manager")."""
+    return (
+        User.objects.filter(managed_teams__members=user, is_active=True)
+        .order_by("managed_teams__name", "username")
+        .first()
+    )

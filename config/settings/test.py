@@ -1,0 +1,13 @@
+"""Test overlay: the same stack as base (DATABASE_URL / REDIS_URL decide which),
+with fast password hashing and no login lock-outs unless a test turns them on."""
+
+from __future__ import annotations
+
+from config.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

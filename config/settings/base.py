@@ -246,3 +246,8 @@ LOGGING = {
 # --- Vitals ---------------------------------------------------------------------------
 
 VITALS_ACCOUNTS_PER_PAGE = env_int("VITALS_ACCOUNTS_PER_PAGE", 25)
+# Accounts per recompute chunk: one transaction and one task each.
+VITALS_RECOMPUTE_CHUNK_SIZE = env_int("VITALS_RECOMPUTE_CHUNK_SIZE", 5000)
+# A computation whose score falls this many points below the previous one records a
+# score-drop event.
+VITALS_SCORE_DROP_POINTS = env_int("VITALS_SCORE_DROP_POINTS", 10)

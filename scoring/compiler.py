@@ -1,0 +1,345 @@
+"""The rules of ``scoring/engine.py`` compiled to SQL: the set-based fast path.
+
+The recompute never brings account rows into Python. For a chunk of accounts it runs:
+
+1. ``rollup_sql``: one pass over the chunk's signals, grouped by account, pivoting
+   every metric the active models use into a column of a temporary table, and choosing
+   each account's model (the most specific active model whose filter matches);
+2. ``score_insert_sql`` per active model: component scores, score, band, completeness
+   and breakdown computed in SQL and inserted as history rows;
+3. the event and latest-score statements in ``scoring/services.py``.
+
+Every expression keeps the reference's order of floating-point operations, so the two
+agree to the last bit on PostgreSQL and SQLite alike (tests/scoring/test_properties.py).
+Values reach the SQL as bound parameters, never pasted into it, except ids and
+column names, which are integers and identifiers we generate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from scoring.engine import POINTS, WEIGHTED, BandSpec, ComponentSpec
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """A metric the chunk needs, and the name of its column in the roll-up table."""
+
+    id: int
+    key: str
+    rollup: str
+    window_days: int
+
+    @property
+    def column(self) -> str:
+        return f"m{self.id}"
+
+
+@dataclass(frozen=True)
+class ModelFilter:
+    id: int
+    segment: str
+    plan: str
+    lifecycle_stage: str
+
+    @property
+    def specificity(self) -> int:
+        return sum(bool(f) for f in (self.segment, self.plan, self.lifecycle_stage))
+
+
+class Sql:
+    """A statement under construction: text and its parameters, in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list = []
+
+    def add(self, text: str, *params) -> Sql:
+        self.parts.append(text)
+        self.params.extend(params)
+        return self
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _days_between(vendor: str, later_param: str, earlier_expr: str) -> str:
+    if vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({later_param} - {earlier_expr}))::float8 / 86400.0)"
+    return f"((julianday({later_param}) - julianday({earlier_expr})))"
+
+
+def _ts(vendor: str, value: dt.datetime):
+    """A timestamp parameter: aware datetimes for PostgreSQL; SQLite stores Django's text form."""
+    if vendor == "postgresql":
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def model_choice_sql(vendor: str, filters: list[ModelFilter], sql: Sql) -> None:
+    """CASE choosing the most specific matching model for account row ``a``."""
+    ordered = sorted(filters, key=lambda f: (-f.specificity, f.id))
+    if not ordered:
+        sql.add("NULL")
+        return
+    sql.add("CASE")
+    for f in ordered:
+        conditions = []
+        params = []
+        for column, value in (
+            ("segment", f.segment),
+            ("plan", f.plan),
+            ("lifecycle_stage", f.lifecycle_stage),
+        ):
+            if value:
+                conditions.append(f"a.{column} = %s")
+                params.append(value)
+        condition = " AND ".join(conditions) or "1 = 1"
+        sql.add(f" WHEN {condition} THEN {int(f.id)}", *params)
+    sql.add(" END")
+
+
+def rollup_sql(
+    *,
+    vendor: str,
+    table: str,
+    metrics: list[MetricColumn],
+    filters: list[ModelFilter],
+    as_of: dt.datetime,
+    first_id: int,
+    last_id: int,
+    segment: str = "",
+) -> Sql:
+    """CREATE TEMP TABLE ``table`` (account_id, model_id, one column per metric)."""
+    sql = Sql()
+    as_of_p = _ts(vendor, as_of)
+    sql.add(f"CREATE TEMP TABLE {table} AS SELECT a.id AS account_id, ")
+    model_choice_sql(vendor, filters, sql)
+    sql.add(" AS model_id")
+
+    # The earliest timestamp any roll-up can look at; latest/days_since look at all history.
+    needs_all_history = any(m.rollup in ("latest", "days_since") for m in metrics)
+    horizon_days = max(
+        [m.window_days * (2 if m.rollup == "change_pct" else 1) for m in metrics] or [0]
+    )
+
+    for m in metrics:
+        col = m.column
+        if m.rollup == "latest":
+            if vendor == "postgresql":
+                sql.add(
+                    ", (max(ARRAY[EXTRACT(EPOCH FROM s.timestamp)::float8, s.id::float8, s.value])"
+                    f" FILTER (WHERE s.metric_id = {int(m.id)}))[3] AS {col}"
+                )
+            else:
+                sql.add(
+                    f", (SELECT s2.value FROM scoring_signal s2 WHERE s2.account_id = a.id"
+                    f" AND s2.metric_id = {int(m.id)} AND s2.timestamp < %s"
+                    f" ORDER BY s2.timestamp DESC, s2.id DESC LIMIT 1) AS {col}",
+                    as_of_p,
+                )
+            continue
+        if m.rollup == "days_since":
+            newest = f"max(CASE WHEN s.metric_id = {int(m.id)} THEN s.timestamp END)"
+            sql.add(f", {_days_between(vendor, '%s', newest)} AS {col}", as_of_p)
+            continue
+        window_start = _ts(vendor, as_of - dt.timedelta(days=m.window_days))
+        in_window = f"s.metric_id = {int(m.id)} AND s.timestamp >= %s"
+        if m.rollup == "count":
+            sql.add(
+                f", CAST(count(CASE WHEN {in_window} THEN 1 END) AS REAL) AS {col}", window_start
+            )
+        elif m.rollup in ("sum", "avg", "min", "max"):
+            if m.rollup == "avg":
+                # sum / count rather than avg(): the same operations as the reference.
+                sql.add(
+                    f", sum(CASE WHEN {in_window} THEN s.value END)"
+                    f" / count(CASE WHEN {in_window} THEN 1 END) AS {col}",
+                    window_start,
+                    window_start,
+                )
+            else:
+                sql.add(
+                    f", {m.rollup}(CASE WHEN {in_window} THEN s.value END) AS {col}", window_start
+                )
+        elif m.rollup == "change_pct":
+            previous_start = _ts(vendor, as_of - dt.timedelta(days=2 * m.window_days))
+            prev = (
+                f"sum(CASE WHEN s.metric_id = {int(m.id)} AND s.timestamp >= %s"
+                f" AND s.timestamp < %s THEN s.value END)"
+            )
+            cur = f"COALESCE(sum(CASE WHEN {in_window} THEN s.value END), 0.0)"
+            sql.add(
+                f", ({cur} - {prev}) / abs(NULLIF({prev}, 0.0)) * 100.0 AS {col}",
+                window_start,
+                previous_start,
+                window_start,
+                previous_start,
+                window_start,
+            )
+        else:
+            raise ValueError(f"unknown roll-up {m.rollup!r}")
+
+    sql.add(" FROM accounts_account a LEFT JOIN scoring_signal s ON s.account_id = a.id")
+    sql.add(" AND s.timestamp < %s", as_of_p)
+    if metrics:
+        ids = ", ".join(str(int(m.id)) for m in metrics)
+        sql.add(f" AND s.metric_id IN ({ids})")
+    else:
+        sql.add(" AND 1 = 0")
+    if metrics and not needs_all_history:
+        sql.add(" AND s.timestamp >= %s", _ts(vendor, as_of - dt.timedelta(days=horizon_days)))
+    sql.add(" WHERE a.id >= %s AND a.id <= %s", first_id, last_id)
+    # Accounts that had left before the moment scored are not scored.
+    sql.add(" AND (a.churned_at IS NULL OR a.churned_at > %s)", as_of.date())
+    if segment:
+        sql.add(" AND a.segment = %s", segment)
+    sql.add(" GROUP BY a.id, a.segment, a.plan, a.lifecycle_stage")
+    return sql
+
+
+def _component_sql(spec: ComponentSpec, raw: str, kind: str, sql: Sql) -> None:
+    """Append the component score expression for raw value expression ``raw``."""
+    p = spec.params
+    if spec.rule == "linear":
+        x = f"(({raw} - %s) / (%s - %s) * 100.0)"
+        worst, best = float(p["worst"]), float(p["best"])
+        sql.add(
+            f"CASE WHEN {raw} IS NULL THEN NULL WHEN {x} < 0 THEN 0.0 WHEN {x} > 100 THEN 100.0 ELSE {x} END",
+            worst,
+            best,
+            worst,
+            worst,
+            best,
+            worst,
+            worst,
+            best,
+            worst,
+        )
+    elif spec.rule == "steps":
+        steps = sorted(p["steps"], key=lambda step: float(step[0]))
+        sql.add(f"CASE WHEN {raw} IS NULL THEN NULL")
+        for threshold, score in reversed(steps):
+            sql.add(f" WHEN {raw} >= %s THEN %s", float(threshold), float(score))
+        sql.add(" ELSE 0.0 END")
+    elif spec.rule == "table":
+        sql.add("CASE")
+        for key, score in p["table"].items():
+            sql.add(f" WHEN {raw} = %s THEN %s", float(key), float(score))
+        sql.add(" END")
+    elif spec.rule == "passthrough":
+        if kind == WEIGHTED:
+            sql.add(
+                f"CASE WHEN {raw} IS NULL THEN NULL WHEN {raw} < 0 THEN 0.0"
+                f" WHEN {raw} > 100 THEN 100.0 ELSE {raw} END"
+            )
+        else:
+            sql.add(f"({raw})")
+    elif spec.rule == "per_unit":
+        sql.add(f"({raw} * %s)", float(p["points"]))
+    else:
+        raise ValueError(f"unknown rule {spec.rule!r}")
+
+
+def _band_sql(bands: tuple[BandSpec, ...], score: str, sql: Sql) -> None:
+    bounded = sorted((b for b in bands if b.lower is not None), key=lambda b: -b.lower)
+    open_below = next((b for b in bands if b.lower is None), None)
+    sql.add(f"CASE WHEN {score} IS NULL THEN NULL")
+    for band in bounded:
+        sql.add(f" WHEN {score} >= %s THEN {int(band.id)}", float(band.lower))
+    sql.add(f" ELSE {int(open_below.id) if open_below else 'NULL'} END")
+
+
+def score_insert_sql(
+    *,
+    vendor: str,
+    rollup_table: str,
+    model_id: int,
+    kind: str,
+    components: list[tuple[ComponentSpec, MetricColumn]],
+    bands: tuple[BandSpec, ...],
+    run_id: int | None,
+    computed_at: dt.datetime,
+) -> Sql:
+    """INSERT the history rows of every account in the roll-up table scored by ``model_id``."""
+    sql = Sql()
+    n = len(components)
+
+    # Level 1: raw values (missing replaced by the default where the component says so).
+    level1 = Sql()
+    level1.add("SELECT account_id")
+    for i, (spec, metric) in enumerate(components):
+        if spec.missing == "default" and spec.default is not None:
+            level1.add(f", COALESCE({metric.column}, %s) AS r{i}", float(spec.default))
+        else:
+            level1.add(f", {metric.column} AS r{i}")
+        level1.add(f", CASE WHEN {metric.column} IS NULL THEN 0 ELSE 1 END AS d{i}")
+    level1.add(f" FROM {rollup_table} WHERE model_id = {int(model_id)}")
+
+    # Level 2: component scores.
+    level2 = Sql()
+    level2.add("SELECT account_id")
+    for i, (spec, _) in enumerate(components):
+        level2.add(f", r{i}, d{i}, ")
+        _component_sql(spec, f"r{i}", kind, level2)
+        level2.add(f" AS c{i}")
+    level2.add(" FROM (").add(level1.text, *level1.params).add(") l1")
+
+    # Level 3: score and completeness.
+    level3 = Sql()
+    level3.add("SELECT account_id")
+    for i in range(n):
+        level3.add(f", r{i}, c{i}")
+    if n == 0:
+        level3.add(", NULL AS score, 0.0 AS completeness")
+    elif kind == WEIGHTED:
+        weights = [float(spec.weight) for spec, _ in components]
+        numerator = "0.0 + " + " + ".join(f"COALESCE(c{i} * %s, 0.0)" for i in range(n))
+        denominator = " + ".join(f"CASE WHEN c{i} IS NULL THEN 0.0 ELSE %s END" for i in range(n))
+        level3.add(
+            f", ({numerator}) / NULLIF(0.0 + {denominator}, 0.0) AS score", *weights, *weights
+        )
+        total_weight = 0.0
+        for w in weights:
+            total_weight += w
+        had = " + ".join(
+            f"CASE WHEN d{i} = 1 AND c{i} IS NOT NULL THEN %s ELSE 0.0 END" for i in range(n)
+        )
+        if total_weight:
+            level3.add(f", (0.0 + {had}) / %s AS completeness", *weights, total_weight)
+        else:
+            level3.add(", 0.0 AS completeness")
+    elif kind == POINTS:
+        anyp = " OR ".join(f"c{i} IS NOT NULL" for i in range(n))
+        total = "0.0 + " + " + ".join(f"COALESCE(c{i}, 0.0)" for i in range(n))
+        level3.add(f", CASE WHEN {anyp} THEN {total} END AS score")
+        had = " + ".join(
+            f"CASE WHEN d{i} = 1 AND c{i} IS NOT NULL THEN 1 ELSE 0 END" for i in range(n)
+        )
+        level3.add(f", CAST({had} AS REAL) / {n} AS completeness")
+    level3.add(" FROM (").add(level2.text, *level2.params).add(") l2")
+
+    json_array = "json_build_array" if vendor == "postgresql" else "json_array"
+    pairs = ", ".join(f"{json_array}(r{i}, c{i})" for i in range(n))
+    breakdown = f"{json_array}({pairs})"
+    if vendor == "postgresql":
+        breakdown += "::jsonb"
+
+    sql.add(
+        "INSERT INTO scoring_healthscore"
+        " (account_id, run_id, model_id, score, band_id, completeness, breakdown, computed_at)"
+        " SELECT account_id, %s, %s, score, ",
+        run_id,
+        model_id,
+    )
+    _band_sql(bands, "score", sql)
+    sql.add(f", completeness, {breakdown}, %s", _ts(vendor, computed_at))
+    sql.add(" FROM (").add(level3.text, *level3.params).add(") l3")
+    if vendor == "postgresql":
+        sql.add(" ON CONFLICT DO NOTHING")
+    else:
+        sql.add(" WHERE true ON CONFLICT DO NOTHING")
+    return sql

@@ -1,0 +1,235 @@
+"""The scoring maths, in plain Python: the reference implementation.
+
+No ORM, no I/O: plain values in, plain values out. The nightly recompute runs the same
+rules compiled to SQL (``scoring/compiler.py``); property-based tests hold the two
+together. Anything that changes a rule here must change there too.
+
+Rules, exactly:
+
+Roll-ups (signals strictly before ``as_of``; a window of N days is
+``as_of - N days <= timestamp < as_of``):
+  latest      value of the newest signal (ties: the highest id)
+  sum/avg/min/max   over the window; no signal in the window => missing
+  count       number of signals in the window (0 when none)
+  change_pct  (sum of window - sum of previous window) / |sum of previous window| * 100,
+              an empty window counting as 0; missing when the previous sum is missing or 0
+  days_since  days (fractional) from the newest signal to ``as_of``; missing when none
+
+Components (``raw`` is the rolled-up value; with missing="default" a missing raw value
+is replaced by the stated default before the rule applies):
+  linear      (raw - worst) / (best - worst) * 100, clamped to 0..100
+  steps       the score of the highest threshold <= raw; 0 below every threshold
+  table       the score listed for raw (exact match), else missing
+  passthrough raw, clamped to 0..100 in weighted models, as is in points models
+  per_unit    raw * points (points models)
+
+Weighted score = sum(component score * weight) / sum(weight of components with a
+score): a missing component is left out and the rest re-weighted. Points score = the
+sum of the components' points. No component with a score => no score. Completeness =
+share of the weight (points models: of the components) whose metric had data.
+
+Bands: the band with the highest lower bound <= score; a band with no lower bound
+catches every lower score; no score (or below every bound) => no band.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+WEIGHTED = "weighted"
+POINTS = "points"
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    metric: str
+    rule: str
+    params: Mapping = field(default_factory=dict)
+    weight: float = 0.0
+    missing: str = "skip"
+    default: float | None = None
+
+
+@dataclass(frozen=True)
+class BandSpec:
+    name: str
+    lower: float | None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str
+    components: tuple[ComponentSpec, ...]
+    bands: tuple[BandSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    metric: str
+    raw: float | None
+    score: float | None
+    weight: float
+    contribution: float | None
+    had_data: bool
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    score: float | None
+    band: BandSpec | None
+    completeness: float
+    components: tuple[ComponentResult, ...]
+
+
+# --- Roll-ups -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    id: int
+    timestamp: dt.datetime
+    value: float
+
+
+def rollup(
+    kind: str, window_days: int, observations: Iterable[Observation], as_of: dt.datetime
+) -> float | None:
+    """Roll one account's observations of one metric up into the value scoring sees."""
+    before = [o for o in observations if o.timestamp < as_of]
+    if kind == "latest":
+        if not before:
+            return None
+        return max(before, key=lambda o: (o.timestamp, o.id)).value
+    if kind == "days_since":
+        if not before:
+            return None
+        newest = max(o.timestamp for o in before)
+        return (as_of - newest).total_seconds() / 86400.0
+    window = dt.timedelta(days=window_days)
+    current = [o.value for o in before if o.timestamp >= as_of - window]
+    if kind == "count":
+        return float(len(current))
+    if kind == "change_pct":
+        previous = [o.value for o in before if as_of - 2 * window <= o.timestamp < as_of - window]
+        if not previous:
+            return None
+        previous_sum = _sum(previous)
+        if previous_sum == 0:
+            return None
+        return (_sum(current) - previous_sum) / abs(previous_sum) * 100.0
+    if not current:
+        return None
+    if kind == "sum":
+        return _sum(current)
+    if kind == "avg":
+        return _sum(current) / len(current)
+    if kind == "min":
+        return min(current)
+    if kind == "max":
+        return max(current)
+    raise ValueError(f"unknown roll-up {kind!r}")
+
+
+def _sum(values: Sequence[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+# --- Components -----------------------------------------------------------------------
+
+
+def _clamp(value: float) -> float:
+    if value < 0:
+        return 0.0
+    if value > 100:
+        return 100.0
+    return value
+
+
+def component_score(spec: ComponentSpec, raw: float | None, *, kind: str) -> float | None:
+    """The 0–100 score (weighted) or the points (points models) for one raw value."""
+    if raw is None:
+        return None
+    params = spec.params
+    if spec.rule == "linear":
+        worst, best = float(params["worst"]), float(params["best"])
+        return _clamp((raw - worst) / (best - worst) * 100.0)
+    if spec.rule == "steps":
+        result = 0.0
+        for threshold, score in sorted(params["steps"], key=lambda step: float(step[0])):
+            if raw >= float(threshold):
+                result = float(score)
+        return result
+    if spec.rule == "table":
+        for key, score in params["table"].items():
+            if float(key) == raw:
+                return float(score)
+        return None
+    if spec.rule == "passthrough":
+        return _clamp(raw) if kind == WEIGHTED else raw
+    if spec.rule == "per_unit":
+        return raw * float(params["points"])
+    raise ValueError(f"unknown rule {spec.rule!r}")
+
+
+# --- Scores and bands -------------------------------------------------------------------
+
+
+def band_for(bands: Iterable[BandSpec], score: float | None) -> BandSpec | None:
+    if score is None:
+        return None
+    best: BandSpec | None = None
+    open_below: BandSpec | None = None
+    for band in bands:
+        if band.lower is None:
+            open_below = band
+        elif score >= band.lower and (best is None or band.lower > best.lower):
+            best = band
+    return best or open_below
+
+
+def score_account(model: ModelSpec, values: Mapping[str, float | None]) -> ScoreResult:
+    """Score one account from its rolled-up metric values (``metric key -> value``)."""
+    parts: list[tuple[ComponentSpec, float | None, float | None, bool]] = []
+    for spec in model.components:
+        raw = values.get(spec.metric)
+        had_data = raw is not None
+        if raw is None and spec.missing == "default":
+            raw = spec.default
+        score = component_score(spec, raw, kind=model.kind)
+        parts.append((spec, raw, score, had_data and score is not None))
+
+    present = [(spec, score) for spec, _, score, _ in parts if score is not None]
+    if model.kind == WEIGHTED:
+        total_weight = _sum([spec.weight for spec in model.components])
+        present_weight = _sum([spec.weight for spec, _ in present])
+        weighted = 0.0
+        for spec, score in present:
+            weighted += score * spec.weight
+        total = weighted / present_weight if present and present_weight else None
+        data_weight = _sum([spec.weight for spec, _, _, had in parts if had])
+        completeness = data_weight / total_weight if total_weight else 0.0
+    else:
+        total = None
+        if present:
+            total = 0.0
+            for _, score in present:
+                total += score
+        count = len(model.components)
+        completeness = sum(1 for *_, had in parts if had) / count if count else 0.0
+
+    results = []
+    for spec, raw, score, had in parts:
+        if score is None or total is None:
+            contribution = None
+        elif model.kind == WEIGHTED:
+            contribution = score * spec.weight / present_weight
+        else:
+            contribution = score
+        results.append(ComponentResult(spec.metric, raw, score, spec.weight, contribution, had))
+    return ScoreResult(total, band_for(model.bands, total), completeness, tuple(results))

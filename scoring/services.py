@@ -1,0 +1,627 @@
+"""Writes of the scoring app: configuration checks, model versions, signals, sentiment,
+and the recompute.
+
+The recompute, step by step (``scoring_run_create`` then ``scoring_chunk_process`` per
+chunk, on workers or in-process):
+
+1. A run snapshots the active model versions and splits the accounts in scope into
+   chunks of contiguous ids (one set-based query).
+2. Each chunk is processed in one transaction, under a row lock on the chunk:
+   roll-up of its signals into a temporary table, history rows per model, band-change
+   and score-drop events, the latest score per account, the chunk marked done and the
+   run's counters advanced. A redelivered chunk task waits for the lock, sees ``done``
+   and does nothing; a killed one leaves nothing behind and is simply done again.
+3. The chunk that completes the run marks it succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from accounts.models import Account, User
+from scoring import compiler
+from scoring.engine import BandSpec, ComponentSpec, ModelSpec
+from scoring.models import (
+    Band,
+    CsmSentiment,
+    Metric,
+    ScoringComponent,
+    ScoringModel,
+    ScoringRun,
+    ScoringRunChunk,
+    Signal,
+)
+
+logger = logging.getLogger(__name__)
+
+SENTIMENT_METRIC_KEY = "csm_sentiment"
+
+
+class ScoringError(Exception):
+    """A request the scoring app cannot carry out; the message says why."""
+
+
+# --- Configuration checks -------------------------------------------------------------
+
+
+def _number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def component_params_errors(
+    *, rule: str, params: object, model_kind: str | None
+) -> dict[str, list[str]]:
+    """Errors in a component's rule parameters, by field, in words an admin can act on."""
+    errors: list[str] = []
+    if not isinstance(params, dict):
+        return {"params": ['Parameters must be a JSON object, e.g. {"worst": 0, "best": 20}.']}
+    if rule == "linear":
+        worst, best = params.get("worst"), params.get("best")
+        if not (_number(worst) and _number(best)):
+            errors.append(
+                'A linear range needs numbers "worst" (scores 0) and "best" (scores 100).'
+            )
+        elif float(worst) == float(best):
+            errors.append('"worst" and "best" must differ.')
+    elif rule == "steps":
+        steps = params.get("steps")
+        if not isinstance(steps, list) or not steps:
+            errors.append('Step thresholds need "steps": [[threshold, score], ...].')
+        else:
+            seen = set()
+            for i, step in enumerate(steps, start=1):
+                if not (isinstance(step, list) and len(step) == 2 and all(map(_number, step))):
+                    errors.append(f"Step {i} must be [threshold, score] with two numbers.")
+                    continue
+                if float(step[0]) in seen:
+                    errors.append(f"Step {i} repeats threshold {step[0]}.")
+                seen.add(float(step[0]))
+                if model_kind == "weighted" and not 0 <= float(step[1]) <= 100:
+                    errors.append(f"Step {i} scores {step[1]}; weighted scores run 0–100.")
+    elif rule == "table":
+        table = params.get("table")
+        if not isinstance(table, dict) or not table:
+            errors.append('A value table needs "table": {"value": score, ...}.')
+        else:
+            seen = set()
+            for key, score in table.items():
+                if not _number(key) or not _number(score):
+                    errors.append(f"Table entry {key!r}: {score!r} must map a number to a number.")
+                    continue
+                if float(key) in seen:
+                    errors.append(f"Table value {key} appears twice.")
+                seen.add(float(key))
+                if model_kind == "weighted" and not 0 <= float(score) <= 100:
+                    errors.append(f"Table value {key} scores {score}; weighted scores run 0–100.")
+    elif rule == "passthrough":
+        pass
+    elif rule == "per_unit":
+        if not _number(params.get("points")):
+            errors.append('Points per unit need "points": a number (may be negative).')
+        if model_kind == "weighted":
+            errors.append("Points per unit belong to points models; use a 0–100 rule here.")
+    else:
+        errors.append(f"Unknown rule {rule!r}.")
+    return {"params": errors} if errors else {}
+
+
+def model_errors(*, model: ScoringModel) -> list[str]:
+    """Whole-model checks: weights sum to 100, bands sensible, components valid."""
+    errors: list[str] = []
+    components = list(model.components.select_related("metric"))
+    bands = list(model.bands.all())
+    if not components:
+        errors.append("The model has no components.")
+    if model.kind == ScoringModel.Kind.WEIGHTED:
+        total = sum((c.weight for c in components), Decimal(0))
+        if total != Decimal(100):
+            errors.append(f"Weights sum to {total:g} %; they must sum to 100 %.")
+    for c in components:
+        for messages in component_params_errors(
+            rule=c.rule, params=c.params, model_kind=model.kind
+        ).values():
+            errors.extend(f"{c.display_label}: {m}" for m in messages)
+    errors.extend(band_errors(bands=[(b.name, b.lower) for b in bands], model_kind=model.kind))
+    return errors
+
+
+def band_errors(*, bands: list[tuple[str, float | None]], model_kind: str) -> list[str]:
+    errors: list[str] = []
+    if not bands:
+        return ["The model has no bands."]
+    lowers = [lower for _, lower in bands if lower is not None]
+    if len(lowers) != len(set(lowers)):
+        errors.append("Two bands start at the same score: bands must not overlap.")
+    if sum(1 for _, lower in bands if lower is None) > 1:
+        errors.append("Only one band can be open below.")
+    names = [name for name, _ in bands]
+    if len(names) != len(set(names)):
+        errors.append("Band names must be unique within a model.")
+    if model_kind == ScoringModel.Kind.WEIGHTED and all(lower is not None for _, lower in bands):
+        lowest = min(lowers)
+        if lowest > 0:
+            errors.append(
+                f"No band covers scores below {lowest:g}: start the lowest band at 0 or leave it open below."
+            )
+    return errors
+
+
+# --- Model versions ---------------------------------------------------------------------
+
+
+def model_spec(*, model: ScoringModel) -> ModelSpec:
+    components = tuple(
+        ComponentSpec(
+            metric=c.metric.key,
+            rule=c.rule,
+            params=c.params,
+            weight=float(c.weight),
+            missing=c.missing,
+            default=c.default_value,
+        )
+        for c in model.components.select_related("metric").order_by("position", "id")
+    )
+    bands = tuple(BandSpec(b.name, b.lower, b.id) for b in model.bands.all())
+    return ModelSpec(kind=model.kind, components=components, bands=bands)
+
+
+@transaction.atomic
+def scoring_model_new_version(*, model: ScoringModel) -> ScoringModel:
+    """A draft copy of ``model`` (components and bands too) as the next version."""
+    latest = (
+        ScoringModel.objects.filter(key=model.key).order_by("-version").values("version").first()
+    )
+    draft = ScoringModel.objects.create(
+        key=model.key,
+        version=latest["version"] + 1,
+        name=model.name,
+        description=model.description,
+        kind=model.kind,
+        segment=model.segment,
+        plan=model.plan,
+        lifecycle_stage=model.lifecycle_stage,
+        based_on=model,
+        status=ScoringModel.Status.DRAFT,
+    )
+    ScoringComponent.objects.bulk_create(
+        ScoringComponent(
+            model=draft,
+            metric_id=c.metric_id,
+            label=c.label,
+            position=c.position,
+            weight=c.weight,
+            rule=c.rule,
+            params=c.params,
+            missing=c.missing,
+            default_value=c.default_value,
+        )
+        for c in model.components.all()
+    )
+    Band.objects.bulk_create(
+        Band(model=draft, name=b.name, lower=b.lower, color=b.color, is_at_risk=b.is_at_risk)
+        for b in model.bands.all()
+    )
+    return draft
+
+
+@transaction.atomic
+def scoring_model_activate(*, model: ScoringModel, now: dt.datetime | None = None) -> ScoringModel:
+    """Make a draft the active version of its model, retiring the one that was active."""
+    if model.status != ScoringModel.Status.DRAFT:
+        raise ScoringError(f"{model} is {model.get_status_display().lower()}, not a draft.")
+    errors = model_errors(model=model)
+    if errors:
+        raise ScoringError("Cannot activate: " + " ".join(errors))
+    ScoringModel.objects.filter(key=model.key, status=ScoringModel.Status.ACTIVE).update(
+        status=ScoringModel.Status.RETIRED
+    )
+    model.status = ScoringModel.Status.ACTIVE
+    model.activated_at = now or timezone.now()
+    model.save(update_fields=["status", "activated_at"])
+    return model
+
+
+# --- Signals and sentiment ---------------------------------------------------------------
+
+
+@dataclass
+class SignalRow:
+    account_id: int
+    metric_id: int
+    value: float
+    timestamp: dt.datetime
+    source: str = ""
+    client_id: str | None = None
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+
+
+def signals_store(*, rows: list[SignalRow], batch_size: int = 5000) -> IngestResult:
+    """Store already validated signals; rows whose client id was seen before (in an
+    earlier request, earlier in this batch, or by a request racing this one) are counted
+    as duplicates and not stored again. All or nothing per call."""
+    result = IngestResult()
+    seen: set[str] = set()
+    unique_rows: list[SignalRow] = []
+    for row in rows:
+        if row.client_id:
+            if row.client_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(row.client_id)
+        unique_rows.append(row)
+    now = timezone.now()
+    objs = [
+        Signal(
+            account_id=r.account_id,
+            metric_id=r.metric_id,
+            value=r.value,
+            timestamp=r.timestamp,
+            source=r.source,
+            client_id=r.client_id or None,
+            created_at=now,
+        )
+        for r in unique_rows
+    ]
+    with transaction.atomic():
+        with_ids = [o for o in objs if o.client_id]
+        without_ids = [o for o in objs if not o.client_id]
+        Signal.objects.bulk_create(without_ids, batch_size=batch_size)
+        if with_ids:
+            # ON CONFLICT DO NOTHING on the client id: the database decides, so two
+            # racing requests with the same ids store each signal once between them.
+            before = Signal.objects.filter(client_id__in=[o.client_id for o in with_ids]).count()
+            Signal.objects.bulk_create(with_ids, batch_size=batch_size, ignore_conflicts=True)
+            after = Signal.objects.filter(client_id__in=[o.client_id for o in with_ids]).count()
+            stored = after - before
+            result.duplicates += len(with_ids) - stored
+            result.accepted += stored
+        result.accepted += len(without_ids)
+    return result
+
+
+def sentiment_metric() -> Metric:
+    metric, _ = Metric.objects.get_or_create(
+        key=SENTIMENT_METRIC_KEY,
+        defaults={
+            "name": "CSM sentiment",
+            "unit": "1–5",
+            "rollup": Metric.Rollup.LATEST,
+            "description": "The account owner's pulse, recorded on the account page.",
+        },
+    )
+    return metric
+
+
+@transaction.atomic
+def sentiment_record(
+    *,
+    account: Account,
+    author: User | None,
+    value: int,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> CsmSentiment:
+    if not 1 <= int(value) <= 5:
+        raise ScoringError("Sentiment is a whole number from 1 (very unhappy) to 5 (very happy).")
+    at = at or timezone.now()
+    sentiment = CsmSentiment.objects.create(
+        account=account, author=author, value=int(value), note=note.strip(), created_at=at
+    )
+    Signal.objects.create(
+        account=account,
+        metric=sentiment_metric(),
+        value=float(value),
+        timestamp=at,
+        source="csm",
+        client_id=f"sentiment-{sentiment.pk}",
+    )
+    return sentiment
+
+
+# --- Recompute ----------------------------------------------------------------------------
+
+
+def _active_models(model_ids: Iterable[int] | None = None) -> list[ScoringModel]:
+    qs = ScoringModel.objects.prefetch_related("components__metric", "bands")
+    if model_ids is None:
+        qs = qs.filter(status=ScoringModel.Status.ACTIVE)
+    else:
+        qs = qs.filter(pk__in=list(model_ids))
+    return list(qs.order_by("id"))
+
+
+def _accounts_in_scope(*, scope: str, segment: str, account_id: int | None, as_of: dt.datetime):
+    qs = Account.objects.filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of.date()))
+    if scope == ScoringRun.Scope.SEGMENT:
+        qs = qs.filter(segment=segment)
+    elif scope == ScoringRun.Scope.ACCOUNT:
+        qs = qs.filter(pk=account_id)
+    return qs
+
+
+@transaction.atomic
+def scoring_run_create(
+    *,
+    scope: str = ScoringRun.Scope.ALL,
+    segment: str = "",
+    account: Account | None = None,
+    as_of: dt.datetime | None = None,
+    trigger: str = "manual",
+    requested_by: User | None = None,
+    chunk_size: int | None = None,
+) -> ScoringRun:
+    """Plan a recompute: snapshot the active models and split the accounts into chunks."""
+    if scope == ScoringRun.Scope.SEGMENT and segment not in Account.Segment.values:
+        raise ScoringError(
+            f"Unknown segment {segment!r}; choose one of {', '.join(Account.Segment.values)}."
+        )
+    if scope == ScoringRun.Scope.ACCOUNT and account is None:
+        raise ScoringError("Name the account to recompute.")
+    as_of = as_of or timezone.now()
+    models = _active_models()
+    run = ScoringRun.objects.create(
+        scope=scope,
+        segment=segment if scope == ScoringRun.Scope.SEGMENT else "",
+        account=account if scope == ScoringRun.Scope.ACCOUNT else None,
+        as_of=as_of,
+        trigger=trigger,
+        requested_by=requested_by,
+        model_ids=[m.id for m in models],
+        chunk_size=chunk_size or settings.VITALS_RECOMPUTE_CHUNK_SIZE,
+    )
+    accounts = _accounts_in_scope(
+        scope=scope, segment=segment, account_id=account.pk if account else None, as_of=as_of
+    )
+    # Chunk boundaries in one set-based query: every chunk_size-th id in order.
+    inner, params = accounts.values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(id), max(id), count(*) FROM ("
+            f"SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS bucket FROM ({inner}) ids"
+            ") t GROUP BY bucket ORDER BY bucket",
+            [run.chunk_size, *params],
+        )
+        bounds = cursor.fetchall()
+    ScoringRunChunk.objects.bulk_create(
+        ScoringRunChunk(run=run, index=i, first_account_id=lo, last_account_id=hi)
+        for i, (lo, hi, _) in enumerate(bounds)
+    )
+    run.chunks_total = len(bounds)
+    run.accounts_total = sum(count for *_, count in bounds)
+    if not models:
+        run.errors = "No active scoring model: nothing was scored."
+    run.save(update_fields=["chunks_total", "accounts_total", "errors"])
+    if not bounds or not models:
+        _run_finish(run_id=run.pk)
+    return run
+
+
+def _metric_columns(models: list[ScoringModel]) -> dict[int, compiler.MetricColumn]:
+    columns: dict[int, compiler.MetricColumn] = {}
+    for model in models:
+        for c in model.components.all():
+            m = c.metric
+            columns[m.id] = compiler.MetricColumn(m.id, m.key, m.rollup, m.window_days)
+    return columns
+
+
+def _execute(cursor, sql: compiler.Sql) -> int:
+    cursor.execute(sql.text, sql.params)
+    return cursor.rowcount
+
+
+def _vendor() -> str:
+    return "postgresql" if connection.vendor == "postgresql" else "sqlite"
+
+
+def _ts(value: dt.datetime):
+    return compiler._ts(_vendor(), value)
+
+
+def scoring_chunk_process(*, chunk_id: int) -> bool:
+    """Score one chunk exactly once. Returns False if it was already done."""
+    ScoringRunChunk.objects.filter(pk=chunk_id, done=False).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        try:
+            chunk = (
+                ScoringRunChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            )
+        except ScoringRunChunk.DoesNotExist:
+            return False
+        if chunk.done:
+            return False
+        run = chunk.run
+        if run.status == ScoringRun.Status.PENDING:
+            ScoringRun.objects.filter(pk=run.pk, status=ScoringRun.Status.PENDING).update(
+                status=ScoringRun.Status.RUNNING, started_at=timezone.now()
+            )
+        counts = _score_range(
+            run=run, first_id=chunk.first_account_id, last_id=chunk.last_account_id
+        )
+        ScoringRunChunk.objects.filter(pk=chunk.pk).update(
+            done=True, scored=counts["scored"], finished_at=timezone.now(), error=""
+        )
+        ScoringRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            accounts_scored=F("accounts_scored") + counts["scored"],
+            band_changes=F("band_changes") + counts["band_changes"],
+            score_drops=F("score_drops") + counts["score_drops"],
+        )
+    _run_finish(run_id=run.pk)
+    return True
+
+
+def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, int]:
+    vendor = _vendor()
+    models = _active_models(run.model_ids)
+    columns = _metric_columns(models)
+    filters = [compiler.ModelFilter(m.id, m.segment, m.plan, m.lifecycle_stage) for m in models]
+    table = f"vitals_rollup_{run.pk}_{first_id}"
+    counts = {"scored": 0, "band_changes": 0, "score_drops": 0}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        _execute(
+            cursor,
+            compiler.rollup_sql(
+                vendor=vendor,
+                table=table,
+                metrics=list(columns.values()),
+                filters=filters,
+                as_of=run.as_of,
+                first_id=first_id,
+                last_id=last_id,
+                segment=run.segment if run.scope == ScoringRun.Scope.SEGMENT else "",
+            ),
+        )
+        if run.scope == ScoringRun.Scope.ACCOUNT:
+            cursor.execute(f"DELETE FROM {table} WHERE account_id <> %s", [run.account_id])
+        for model in models:
+            spec = model_spec(model=model)
+            components = [
+                (cs, columns[c.metric_id])
+                for cs, c in zip(
+                    spec.components, model.components.all().order_by("position", "id"), strict=True
+                )
+            ]
+            counts["scored"] += _execute(
+                cursor,
+                compiler.score_insert_sql(
+                    vendor=vendor,
+                    rollup_table=table,
+                    model_id=model.id,
+                    kind=model.kind,
+                    components=components,
+                    bands=spec.bands,
+                    run_id=run.pk,
+                    computed_at=run.as_of,
+                ),
+            )
+        cursor.execute(f"DROP TABLE {table}")
+        counts["band_changes"], counts["score_drops"] = _record_events(
+            cursor, run=run, first_id=first_id, last_id=last_id, now=now
+        )
+        _update_latest(cursor, run=run, first_id=first_id, last_id=last_id)
+    return counts
+
+
+def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now) -> tuple[int, int]:
+    """Band changes and score drops of this run's new scores against the latest ones."""
+    common = (
+        " FROM scoring_healthscore h"
+        " JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"
+        " LEFT JOIN scoring_band ob ON ob.id = ah.band_id"
+        " LEFT JOIN scoring_band nb ON nb.id = h.band_id"
+        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
+        " AND ah.computed_at < h.computed_at"
+    )
+    insert = (
+        "INSERT INTO scoring_scoreevent (kind, account_id, health_score_id, run_id,"
+        " from_band_id, to_band_id, score_before, score_after, created_at)"
+        " SELECT %s, h.account_id, h.id, h.run_id, ah.band_id, h.band_id, ah.score, h.score, %s"
+    )
+    cursor.execute(
+        insert
+        + common
+        + " AND COALESCE(ob.name, '') <> COALESCE(nb.name, '') ON CONFLICT DO NOTHING",
+        ["band_changed", _ts(now), run.pk, first_id, last_id],
+    )
+    band_changes = cursor.rowcount
+    cursor.execute(
+        insert + common + " AND ah.score - h.score >= %s ON CONFLICT DO NOTHING",
+        ["score_dropped", _ts(now), run.pk, first_id, last_id, settings.VITALS_SCORE_DROP_POINTS],
+    )
+    return band_changes, cursor.rowcount
+
+
+def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> None:
+    earlier = (
+        "h.score - (SELECT p.score FROM scoring_healthscore p WHERE p.account_id = h.account_id"
+        " AND p.computed_at <= %s ORDER BY p.computed_at DESC LIMIT 1)"
+    )
+    params = [_ts(run.as_of - dt.timedelta(days=days)) for days in (7, 30, 90)]
+    cursor.execute(
+        "INSERT INTO scoring_accounthealth (account_id, health_score_id, model_id, score, band_id,"
+        " completeness, computed_at, trend_7d, trend_30d, trend_90d)"
+        " SELECT h.account_id, h.id, h.model_id, h.score, h.band_id, h.completeness, h.computed_at,"
+        f" {earlier}, {earlier}, {earlier}"
+        " FROM scoring_healthscore h"
+        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
+        " ON CONFLICT (account_id) DO UPDATE SET health_score_id = excluded.health_score_id,"
+        " model_id = excluded.model_id, score = excluded.score, band_id = excluded.band_id,"
+        " completeness = excluded.completeness, computed_at = excluded.computed_at,"
+        " trend_7d = excluded.trend_7d, trend_30d = excluded.trend_30d,"
+        " trend_90d = excluded.trend_90d"
+        " WHERE scoring_accounthealth.computed_at <= excluded.computed_at",
+        [*params, run.pk, first_id, last_id],
+    )
+
+
+def _run_finish(*, run_id: int) -> None:
+    """Mark the run succeeded once every chunk is done (a conditional update: only the
+    chunk that completes the run gets a row back, however many finish at once)."""
+    ScoringRun.objects.filter(
+        pk=run_id,
+        status__in=[ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING],
+        chunks_done__gte=F("chunks_total"),
+    ).update(
+        status=ScoringRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        started_at=Coalesce(F("started_at"), Now()),
+    )
+
+
+def scoring_chunk_fail(*, chunk_id: int, error: str) -> None:
+    """Record a chunk's error; the run is failed so that an admin sees it."""
+    chunk = ScoringRunChunk.objects.select_related("run").get(pk=chunk_id)
+    chunk.error = error[:2000]
+    chunk.save(update_fields=["error"])
+    run = chunk.run
+    if run.status != ScoringRun.Status.SUCCEEDED:
+        run.status = ScoringRun.Status.FAILED
+        run.finished_at = timezone.now()
+    run.errors = (run.errors + f"\nchunk {chunk.index}: {error}").strip()[:10000]
+    run.save(update_fields=["status", "finished_at", "errors"])
+
+
+def scoring_run_execute(*, run: ScoringRun, progress=None) -> ScoringRun:
+    """Process every pending chunk of ``run`` in this process (commands, tests, seeding)."""
+    for chunk_id in run.chunks.filter(done=False).order_by("index").values_list("id", flat=True):
+        try:
+            scoring_chunk_process(chunk_id=chunk_id)
+        except Exception as exc:
+            scoring_chunk_fail(chunk_id=chunk_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        if progress:
+            progress()
+    run.refresh_from_db()
+    return run
+
+
+def recompute_now(*, account: Account, requested_by: User | None = None) -> ScoringRun:
+    """Recompute one account in this process: what the "recompute now" button does."""
+    run = scoring_run_create(
+        scope=ScoringRun.Scope.ACCOUNT, account=account, trigger="manual", requested_by=requested_by
+    )
+    return scoring_run_execute(run=run)

@@ -1,0 +1,65 @@
+"""Small builders for scoring configuration in tests: a metric, a model with its
+components and bands, signals — in the words an admin would use."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from accounts.models import Account
+from scoring.models import Band, Metric, ScoringComponent, ScoringModel, Signal
+from scoring.services import scoring_model_activate
+
+
+def make_metric(key: str, rollup: str = "latest", window_days: int = 30, **kwargs) -> Metric:
+    metric, _ = Metric.objects.get_or_create(
+        key=key,
+        defaults={
+            "name": key.replace("_", " ").title(),
+            "rollup": rollup,
+            "window_days": window_days,
+            **kwargs,
+        },
+    )
+    return metric
+
+
+def make_model(
+    key: str,
+    *,
+    kind: str = "weighted",
+    components: list[dict],
+    bands: list[tuple[str, float | None]],
+    activate: bool = True,
+    **filters,
+) -> ScoringModel:
+    """``components``: dicts with metric (key or Metric), rule, params, weight, missing, default."""
+    model = ScoringModel.objects.create(key=key, name=key.title(), kind=kind, **filters)
+    for position, spec in enumerate(components):
+        metric = spec["metric"]
+        if isinstance(metric, str):
+            metric = make_metric(metric)
+        ScoringComponent.objects.create(
+            model=model,
+            metric=metric,
+            position=position,
+            weight=spec.get("weight", 0),
+            rule=spec.get("rule", "passthrough"),
+            params=spec.get("params", {}),
+            missing=spec.get("missing", "skip"),
+            default_value=spec.get("default"),
+        )
+    for name, lower in bands:
+        Band.objects.create(model=model, name=name, lower=lower)
+    if activate:
+        scoring_model_activate(model=model)
+    return model
+
+
+def add_signal(
+    account: Account, metric: Metric | str, value: float, at: dt.datetime, **kwargs
+) -> Signal:
+    if isinstance(metric, str):
+        metric = Metric.objects.get(key=metric)
+    return Signal.objects.create(
+        account=account, metric=metric, value=value, timestamp=at, **kwargs
+    )

@@ -69,7 +69,11 @@ class Sql:
 def _days_between(vendor: str, later_param: str, earlier_expr: str) -> str:
     if vendor == "postgresql":
         return f"(EXTRACT(EPOCH FROM ({later_param} - {earlier_expr}))::float8 / 86400.0)"
-    return f"((julianday({later_param}) - julianday({earlier_expr})))"
+    # Whole seconds, as integers: julianday() arithmetic would drift in the last digits.
+    return (
+        f"(CAST(strftime('%%s', {later_param}) AS INTEGER)"
+        f" - CAST(strftime('%%s', {earlier_expr}) AS INTEGER)) / 86400.0"
+    )
 
 
 def _ts(vendor: str, value: dt.datetime):

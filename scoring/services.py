@@ -587,7 +587,7 @@ def _run_finish(*, run_id: int) -> None:
         chunks_done__gte=F("chunks_total"),
     ).update(
         status=ScoringRun.Status.SUCCEEDED,
-        finished_at=timezone.now(),
+        finished_at=Now(),
         started_at=Coalesce(F("started_at"), Now()),
     )
 

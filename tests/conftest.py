@@ -73,3 +73,17 @@ def client_for(user: User) -> Client:
 @pytest.fixture
 def client_as():
     return client_for
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings, tmp_path):
+    """Start real Celery workers on the test database and broker; yields a controller.
+
+    The tests that depend on Celery's behaviour (acknowledgement, re-delivery after a
+    killed worker) use this rather than eager mode, which would hide exactly those bugs.
+    """
+    from tests.workers import WorkerController
+
+    controller = WorkerController(tmp_path)
+    yield controller
+    controller.stop_all()

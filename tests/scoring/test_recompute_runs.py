@@ -1,0 +1,234 @@
+"""Recompute runs: chunks, counters, events, idempotency, and real workers that die."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from accounts.models import Account
+from scoring.models import AccountHealth, HealthScore, ScoreEvent, ScoringRun, ScoringRunChunk
+from scoring.services import scoring_chunk_process, scoring_run_create, scoring_run_execute
+from tests.factories import AccountFactory
+from tests.scoring.builders import add_signal, make_model
+from tests.workers import wait_for
+
+NOW = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
+
+
+def usage_model():
+    return make_model(
+        "usage",
+        components=[
+            {
+                "metric": "logins",
+                "rule": "linear",
+                "params": {"worst": 0, "best": 20},
+                "weight": 100,
+            }
+        ],
+        bands=[("At-risk", 0), ("Neutral", 50), ("Healthy", 75)],
+    )
+
+
+def accounts_with_logins(n: int, logins: float, at: dt.datetime) -> list[Account]:
+    accounts = AccountFactory.create_batch(n)
+    for account in accounts:
+        add_signal(account, "logins", logins, at)
+    return accounts
+
+
+@pytest.mark.django_db
+def test_a_run_scores_every_account_once_and_records_itself():
+    usage_model()
+    accounts_with_logins(7, 18, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=3)
+    assert (run.chunks_total, run.accounts_total) == (3, 7)
+
+    run = scoring_run_execute(run=run)
+
+    assert run.status == ScoringRun.Status.SUCCEEDED
+    assert run.accounts_scored == 7
+    assert run.chunks_done == 3
+    assert run.finished_at >= run.started_at
+    assert HealthScore.objects.filter(run=run).count() == 7
+    assert set(AccountHealth.objects.values_list("score", flat=True)) == {90.0}
+
+
+@pytest.mark.django_db
+def test_processing_a_chunk_twice_adds_nothing():
+    usage_model()
+    accounts_with_logins(4, 10, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=2)
+    chunk = run.chunks.first()
+
+    assert scoring_chunk_process(chunk_id=chunk.pk) is True
+    assert scoring_chunk_process(chunk_id=chunk.pk) is False  # a redelivered message
+
+    run.refresh_from_db()
+    assert run.accounts_scored == 2
+    assert HealthScore.objects.filter(run=run).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_band_change_and_a_score_drop_are_each_recorded_once():
+    usage_model()
+    [account] = accounts_with_logins(1, 18, NOW - dt.timedelta(days=3))  # 90: Healthy
+    scoring_run_execute(run=scoring_run_create(as_of=NOW - dt.timedelta(days=2)))
+    add_signal(account, "logins", 6, NOW - dt.timedelta(hours=5))  # 30: At-risk
+
+    run = scoring_run_execute(run=scoring_run_create(as_of=NOW))
+
+    events = {
+        e.kind: e for e in ScoreEvent.objects.filter(run=run).select_related("from_band", "to_band")
+    }
+    assert set(events) == {"band_changed", "score_dropped"}
+    change = events["band_changed"]
+    assert (change.from_band.name, change.to_band.name) == ("Healthy", "At-risk")
+    assert (change.score_before, change.score_after) == (90, 30)
+    assert run.band_changes == 1 and run.score_drops == 1
+    health = AccountHealth.objects.get(account=account)
+    assert health.score == 30
+    assert health.trend_7d is None  # no score 7 days before the run
+
+    # A third run with no new data changes nothing and records nothing.
+    again = scoring_run_execute(run=scoring_run_create(as_of=NOW + dt.timedelta(hours=1)))
+    assert again.band_changes == 0 and ScoreEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_trends_compare_with_the_score_days_earlier():
+    usage_model()
+    [account] = accounts_with_logins(1, 10, NOW - dt.timedelta(days=40))  # 50
+    scoring_run_execute(run=scoring_run_create(as_of=NOW - dt.timedelta(days=31)))
+    add_signal(account, "logins", 16, NOW - dt.timedelta(days=10))  # 80
+    scoring_run_execute(run=scoring_run_create(as_of=NOW - dt.timedelta(days=8)))
+    add_signal(account, "logins", 14, NOW - dt.timedelta(days=1))  # 70
+
+    scoring_run_execute(run=scoring_run_create(as_of=NOW))
+
+    health = AccountHealth.objects.get(account=account)
+    assert health.score == 70
+    assert health.trend_7d == pytest.approx(-10)
+    assert health.trend_30d == pytest.approx(20)
+    assert health.trend_90d is None
+
+
+@pytest.mark.django_db
+def test_the_most_specific_active_model_scores_an_account():
+    usage_model()
+    make_model(
+        "enterprise",
+        segment="enterprise",
+        components=[
+            {
+                "metric": "logins",
+                "rule": "linear",
+                "params": {"worst": 0, "best": 40},
+                "weight": 100,
+            }
+        ],
+        bands=[("Low", 0), ("High", 50)],
+    )
+    smb = AccountFactory(segment="smb")
+    big = AccountFactory(segment="enterprise")
+    for account in (smb, big):
+        add_signal(account, "logins", 20, NOW - dt.timedelta(days=1))
+
+    scoring_run_execute(run=scoring_run_create(as_of=NOW))
+
+    scores = dict(AccountHealth.objects.values_list("account_id", "score"))
+    assert scores == {smb.pk: 100.0, big.pk: 50.0}
+
+
+@pytest.mark.django_db
+def test_segment_and_single_account_runs_touch_only_their_scope():
+    usage_model()
+    smb = accounts_with_logins(2, 10, NOW - dt.timedelta(days=1))
+    big = AccountFactory(segment="enterprise")
+    add_signal(big, "logins", 10, NOW - dt.timedelta(days=1))
+
+    seg = scoring_run_execute(
+        run=scoring_run_create(scope="segment", segment="enterprise", as_of=NOW)
+    )
+    one = scoring_run_execute(run=scoring_run_create(scope="account", account=smb[0], as_of=NOW))
+
+    assert list(HealthScore.objects.filter(run=seg).values_list("account_id", flat=True)) == [
+        big.pk
+    ]
+    assert list(HealthScore.objects.filter(run=one).values_list("account_id", flat=True)) == [
+        smb[0].pk
+    ]
+
+
+@pytest.mark.django_db
+def test_churned_accounts_are_not_scored():
+    usage_model()
+    [gone] = accounts_with_logins(1, 10, NOW - dt.timedelta(days=3))
+    gone.churned_at = (NOW - dt.timedelta(days=2)).date()
+    gone.save(update_fields=["churned_at"])
+    run = scoring_run_execute(run=scoring_run_create(as_of=NOW))
+    assert run.accounts_total == 0
+    assert not HealthScore.objects.exists()
+
+
+@pytest.mark.django_db
+def test_recompute_scores_command_reports_the_run(capsys):
+    usage_model()
+    accounts = accounts_with_logins(3, 20, NOW - dt.timedelta(days=1))
+    call_command("recompute_scores", "--as-of", NOW.isoformat())
+    call_command("recompute_scores", "--account", accounts[0].external_id)
+    out = capsys.readouterr().out
+    assert "3 of 3 accounts scored" in out
+    assert "1 of 1 accounts scored" in out
+
+
+@pytest.mark.django_db
+def test_recompute_scores_command_rejects_unknown_accounts():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No account with external id 'nope'"):
+        call_command("recompute_scores", "--account", "nope")
+
+
+def test_a_killed_worker_loses_nothing_and_duplicates_nothing(celery_worker_process):
+    """SIGKILL a worker mid-run; a new worker and the watchdog finish the run with every
+    account scored exactly once."""
+    from scoring.tasks import resume_stale_runs, scoring_run_dispatch
+
+    usage_model()
+    accounts_with_logins(300, 12, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=10)
+    assert run.chunks_total == 30
+
+    first = celery_worker_process.start(concurrency=2)
+    scoring_run_dispatch(run.pk)
+    wait_for(
+        lambda: ScoringRunChunk.objects.filter(run=run, done=True).count() >= 3,
+        timeout=60,
+        message="the first chunks",
+    )
+    celery_worker_process.kill(first)
+    done_at_kill = ScoringRunChunk.objects.filter(run=run, done=True).count()
+    assert done_at_kill < 30, "the worker finished before it could be killed"
+
+    celery_worker_process.start(concurrency=2)
+    # The watchdog re-sends chunks dispatched long enough ago (here: all of them).
+    ScoringRunChunk.objects.filter(run=run).update(dispatched_at=NOW - dt.timedelta(days=1))
+    assert resume_stale_runs() >= 1
+    wait_for(
+        lambda: ScoringRun.objects.get(pk=run.pk).status == ScoringRun.Status.SUCCEEDED,
+        timeout=120,
+        message=f"the run to succeed; worker logs:\n{celery_worker_process.logs()}",
+    )
+    time.sleep(1)  # any duplicate delivery still in flight would land now
+
+    run.refresh_from_db()
+    assert run.accounts_scored == run.accounts_total == 300
+    assert run.chunks_done == 30
+    per_account = HealthScore.objects.filter(run=run).values("account").annotate(n=Count("id"))
+    assert len(per_account) == 300
+    assert {row["n"] for row in per_account} == {1}

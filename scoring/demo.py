@@ -1,0 +1,293 @@
+"""Demo scoring data for ``seed_demo``: metrics, a default weighted model, a points model
+for enterprise accounts, D days of signals with believable patterns, and score history.
+
+Patterns: *healthy* accounts use the product steadily; *declining* ones fade over the
+last weeks (fewer logins, more tickets, late invoices); *recovering* ones dipped and
+came back; *churned* ones fade out and stop at ``churned_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from scoring.models import Band, Metric, ScoringComponent, ScoringModel, Signal
+from scoring.services import (
+    SENTIMENT_METRIC_KEY,
+    scoring_model_activate,
+    scoring_run_create,
+    scoring_run_execute,
+)
+
+METRICS = [
+    # key, name, unit, roll-up, window
+    ("logins", "Logins", "logins", Metric.Rollup.SUM, 30),
+    ("seats_used_pct", "Seats used", "%", Metric.Rollup.LATEST, 30),
+    ("nps", "NPS response", "0–10", Metric.Rollup.LATEST, 30),
+    ("open_tickets", "Open support tickets", "tickets", Metric.Rollup.LATEST, 30),
+    ("late_invoices", "Late invoices", "invoices", Metric.Rollup.LATEST, 30),
+    ("csm_touch", "CSM meetings", "meetings", Metric.Rollup.DAYS_SINCE, 30),
+    ("logins_change", "Usage change", "%", Metric.Rollup.CHANGE_PCT, 30),
+    (SENTIMENT_METRIC_KEY, "CSM sentiment", "1–5", Metric.Rollup.LATEST, 30),
+]
+
+STANDARD_MODEL = [
+    # metric, weight, rule, params, missing, default
+    ("logins", 25, "linear", {"worst": 0, "best": 450}, "skip", None),
+    ("logins_change", 10, "linear", {"worst": -50, "best": 10}, "skip", None),
+    ("seats_used_pct", 15, "linear", {"worst": 20, "best": 90}, "skip", None),
+    ("nps", 15, "steps", {"steps": [[0, 0], [5, 40], [7, 70], [9, 100]]}, "skip", None),
+    ("open_tickets", 10, "linear", {"worst": 8, "best": 0}, "default", 0.0),
+    ("late_invoices", 10, "steps", {"steps": [[0, 100], [1, 50], [2, 0]]}, "default", 0.0),
+    ("csm_touch", 5, "linear", {"worst": 60, "best": 7}, "skip", None),
+    (
+        SENTIMENT_METRIC_KEY,
+        10,
+        "table",
+        {"table": {"5": 100, "4": 75, "3": 50, "2": 25, "1": 0}},
+        "skip",
+        None,
+    ),
+]
+STANDARD_BANDS = [
+    ("At-risk", 0, "#dc2626", True),
+    ("Neutral", 50, "#d97706", False),
+    ("Healthy", 75, "#16a34a", False),
+]
+
+ENTERPRISE_POINTS = [
+    ("logins", "steps", {"steps": [[0, -10], [100, 5], [250, 15], [400, 25]]}),
+    ("seats_used_pct", "steps", {"steps": [[0, -5], [50, 5], [80, 15]]}),
+    (
+        "nps",
+        "table",
+        {
+            "table": {
+                "10": 15,
+                "9": 10,
+                "8": 5,
+                "7": 0,
+                "6": -5,
+                "5": -10,
+                "4": -10,
+                "3": -15,
+                "2": -15,
+                "1": -20,
+                "0": -20,
+            }
+        },
+    ),
+    ("open_tickets", "per_unit", {"points": -3}),
+    ("late_invoices", "per_unit", {"points": -10}),
+    (SENTIMENT_METRIC_KEY, "table", {"table": {"5": 15, "4": 5, "3": 0, "2": -10, "1": -20}}),
+]
+ENTERPRISE_BANDS = [
+    ("Critical", None, "#7f1d1d", True),
+    ("Struggling", 0, "#dc2626", True),
+    ("Stable", 26, "#d97706", False),
+    ("Thriving", 51, "#65a30d", False),
+    ("Superstar", 76, "#16a34a", False),
+]
+
+
+@transaction.atomic
+def seed_scoring_config() -> dict[str, ScoringModel]:
+    """Metrics and the two demo models (active). Safe to run again."""
+    metrics = {}
+    for key, name, unit, rollup, window in METRICS:
+        metrics[key], _ = Metric.objects.update_or_create(
+            key=key, defaults={"name": name, "unit": unit, "rollup": rollup, "window_days": window}
+        )
+    models = {}
+    standard = ScoringModel.objects.filter(key="standard").order_by("-version").first()
+    if standard is None:
+        standard = ScoringModel.objects.create(
+            key="standard",
+            name="Standard health",
+            kind=ScoringModel.Kind.WEIGHTED,
+            description="Usage, adoption, sentiment, support and billing on a 0–100 scale.",
+        )
+        for position, (key, weight, rule, params, missing, default) in enumerate(STANDARD_MODEL):
+            ScoringComponent.objects.create(
+                model=standard,
+                metric=metrics[key],
+                position=position,
+                weight=weight,
+                rule=rule,
+                params=params,
+                missing=missing,
+                default_value=default,
+            )
+        for name, lower, color, risk in STANDARD_BANDS:
+            Band.objects.create(
+                model=standard, name=name, lower=lower, color=color, is_at_risk=risk
+            )
+        scoring_model_activate(model=standard)
+    models["standard"] = standard
+    enterprise = ScoringModel.objects.filter(key="enterprise-points").order_by("-version").first()
+    if enterprise is None:
+        enterprise = ScoringModel.objects.create(
+            key="enterprise-points",
+            name="Enterprise impact points",
+            kind=ScoringModel.Kind.POINTS,
+            segment=Account.Segment.ENTERPRISE,
+            description="Impact points for enterprise accounts: each signal adds or takes points.",
+        )
+        for position, (key, rule, params) in enumerate(ENTERPRISE_POINTS):
+            ScoringComponent.objects.create(
+                model=enterprise, metric=metrics[key], position=position, rule=rule, params=params
+            )
+        for name, lower, color, risk in ENTERPRISE_BANDS:
+            Band.objects.create(
+                model=enterprise, name=name, lower=lower, color=color, is_at_risk=risk
+            )
+        scoring_model_activate(model=enterprise)
+    models["enterprise"] = enterprise
+    return models
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    # Health from 0 (failing) to 1 (thriving) as a function of "days ago".
+    health: Callable[[float], float]
+
+
+def _pattern_for(
+    rng: random.Random, account_id: int, churned_days_ago: int | None, days: int
+) -> Pattern:
+    if churned_days_ago is not None:
+        end = churned_days_ago
+        return Pattern("churned", lambda ago: max(0.05, min(0.7, 0.15 + (ago - end) / 60)))
+    roll = rng.random()
+    base = 0.65 + 0.3 * rng.random()
+    if roll < 0.55:
+        return Pattern("healthy", lambda ago: base + 0.04 * math.sin(ago / 5))
+    if roll < 0.75:
+        start = rng.randint(20, 45)
+        return Pattern(
+            "declining", lambda ago: base if ago > start else base - (start - ago) / start * 0.6
+        )
+    if roll < 0.9:
+        low = rng.randint(25, 60)
+        return Pattern(
+            "recovering",
+            lambda ago: 0.3 + min(abs(ago - low) / 30, 1) * (base - 0.3),
+        )
+    return Pattern("neutral", lambda ago: 0.45 + 0.1 * math.sin(ago / 9))
+
+
+def signal_rows(
+    *,
+    accounts: Iterable[tuple[int, dt.date | None]],
+    metric_ids: dict[str, int],
+    days: int,
+    now: dt.datetime,
+    rng: random.Random,
+) -> Iterable[tuple]:
+    """Rows (account_id, metric_id, value, timestamp, source) for every demo signal."""
+    for account_id, churned_at in accounts:
+        churned_ago = (now.date() - churned_at).days if churned_at else None
+        pattern = _pattern_for(rng, account_id, churned_ago, days)
+        touch_every = rng.randint(10, 35)
+        nps_day = rng.randint(5, 85)
+        for ago in range(days, 0, -1):
+            if churned_ago is not None and ago < churned_ago:
+                break
+            health = max(0.0, min(1.0, pattern.health(ago)))
+            at = now - dt.timedelta(days=ago, hours=rng.randint(0, 10), minutes=rng.randint(0, 59))
+            logins = max(0, round(rng.gauss(18 * health, 2.5)))
+            yield (account_id, metric_ids["logins"], float(logins), at, "product")
+            yield (account_id, metric_ids["logins_change"], float(logins), at, "product")
+            if ago % 7 == 0:
+                used = max(5.0, min(100.0, rng.gauss(100 * health, 8)))
+                yield (account_id, metric_ids["seats_used_pct"], round(used, 1), at, "product")
+                tickets = max(0, round(rng.gauss(6 * (1 - health), 1.2)))
+                yield (account_id, metric_ids["open_tickets"], float(tickets), at, "support")
+            if ago % 30 == 0:
+                late = 0 if health > 0.5 or rng.random() < 0.5 else rng.randint(1, 3)
+                yield (account_id, metric_ids["late_invoices"], float(late), at, "billing")
+            if ago % touch_every == 0 and health > 0.25:
+                yield (account_id, metric_ids["csm_touch"], 1.0, at, "crm")
+            if ago == nps_day:
+                nps = max(0, min(10, round(rng.gauss(10 * health, 1.5))))
+                yield (account_id, metric_ids["nps"], float(nps), at, "survey")
+            if ago in (60, 15) and rng.random() < 0.4:
+                mood = max(1, min(5, round(1 + 4 * health + rng.gauss(0, 0.5))))
+                yield (account_id, metric_ids[SENTIMENT_METRIC_KEY], float(mood), at, "csm")
+
+
+def store_signals(rows: Iterable[tuple], *, batch: int = 20000) -> int:
+    """Write signal rows fast: COPY on PostgreSQL, executemany elsewhere."""
+    created = timezone.now()
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(
+                "COPY scoring_signal (account_id, metric_id, value, timestamp, source, created_at)"
+                " FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row((*row, created))
+                    count += 1
+            return count
+        sql = (
+            "INSERT INTO scoring_signal (account_id, metric_id, value, timestamp, source, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        created_text = created.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+        buffer = []
+        for account_id, metric_id, value, at, source in rows:
+            at_text = at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+            buffer.append((account_id, metric_id, value, at_text, source, created_text))
+            if len(buffer) >= batch:
+                cursor.executemany(sql, buffer)
+                count += len(buffer)
+                buffer.clear()
+        if buffer:
+            cursor.executemany(sql, buffer)
+            count += len(buffer)
+    return count
+
+
+def seed_scoring(
+    *,
+    accounts,
+    days: int,
+    seed: int,
+    now: dt.datetime | None = None,
+    history_points: Iterable[int] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, int]:
+    """Metrics, models, signals for ``accounts`` (a queryset) and their score history.
+
+    History: a run as of each of ``history_points`` days ago (default: weekly over the
+    period and daily for the last week), then one as of now.
+    """
+    now = now or timezone.now()
+    rng = random.Random(seed)
+    seed_scoring_config()
+    metric_ids = dict(Metric.objects.values_list("key", "id"))
+    account_rows = list(accounts.order_by("id").values_list("id", "churned_at"))
+    Signal.objects.filter(account__in=accounts).delete()
+    progress(f"writing {days} days of signals for {len(account_rows)} accounts")
+    with transaction.atomic():
+        signals = store_signals(
+            signal_rows(accounts=account_rows, metric_ids=metric_ids, days=days, now=now, rng=rng)
+        )
+    if history_points is None:
+        history_points = sorted({*range(days - days % 7, 7, -7), *range(7, 0, -1)}, reverse=True)
+    runs = 0
+    for ago in [*history_points, 0]:
+        as_of = now - dt.timedelta(days=ago)
+        progress(f"scoring as of {as_of:%Y-%m-%d}")
+        scoring_run_execute(run=scoring_run_create(as_of=as_of, trigger="seed", chunk_size=10000))
+        runs += 1
+    return {"signals": signals, "runs": runs}

@@ -222,11 +222,20 @@ def demo_accounts_ensure(*, book: DemoBook, count: int) -> None:
     rows = demo_account_rows(count=count, rng=book.rng("accounts"), today=book.today, owners=owners)
     result = accounts_bulk_upsert(rows=rows)
     book.created, book.updated = len(result.created), len(result.updated)
-    book.accounts = list(
-        Account.objects.filter(external_id__in=[row["external_id"] for row in rows])
-        .select_related("owner")
-        .order_by("external_id")
-    )
+    # By prefix, not by an IN list of every id: SQLite caps the parameters of a query.
+    wanted = {row["external_id"] for row in rows}
+    book.accounts = [
+        account
+        for account in Account.objects.filter(
+            external_id__startswith=DEMO_EXTERNAL_ID_PREFIX
+        ).order_by("external_id")
+        if account.external_id in wanted
+    ]
+    # The owners are already in hand: attach them rather than join them in again.
+    owners_by_pk = {owner.pk: owner for owner in owners}
+    for account in book.accounts:
+        if account.owner_id is not None:
+            account.owner = owners_by_pk[account.owner_id]
 
 
 def demo_account_rows(

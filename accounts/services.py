@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts.models import Account, User
 
@@ -168,23 +168,35 @@ def _clean_owner(value: Any) -> str | None:
     return username or None
 
 
-def _choice(value: Any, choices: type[Account.Segment] | type[Account.Stage]) -> str:
-    allowed = ", ".join(choices.values)
+def _choice_lookup(choices: type[models.TextChoices]) -> tuple[dict[str, str], str]:
+    """Values and labels (any case) -> value, and the values for error messages."""
+    lookup = {}
+    for value, label in choices.choices:
+        lookup[value.casefold()] = value
+        lookup[str(label).casefold()] = value
+    return lookup, ", ".join(choices.values)
+
+
+_SEGMENTS = _choice_lookup(Account.Segment)
+_STAGES = _choice_lookup(Account.Stage)
+
+
+def _choice(value: Any, choices: tuple[dict[str, str], str]) -> str:
+    lookup, allowed = choices
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"This field is required: one of {allowed}.")
-    wanted = value.strip().casefold()
-    for choice_value, label in choices.choices:
-        if wanted in (choice_value.casefold(), str(label).casefold()):
-            return choice_value
-    raise Invalid(f"'{value.strip()}' is not one of {allowed}.")
+    try:
+        return lookup[value.strip().casefold()]
+    except KeyError:
+        raise Invalid(f"'{value.strip()}' is not one of {allowed}.") from None
 
 
 def _clean_segment(value: Any) -> str:
-    return _choice(value, Account.Segment)
+    return _choice(value, _SEGMENTS)
 
 
 def _clean_lifecycle_stage(value: Any) -> str:
-    return _choice(value, Account.Stage)
+    return _choice(value, _STAGES)
 
 
 def _clean_arr(value: Any) -> Decimal:
@@ -292,13 +304,16 @@ def accounts_bulk_upsert(
     """Upsert cleaned rows by external id, ``batch_size`` rows per transaction.
 
     Each row creates its account or updates the fields it gives (others keep their
-    value). If the same external id comes twice, the later row wins. With
-    ``merge_attributes``, a row's attributes are merged into the stored ones
-    instead of replacing them.
+    value). A repeated external id is applied over the earlier row: it wins for the
+    fields it gives. With ``merge_attributes``, a row's attributes are merged into
+    the stored ones instead of replacing them.
 
     Per batch: one query finds which external ids exist (and their attributes when
     merging), then one ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per distinct
     set of fields given — so a batch costs a handful of queries whatever its size.
+    The write itself is safe against concurrent writers; the created/updated split
+    comes from the existence check, so a row created by someone else in between is
+    counted as created.
     """
     result = UpsertResult()
     written: set[str] = set()
@@ -313,7 +328,7 @@ def accounts_bulk_upsert(
                 dict(row) if earlier is None else _apply(earlier, row, merge_attributes)
             )
         with transaction.atomic():
-            existing = _existing_attributes(external_ids=list(by_id))
+            existing = _existing(external_ids=list(by_id), with_attributes=merge_attributes)
             groups: dict[tuple[str, ...], list[Account]] = {}
             for external_id, values in by_id.items():
                 if merge_attributes and "attributes" in values and external_id in existing:
@@ -348,9 +363,9 @@ def _apply(
     return values
 
 
-def _existing_attributes(*, external_ids: list[str]) -> dict[str, dict[str, Any]]:
-    return dict(
-        Account.objects.filter(external_id__in=external_ids)
-        .order_by()
-        .values_list("external_id", "attributes")
-    )
+def _existing(*, external_ids: list[str], with_attributes: bool) -> dict[str, dict[str, Any]]:
+    """The external ids among ``external_ids`` that exist, with their attributes if asked."""
+    existing = Account.objects.filter(external_id__in=external_ids).order_by()
+    if with_attributes:
+        return dict(existing.values_list("external_id", "attributes"))
+    return {external_id: {} for external_id in existing.values_list("external_id", flat=True)}

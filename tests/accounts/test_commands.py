@@ -129,6 +129,13 @@ def test_an_import_costs_a_few_queries_per_batch_not_one_per_row(
     assert Account.objects.filter(owner=alice).count() == 150
 
 
+def test_a_column_without_a_name_is_ignored_and_said_so(tmp_path):
+    stdout, _ = import_accounts(write_csv(tmp_path, "external_id,name,\na,Acme,stray\n"))
+
+    assert "Ignored columns without a name: 3." in stdout
+    assert Account.objects.get(external_id="a").attributes == {}
+
+
 # --- import_accounts: bad rows --------------------------------------------------------
 
 

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
+from tqdm import tqdm
+
+from accounts.imports import CsvFileError, accounts_import_csv, csv_file_open
+from accounts.services import ACCOUNT_FIELDS, UPSERT_BATCH_SIZE
+
+HELP = f"""Create or update accounts from a CSV file, matched by external_id.
+
+The first row names the columns, any of:
+  {", ".join(ACCOUNT_FIELDS[:6])},
+  {", ".join(ACCOUNT_FIELDS[6:])}
+(external_id and name are required; case, spaces and hyphens in the names do not
+matter, so the account list's CSV export imports as it is). owner is a username; segment and
+lifecycle_stage take their values or labels; arr is a number; dates are
+YYYY-MM-DD; attributes is a JSON object. Comma, semicolon and tab separators are
+recognised; the file must be UTF-8.
+
+Any other column is kept in the account's attributes under its name (lower case,
+underscores): merged into the stored attributes, or into the attributes column's
+object when the file has one. Empty cells in segment, lifecycle_stage and arr leave
+the stored value alone; empty cells elsewhere clear the field.
+
+Good rows are saved even when others are rejected. Each rejected row is printed to
+stderr with its line number (the header is line 1) and the reason per field. When
+an external_id appears twice, the later row is applied over the earlier one (it
+wins for every field it gives) and both lines are reported. The
+exit status is 0 when at least one row was imported (or the file has no rows), and
+1 when every row was rejected or the file cannot be read."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, DjangoHelpFormatter):
+    """Django's help layout, keeping the paragraphs of the description as written."""
+
+
+class Command(BaseCommand):
+    help = HELP
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="path of the CSV file")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=UPSERT_BATCH_SIZE,
+            help=f"rows validated and saved per transaction (default {UPSERT_BATCH_SIZE})",
+        )
+
+    def handle(self, *args, file: str, batch_size: int, **options) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        try:
+            csv_file = csv_file_open(path=file)
+            # The bar goes to the real stream (OutputWrapper would add a newline to each
+            # redraw) and only when it is a terminal.
+            stream = getattr(self.stderr, "_out", self.stderr)
+            with tqdm(
+                total=csv_file.records,
+                unit="rows",
+                file=stream,
+                disable=not stream.isatty(),
+                leave=False,
+            ) as bar:
+                report = accounts_import_csv(
+                    csv_file=csv_file, batch_size=batch_size, on_progress=bar.update
+                )
+        except CsvFileError as error:
+            raise CommandError(str(error)) from None
+
+        for rejection in report.rejected:
+            self.stderr.write(f"rejected {rejection}")
+        for duplicate in report.duplicates:
+            self.stderr.write(f"duplicate {duplicate}")
+
+        summary = (
+            f"{csv_file.path}: {report.rows} rows read; accounts created: {report.created}, "
+            f"updated: {report.updated}; rows rejected: {len(report.rejected)}, "
+            f"repeating an external id: {len(report.duplicates)}."
+        )
+        if report.extra_columns:
+            summary += f"\nKept in attributes: {', '.join(report.extra_columns)}."
+        if report.ignored_columns:
+            columns = ", ".join(str(index) for index in report.ignored_columns)
+            summary += f"\nIgnored columns without a name: {columns}."
+        if report.rows and len(report.rejected) == report.rows:
+            raise CommandError(f"{summary}\nNothing imported: every row was rejected.")
+        style = self.style.WARNING if report.rejected else self.style.SUCCESS
+        self.stdout.write(summary, style)

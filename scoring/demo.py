@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
 from accounts.models import Account
-from scoring.models import Band, Metric, ScoringComponent, ScoringModel, Signal
+from scoring.models import (
+    AccountHealth,
+    Band,
+    HealthScore,
+    Metric,
+    ScoringComponent,
+    ScoringModel,
+    ScoringRun,
+    Signal,
+)
 from scoring.services import (
     SENTIMENT_METRIC_KEY,
     scoring_model_activate,
@@ -291,3 +301,18 @@ def seed_scoring(
         scoring_run_execute(run=scoring_run_create(as_of=as_of, trigger="seed", chunk_size=10000))
         runs += 1
     return {"signals": signals, "runs": runs}
+
+
+@demo_step(name="signals and scores", order=10)
+def demo_scoring_step(book: DemoBook) -> str:
+    """``seed_demo``'s scoring step. Idempotent: the demo accounts' signals and score
+    history are written afresh each time."""
+    accounts = Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX)
+    AccountHealth.objects.filter(account__in=accounts).delete()
+    HealthScore.objects.filter(account__in=accounts).delete()
+    ScoringRun.objects.filter(trigger="seed").delete()
+    result = seed_scoring(accounts=accounts, days=book.days, seed=book.seed)
+    return (
+        f"{result['signals']:,} signals over {book.days} days, "
+        f"scored as of {result['runs']} dates (two scoring models active)"
+    )

@@ -256,10 +256,14 @@ class IngestResult:
     duplicates: int = 0
 
 
-def signals_store(*, rows: list[SignalRow], batch_size: int = 5000) -> IngestResult:
-    """Store already validated signals; rows whose client id was seen before (in an
-    earlier request, earlier in this batch, or by a request racing this one) are counted
-    as duplicates and not stored again. All or nothing per call."""
+def signals_store(*, rows: list[SignalRow], batch_size: int = 1000) -> IngestResult:
+    """Store already validated signals in one transaction (all or nothing).
+
+    Rows whose client id was stored before (by an earlier request, earlier in this
+    batch, or by a request racing this one) are counted as duplicates and not stored
+    again: the unique index decides, through ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING``, so the counts are exact even when two requests race.
+    """
     result = IngestResult()
     seen: set[str] = set()
     unique_rows: list[SignalRow] = []
@@ -270,33 +274,32 @@ def signals_store(*, rows: list[SignalRow], batch_size: int = 5000) -> IngestRes
                 continue
             seen.add(row.client_id)
         unique_rows.append(row)
-    now = timezone.now()
-    objs = [
-        Signal(
-            account_id=r.account_id,
-            metric_id=r.metric_id,
-            value=r.value,
-            timestamp=r.timestamp,
-            source=r.source,
-            client_id=r.client_id or None,
-            created_at=now,
-        )
-        for r in unique_rows
-    ]
-    with transaction.atomic():
-        with_ids = [o for o in objs if o.client_id]
-        without_ids = [o for o in objs if not o.client_id]
-        Signal.objects.bulk_create(without_ids, batch_size=batch_size)
-        if with_ids:
-            # ON CONFLICT DO NOTHING on the client id: the database decides, so two
-            # racing requests with the same ids store each signal once between them.
-            before = Signal.objects.filter(client_id__in=[o.client_id for o in with_ids]).count()
-            Signal.objects.bulk_create(with_ids, batch_size=batch_size, ignore_conflicts=True)
-            after = Signal.objects.filter(client_id__in=[o.client_id for o in with_ids]).count()
-            stored = after - before
-            result.duplicates += len(with_ids) - stored
+    adapt = connection.ops.adapt_datetimefield_value
+    created = adapt(timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(unique_rows), batch_size):
+            batch = unique_rows[start : start + batch_size]
+            params: list = []
+            for r in batch:
+                params += [
+                    r.account_id,
+                    r.metric_id,
+                    r.value,
+                    adapt(r.timestamp),
+                    r.source,
+                    r.client_id or None,
+                    created,
+                ]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(
+                "INSERT INTO scoring_signal"
+                " (account_id, metric_id, value, timestamp, source, client_id, created_at)"
+                f" VALUES {values} ON CONFLICT DO NOTHING RETURNING id",
+                params,
+            )
+            stored = len(cursor.fetchall())
             result.accepted += stored
-        result.accepted += len(without_ids)
+            result.duplicates += len(batch) - stored
     return result
 
 

@@ -191,6 +191,7 @@ if CELERY_BROKER_URL == _FILESYSTEM_BROKER:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 else:

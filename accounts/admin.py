@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 
-from accounts.models import Account, Team, User
+from accounts.models import Account, ApiToken, Team, User
+from accounts.tokens import api_token_create, api_token_revoke, scopes_validate
 
 
 @admin.register(User)
@@ -68,3 +71,89 @@ class AccountAdmin(admin.ModelAdmin):
         ("Contract", {"fields": ["contract_start", "renewal_date", "churned_at"]}),
         ("More", {"fields": ["attributes", "created_at", "updated_at"]}),
     ]
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "scopes", "user", "expires_at"]
+
+    def clean_scopes(self) -> list[str]:
+        try:
+            return scopes_validate(self.cleaned_data["scopes"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued here or by ``manage.py create_api_token``. The raw token is shown
+    once, in a message after saving; only its hash is kept."""
+
+    form = ApiTokenForm
+    list_display = [
+        "name",
+        "shown_prefix",
+        "scope_list",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "user"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        base = ["shown_prefix", "created_at", "last_used_at", "revoked_at"]
+        # Who a token acts for is fixed at issue: to change it, issue another token.
+        return base if obj is None else [*base, "user"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "scopes", "user", "expires_at"]
+        return [
+            "name",
+            "shown_prefix",
+            "scopes",
+            "user",
+            "expires_at",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    @admin.display(description="Token", ordering="prefix")
+    def shown_prefix(self, token: ApiToken) -> str:
+        return f"vit_{token.prefix}_…" if token.prefix else "—"
+
+    @admin.display(description="Scopes")
+    def scope_list(self, token: ApiToken) -> str:
+        return ", ".join(token.scopes)
+
+    def save_model(self, request, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = api_token_create(
+            name=obj.name, scopes=obj.scopes, user=obj.user, expires_at=obj.expires_at
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"The new API token is {raw} — copy it now: it is stored hashed and will "
+            "not be shown again.",
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        revoked = sum(api_token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -91,3 +91,40 @@ class AccountFilter(django_filters.FilterSet):
         key = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
         _, ordering = SORTS.get(key or "name", SORTS["name"])
         return queryset.order_by(*ordering)
+
+
+class _StableOrderingFilter(django_filters.OrderingFilter):
+    """Ends every ordering with the primary key, so that pages never overlap nor skip rows."""
+
+    def filter(self, qs: QuerySet[Account], value: list[str] | None) -> QuerySet[Account]:
+        if not value:
+            return qs
+        return qs.order_by(*(self.get_ordering_value(param) for param in value), "pk")
+
+
+class AccountApiFilter(django_filters.FilterSet):
+    """GET /api/v1/accounts/ query parameters. The band filter joins when scores exist."""
+
+    segment = django_filters.ChoiceFilter(choices=Account.Segment.choices, help_text="Segment.")
+    owner = django_filters.CharFilter(
+        field_name="owner__username", help_text="Username of the owner CSM."
+    )
+    renewal_before = django_filters.DateFilter(
+        field_name="renewal_date",
+        lookup_expr="lte",
+        help_text="Renewal date on or before this date (YYYY-MM-DD).",
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        help_text="Name or domain containing the text, or an exact external id.",
+    )
+    ordering = _StableOrderingFilter(
+        fields=["name", "arr", "renewal_date", "created_at"],
+        help_text="Sort key; prefix with '-' for descending. Default: name.",
+    )
+
+    class Meta:
+        model = Account
+        fields = ["segment", "owner", "renewal_before", "search", "ordering"]
+
+    filter_search = AccountFilter.filter_search

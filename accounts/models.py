@@ -121,3 +121,52 @@ class Account(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:detail", args=[self.pk])
+
+
+class ApiToken(models.Model):
+    """A credential for the REST API, stored as a SHA-256 hash: the raw token is shown once.
+
+    The raw token reads ``vit_<prefix>_<secret>``. ``prefix`` is stored in clear to find
+    the row (and to let an admin tell tokens apart); the hash of the whole raw token
+    proves possession. A token with a ``user`` acts within that user's access scope; a
+    token without one is an integration that reaches every account. Either way its
+    ``scopes`` limit what it may do.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNTS_READ = "accounts:read", "Read accounts"
+        ACCOUNTS_WRITE = "accounts:write", "Create, update and delete accounts"
+        SIGNALS_WRITE = "signals:write", "Send signals"
+        SCORES_READ = "scores:read", "Read health scores"
+        TASKS_READ = "tasks:read", "Read tasks"
+        TASKS_WRITE = "tasks:write", "Complete, snooze and update tasks"
+        CONFIG_READ = "config:read", "Read metrics, scoring models and playbooks"
+        CONFIG_WRITE = "config:write", "Change metrics, scoring models and playbooks"
+
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. “Salesforce sync”.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField("SHA-256 of the token", max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        # Never SET_NULL: a token without a user reaches every account.
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="Acts within this person's access scope. Empty: every account.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} (vit_{self.prefix}_…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

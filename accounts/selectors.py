@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.models import Account, Team, User
+from accounts.models import Account, ApiToken, Team, User
 
 
 def account_scope_q(*, user: User) -> Q | None:
@@ -74,3 +74,34 @@ def manager_of(*, user: User) -> User | None:
         .order_by("managed_teams__name", "username")
         .first()
     )
+
+
+def accounts_visible_to_token(
+    *, token: ApiToken, queryset: QuerySet[Account] | None = None
+) -> QuerySet[Account]:
+    """What an API token reaches: its user's scope, or every account for a token without
+    a user (an integration such as a CRM sync). Its scopes limit what it may do there."""
+    if token.user_id is None:
+        return Account.objects.all() if queryset is None else queryset
+    return accounts_visible_to(user=token.user, queryset=queryset)
+
+
+def account_get_visible_to_token(
+    *, token: ApiToken, external_id: str, queryset: QuerySet[Account] | None = None
+) -> Account:
+    """The account with this external id if ``token`` reaches it; Http404 otherwise."""
+    try:
+        return accounts_visible_to_token(token=token, queryset=queryset).get(
+            external_id=external_id
+        )
+    except Account.DoesNotExist:
+        raise Http404("No such account.") from None
+
+
+def owners_assignable_by_token(*, token: ApiToken) -> QuerySet[User]:
+    """Who a token may make an account's owner: anyone active for a token without a
+    user or an admin's; otherwise the people whose books its user may look at, so a
+    token never writes an account out of its own reach."""
+    if token.user_id is None or token.user.is_admin:
+        return User.objects.filter(is_active=True)
+    return owners_visible_to(user=token.user).filter(is_active=True)

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
+from config.views import api_docs
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -20,6 +22,9 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs, name="api-docs"),
 ]
 
 handler404 = "config.views.page_not_found"

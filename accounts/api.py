@@ -1,0 +1,197 @@
+"""REST API for accounts (/api/v1/accounts/), looked up by external id.
+
+Every view reads through ``accounts_visible_to_token``: a token acting for a person
+reaches that person's accounts and answers 404 for any other, existing or not.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.filters import AccountApiFilter
+from accounts.models import Account
+from accounts.selectors import account_get_visible_to_token, accounts_visible_to_token
+from accounts.serializers import (
+    BULK_MAX_ROWS,
+    AccountBulkRequestSerializer,
+    AccountBulkResponseSerializer,
+    AccountSerializer,
+    RejectedRow,
+    accounts_upsert,
+)
+from config.api_schema import error_responses
+from config.errors import PayloadTooLarge
+
+READ = "accounts:read"
+WRITE = "accounts:write"
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The account's id in your CRM (the `external_id` field).",
+)
+
+ACCOUNT_EXAMPLE = OpenApiExample(
+    "An account from the CRM",
+    value={
+        "external_id": "0015g00000XyZ12",
+        "name": "Acme Analytics",
+        "domain": "acme.example",
+        "owner": "alice",
+        "segment": "mid_market",
+        "plan": "Growth",
+        "lifecycle_stage": "adopting",
+        "arr": 48000,
+        "contract_start": "2026-01-01",
+        "renewal_date": "2027-01-01",
+        "attributes": {"region": "EMEA"},
+    },
+    request_only=True,
+)
+
+
+def _row_error(row: RejectedRow) -> Exception:
+    if row.code == "not_found":
+        return NotFound("No such account.")
+    return ValidationError(row.errors)
+
+
+def _with_url_id(data: object, external_id: str) -> dict:
+    """The request body with the URL's external id; a different one in the body is an error."""
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    given = data.get("external_id", external_id)
+    if given != external_id:
+        raise ValidationError(
+            {"external_id": [f"Does not match the URL ('{external_id}'); ids cannot be renamed."]}
+        )
+    return {**data, "external_id": external_id}
+
+
+@extend_schema(
+    tags=["accounts"],
+    summary="List accounts",
+    description="The accounts this token reaches, paginated. (A `band` filter joins "
+    "when health scores are available.)",
+    responses={200: AccountSerializer(many=True), **error_responses(400, 404)},
+)
+class AccountListView(generics.ListAPIView):
+    required_scopes = {"GET": READ}
+    serializer_class = AccountSerializer
+    filterset_class = AccountApiFilter
+
+    def get_queryset(self) -> QuerySet[Account]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
+            return Account.objects.none()
+        return accounts_visible_to_token(token=self.request.auth).select_related("owner")
+
+
+class AccountDetailView(APIView):
+    required_scopes = {"GET": READ, "PUT": WRITE, "PATCH": WRITE, "DELETE": WRITE}
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Get an account",
+        parameters=[EXTERNAL_ID],
+        responses={200: AccountSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        account = account_get_visible_to_token(
+            token=request.auth,
+            external_id=external_id,
+            queryset=Account.objects.select_related("owner"),
+        )
+        return Response(AccountSerializer(account).data)
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Create or update an account (idempotent upsert)",
+        description="Creates the account (201) or updates it (200). Only the fields given "
+        "change; `name` is required when creating. Repeating the request changes nothing "
+        "more. An account that exists outside the token's reach answers 404.",
+        parameters=[EXTERNAL_ID],
+        request=AccountSerializer,
+        examples=[ACCOUNT_EXAMPLE],
+        responses={
+            200: AccountSerializer,
+            201: AccountSerializer,
+            **error_responses(400, 404, 413),
+        },
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        return self._upsert(request, external_id, create=True)
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Update some fields of an account",
+        parameters=[EXTERNAL_ID],
+        request=AccountSerializer(partial=True),
+        responses={200: AccountSerializer, **error_responses(400, 404, 413)},
+    )
+    def patch(self, request: Request, external_id: str) -> Response:
+        return self._upsert(request, external_id, create=False)
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Delete an account",
+        description="Deletes the account and everything recorded about it.",
+        parameters=[EXTERNAL_ID],
+        responses={204: None, **error_responses(404)},
+    )
+    def delete(self, request: Request, external_id: str) -> Response:
+        account = account_get_visible_to_token(token=request.auth, external_id=external_id)
+        account.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _upsert(self, request: Request, external_id: str, *, create: bool) -> Response:
+        row = _with_url_id(request.data, external_id)
+        outcome = accounts_upsert(token=request.auth, rows=[row], create=create)
+        if outcome.rejected:
+            raise _row_error(outcome.rejected[0])
+        if outcome.created:
+            return Response(
+                AccountSerializer(outcome.created[0]).data, status=status.HTTP_201_CREATED
+            )
+        return Response(AccountSerializer(outcome.updated[0]).data)
+
+
+class AccountBulkView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Create or update many accounts",
+        description=f"Upserts up to {BULK_MAX_ROWS:,} accounts, each like a PUT. Good rows "
+        "are stored; each bad row is reported by its index with its field errors and "
+        "changes nothing. More rows than the limit: 413, nothing stored.",
+        request=AccountBulkRequestSerializer,
+        responses={200: AccountBulkResponseSerializer, **error_responses(400, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        rows = data.get("accounts") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ValidationError({"accounts": ["Expected a list of account objects."]})
+        if len(rows) > BULK_MAX_ROWS:
+            raise PayloadTooLarge(
+                f"At most {BULK_MAX_ROWS:,} accounts per request; this one has "
+                f"{len(rows):,}. Send them in several requests.",
+                code="batch_too_large",
+            )
+        outcome = accounts_upsert(token=request.auth, rows=rows)
+        body = {
+            "created": len(outcome.created),
+            "updated": len(outcome.updated),
+            "rejected": [
+                {"index": row.index, "external_id": row.external_id, "errors": row.errors}
+                for row in outcome.rejected
+            ],
+        }
+        return Response(body)

@@ -1,0 +1,145 @@
+"""What every API endpoint shares: scopes (403), throttling (429), the size limit (413)
+and one JSON error shape, whatever goes wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import RequestFactory, override_settings
+
+from accounts.models import Account
+from accounts.tokens import SCOPES
+from config.views import server_error
+
+# Every operation with the scope it needs: (method, path, body, scope).
+OPERATIONS = [
+    ("get", "/api/v1/accounts/", None, "accounts:read"),
+    ("get", "/api/v1/accounts/acme/", None, "accounts:read"),
+    ("put", "/api/v1/accounts/acme/", {"name": "Acme"}, "accounts:write"),
+    ("patch", "/api/v1/accounts/acme/", {"plan": "Scale"}, "accounts:write"),
+    ("delete", "/api/v1/accounts/acme/", None, "accounts:write"),
+    ("post", "/api/v1/accounts/bulk/", {"accounts": []}, "accounts:write"),
+]
+
+
+def call(api, method: str, path: str, body):
+    return getattr(api, method)(path, body, format="json") if body else getattr(api, method)(path)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS)
+def test_an_operation_needs_its_scope_and_names_it_when_missing(
+    book, api_as, method, path, body, scope
+):
+    every_other_scope = [s for s in SCOPES if s != scope]
+    before = list(Account.objects.values_list("external_id", "name", "plan"))
+
+    refused = call(api_as(*every_other_scope), method, path, body)
+
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "scope_missing"
+    assert f"'{scope}'" in error["message"]
+    assert list(Account.objects.values_list("external_id", "name", "plan")) == before
+
+    allowed = call(api_as(scope), method, path, body)
+    assert allowed.status_code in {200, 201, 204}
+
+
+def test_a_method_the_endpoint_lacks_is_405_in_the_error_shape(db, api_as):
+    response = api_as().post("/api/v1/accounts/acme/", {}, format="json")
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": 'Method "POST" not allowed.'}
+    }
+
+
+def test_an_unknown_endpoint_is_a_json_404(client, db):
+    response = client.get("/api/v1/nowhere/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "No such endpoint."}}
+
+
+def test_a_crash_under_api_answers_json(db):
+    request = RequestFactory().get("/api/v1/accounts/")
+    response = server_error(request)
+    assert response.status_code == 500
+    assert json.loads(response.content)["error"]["code"] == "server_error"
+    page = server_error(RequestFactory().get("/accounts/"))
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_malformed_json_is_400_saying_so(db, api_as):
+    response = api_as().generic(
+        "PUT", "/api/v1/accounts/acme/", '{"name": "Acme",', content_type="application/json"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "parse_error"
+    assert "JSON parse error" in error["message"]
+
+
+def test_nan_is_not_a_number_json_allows(db, api_as):
+    response = api_as().generic(
+        "PUT",
+        "/api/v1/accounts/acme/",
+        '{"name": "A", "arr": NaN}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert not Account.objects.exists()
+
+
+def test_a_form_body_is_415(db, api_as):
+    response = api_as().put(
+        "/api/v1/accounts/acme/", "name=Acme", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2_000)
+def test_a_body_over_the_size_limit_is_a_json_413(db, api_as):
+    rows = [{"external_id": f"x-{i}", "name": "X" * 50} for i in range(40)]
+    response = api_as().post("/api/v1/accounts/bulk/", {"accounts": rows}, format="json")
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error == {
+        "code": "request_too_large",
+        "message": "The request body is larger than the limit of 2,000 bytes.",
+    }
+    assert not Account.objects.exists()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2_000)
+def test_a_body_within_the_size_limit_is_accepted(db, api_as):
+    rows = [{"external_id": f"x-{i}", "name": "X"} for i in range(10)]
+    response = api_as().post("/api/v1/accounts/bulk/", {"accounts": rows}, format="json")
+    assert response.status_code == 200
+    assert response.json()["created"] == 10
+
+
+def test_the_default_limits(settings):
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 10 * 1024 * 1024
+    assert settings.API_THROTTLE_RATE == "1000/min"
+
+
+@override_settings(API_THROTTLE_RATE="3/min")
+def test_a_token_over_its_rate_is_429_with_retry_after(db, api_as):
+    busy = api_as("accounts:read")
+    other = api_as("accounts:read")
+
+    statuses = [busy.get("/api/v1/accounts/").status_code for _ in range(3)]
+    throttled = busy.get("/api/v1/accounts/")
+
+    assert statuses == [200, 200, 200]
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    error = throttled.json()["error"]
+    assert error["code"] == "throttled"
+    assert "seconds" in error["message"]
+    # Counted per token: another integration is not slowed down by this one.
+    assert other.get("/api/v1/accounts/").status_code == 200

@@ -107,24 +107,23 @@ class ComponentFormSet(_ModelPartsFormSet):
     def clean(self) -> None:
         super().clean()
         rows = []
-        for number, form in enumerate(self.live_forms(), start=1):
+        rows_by_metric: dict = {}
+        for form in self.live_forms():
+            number = self.forms.index(form) + 1  # as the admin shows the rows
             data = getattr(form, "cleaned_data", {})
             metric = data.get("metric")
             label = data.get("label") or (metric.name if metric else f"Component {number}")
             rows.append((form, data, label))
+            if metric is not None:
+                rows_by_metric.setdefault(metric, []).append(str(number))
         errors: list[str] = []
 
-        seen: dict[int, str] = {}
-        for _, data, label in rows:
-            metric = data.get("metric")
-            if metric is None:
-                continue
-            if metric.pk in seen:
+        for metric, numbers in rows_by_metric.items():
+            if len(numbers) > 1:
                 errors.append(
-                    f"{metric.name} is used by “{seen[metric.pk]}” and “{label}”: "
+                    f"{metric.name} is in rows {' and '.join(numbers)}: "
                     "a metric can appear once in a model."
                 )
-            seen.setdefault(metric.pk, label)
 
         for form, data, label in rows:
             if form.errors.get("params"):

@@ -201,7 +201,7 @@ def test_a_metric_used_twice_is_refused(ada_admin, draft):
     response = ada_admin.post(change_url(draft), data)
 
     assert response.context["inline_admin_formsets"][0].formset.non_form_errors() == [
-        "Usage is used by “Usage” and “Usage”: a metric can appear once in a model."
+        "Usage is in rows 1 and 2: a metric can appear once in a model."
     ]
 
 

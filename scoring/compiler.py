@@ -9,6 +9,9 @@ The recompute never brings account rows into Python. For a chunk of accounts it 
    and breakdown computed in SQL and inserted as history rows;
 3. the event and latest-score statements in ``scoring/services.py``.
 
+A preview of a draft model (``scoring/preview.py``) runs steps 1 and 2 for a sample of
+accounts with ``score_select_sql``, the same computation without the INSERT.
+
 Every expression keeps the reference's order of floating-point operations, so the two
 agree to the last bit on PostgreSQL and SQLite alike (tests/scoring/test_properties.py).
 Values reach the SQL as bound parameters, never pasted into it, except ids and
@@ -116,8 +119,11 @@ def rollup_sql(
     first_id: int,
     last_id: int,
     segment: str = "",
+    account_ids: list[int] | None = None,
 ) -> Sql:
-    """CREATE TEMP TABLE ``table`` (account_id, model_id, one column per metric)."""
+    """CREATE TEMP TABLE ``table`` (account_id, model_id, one column per metric).
+
+    ``account_ids`` narrows the id range to those accounts (a preview's sample)."""
     sql = Sql()
     as_of_p = _ts(vendor, as_of)
     sql.add(f"CREATE TEMP TABLE {table} AS SELECT a.id AS account_id, ")
@@ -197,6 +203,8 @@ def rollup_sql(
     if metrics and not needs_all_history:
         sql.add(" AND s.timestamp >= %s", _ts(vendor, as_of - dt.timedelta(days=horizon_days)))
     sql.add(" WHERE a.id >= %s AND a.id <= %s", first_id, last_id)
+    if account_ids is not None:
+        sql.add(f" AND a.id IN ({', '.join(str(int(i)) for i in account_ids) or 'NULL'})")
     # Accounts that had left before the moment scored are not scored.
     sql.add(" AND (a.churned_at IS NULL OR a.churned_at > %s)", as_of.date())
     if segment:
@@ -257,19 +265,14 @@ def _band_sql(bands: tuple[BandSpec, ...], score: str, sql: Sql) -> None:
     sql.add(f" ELSE {int(open_below.id) if open_below else 'NULL'} END")
 
 
-def score_insert_sql(
+def _levels_sql(
     *,
-    vendor: str,
     rollup_table: str,
     model_id: int,
     kind: str,
     components: list[tuple[ComponentSpec, MetricColumn]],
-    bands: tuple[BandSpec, ...],
-    run_id: int | None,
-    computed_at: dt.datetime,
 ) -> Sql:
-    """INSERT the history rows of every account in the roll-up table scored by ``model_id``."""
-    sql = Sql()
+    """SELECT account_id, r0, c0, …, score, completeness for the accounts of ``model_id``."""
     n = len(components)
 
     # Level 1: raw values (missing replaced by the default where the component says so).
@@ -325,13 +328,56 @@ def score_insert_sql(
         )
         level3.add(f", CAST({had} AS REAL) / {n} AS completeness")
     level3.add(" FROM (").add(level2.text, *level2.params).add(") l2")
+    return level3
 
+
+def _breakdown_sql(vendor: str, n: int) -> str:
     json_array = "json_build_array" if vendor == "postgresql" else "json_array"
     pairs = ", ".join(f"{json_array}(r{i}, c{i})" for i in range(n))
     breakdown = f"{json_array}({pairs})"
     if vendor == "postgresql":
         breakdown += "::jsonb"
+    return breakdown
 
+
+def score_select_sql(
+    *,
+    vendor: str,
+    rollup_table: str,
+    model_id: int,
+    kind: str,
+    components: list[tuple[ComponentSpec, MetricColumn]],
+    bands: tuple[BandSpec, ...],
+) -> Sql:
+    """SELECT account_id, score, band_id, completeness, breakdown of every account in the
+    roll-up table scored by ``model_id``: the rows ``score_insert_sql`` would store."""
+    levels = _levels_sql(
+        rollup_table=rollup_table, model_id=model_id, kind=kind, components=components
+    )
+    sql = Sql()
+    sql.add("SELECT account_id, score, ")
+    _band_sql(bands, "score", sql)
+    sql.add(f" AS band_id, completeness, {_breakdown_sql(vendor, len(components))} AS breakdown")
+    sql.add(" FROM (").add(levels.text, *levels.params).add(") l3")
+    return sql
+
+
+def score_insert_sql(
+    *,
+    vendor: str,
+    rollup_table: str,
+    model_id: int,
+    kind: str,
+    components: list[tuple[ComponentSpec, MetricColumn]],
+    bands: tuple[BandSpec, ...],
+    run_id: int | None,
+    computed_at: dt.datetime,
+) -> Sql:
+    """INSERT the history rows of every account in the roll-up table scored by ``model_id``."""
+    levels = _levels_sql(
+        rollup_table=rollup_table, model_id=model_id, kind=kind, components=components
+    )
+    sql = Sql()
     sql.add(
         "INSERT INTO scoring_healthscore"
         " (account_id, run_id, model_id, score, band_id, completeness, breakdown, computed_at)"
@@ -340,8 +386,10 @@ def score_insert_sql(
         model_id,
     )
     _band_sql(bands, "score", sql)
-    sql.add(f", completeness, {breakdown}, %s", _ts(vendor, computed_at))
-    sql.add(" FROM (").add(level3.text, *level3.params).add(") l3")
+    sql.add(
+        f", completeness, {_breakdown_sql(vendor, len(components))}, %s", _ts(vendor, computed_at)
+    )
+    sql.add(" FROM (").add(levels.text, *levels.params).add(") l3")
     if vendor == "postgresql":
         sql.add(" ON CONFLICT DO NOTHING")
     else:

@@ -1,9 +1,221 @@
+"""Forms of the scoring app: the admin's model versions with their components and bands, the
+preview of a draft and the recompute form; the CSM sentiment form of the account page.
+
+The formsets check a model as a whole, in words an admin can act on: weights that
+do not sum to 100 say what they sum to, a component's bad parameters name the
+component, overlapping bands name the bands.
+"""
+
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
+from django.core.validators import RegexValidator
+from django.forms.models import BaseInlineFormSet
+
+from accounts.models import Account
+from scoring.models import Band, GradeScale, ScoringComponent, ScoringModel, ScoringRun
+from scoring.preview import PREVIEW_MAX_ACCOUNTS
+from scoring.services import band_errors, component_params_errors
+
+hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb, e.g. #16a34a.")
+
+
+class ColorInput(forms.TextInput):
+    input_type = "color"
+
+
+def _number(value: Decimal | float) -> str:
+    return f"{float(value):g}"
+
+
+class ScoringModelForm(forms.ModelForm):
+    class Meta:
+        model = ScoringModel
+        fields = ["key", "name", "description", "kind", "segment", "plan", "lifecycle_stage"]
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"]
+        if self.instance.pk is None and ScoringModel.objects.filter(key=key).exists():
+            raise forms.ValidationError(
+                f"A model with key “{key}” exists. Open its latest version and use "
+                "“Create a new draft version” to change it."
+            )
+        return key
+
+
+class ComponentForm(forms.ModelForm):
+    class Meta:
+        model = ScoringComponent
+        fields = [
+            "metric",
+            "label",
+            "position",
+            "weight",
+            "rule",
+            "params",
+            "missing",
+            "default_value",
+        ]
+        widgets = {"params": forms.Textarea(attrs={"rows": 2, "cols": 32})}
+
+
+class BandForm(forms.ModelForm):
+    color = forms.CharField(
+        max_length=7, initial="#64748b", validators=[hex_color], widget=ColorInput()
+    )
+
+    class Meta:
+        model = Band
+        fields = ["name", "lower", "color", "is_at_risk"]
+
+
+class GradeScaleForm(forms.ModelForm):
+    color = forms.CharField(
+        max_length=7, initial="#64748b", validators=[hex_color], widget=ColorInput()
+    )
+
+    class Meta:
+        model = GradeScale
+        fields = ["letter", "lower", "color"]
+
+
+class _ModelPartsFormSet(BaseInlineFormSet):
+    """An inline formset that judges its rows together, against the parent's kind."""
+
+    def live_forms(self) -> list[forms.ModelForm]:
+        """The rows that will exist after saving: filled in and not marked for deletion."""
+        return [
+            form
+            for form in self.forms
+            if form.has_changed() or form.instance.pk is not None
+            if not (self.can_delete and self._should_delete_form(form))
+        ]
+
+    def validate_unique(self) -> None:
+        # Duplicates are reported by clean() with the names involved, rather than as
+        # Django's generic "Please correct the duplicate data".
+        return None
+
+    @property
+    def model_kind(self) -> str:
+        return self.instance.kind
+
+
+class ComponentFormSet(_ModelPartsFormSet):
+    def clean(self) -> None:
+        super().clean()
+        rows = []
+        rows_by_metric: dict = {}
+        for form in self.live_forms():
+            number = self.forms.index(form) + 1  # as the admin shows the rows
+            data = getattr(form, "cleaned_data", {})
+            metric = data.get("metric")
+            label = data.get("label") or (metric.name if metric else f"Component {number}")
+            rows.append((form, data, label))
+            if metric is not None:
+                rows_by_metric.setdefault(metric, []).append(str(number))
+        errors: list[str] = []
+
+        for metric, numbers in rows_by_metric.items():
+            if len(numbers) > 1:
+                errors.append(
+                    f"{metric.name} is in rows {' and '.join(numbers)}: "
+                    "a metric can appear once in a model."
+                )
+
+        for form, data, label in rows:
+            if form.errors.get("params"):
+                # Found by the row itself (ScoringComponent.clean or the JSON field):
+                # repeated here with the component's name.
+                errors.extend(f"{label}: {message}" for message in form.errors["params"])
+            elif "rule" in data and "params" in data:
+                for messages in component_params_errors(
+                    rule=data["rule"], params=data["params"], model_kind=self.model_kind
+                ).values():
+                    errors.extend(f"{label}: {message}" for message in messages)
+
+        weights_known = all(data.get("weight") is not None for _, data, _ in rows)
+        if self.model_kind == ScoringModel.Kind.WEIGHTED and rows and weights_known:
+            total = sum((data["weight"] for _, data, _ in rows), Decimal(0))
+            if total != Decimal(100):
+                parts = ", ".join(f"{label} {_number(data['weight'])}" for _, data, label in rows)
+                errors.append(
+                    f"Weights sum to {_number(total)} %; they must sum to 100 % ({parts})."
+                )
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+class BandFormSet(_ModelPartsFormSet):
+    def clean(self) -> None:
+        super().clean()
+        bands = []
+        for form in self.live_forms():
+            data = getattr(form, "cleaned_data", {})
+            if "name" not in data or "lower" not in data:
+                return  # the row's own error says what is wrong first
+            bands.append((data["name"], data["lower"]))
+        # A draft may be saved before it has bands; activating it requires them.
+        if bands:
+            errors = band_errors(bands=bands, model_kind=self.model_kind)
+            if errors:
+                raise forms.ValidationError(errors)
+
+
+class PreviewForm(forms.Form):
+    SAMPLE_RANDOM = "random"
+    SAMPLE_ALL = "all"
+
+    size = forms.IntegerField(
+        label="Accounts",
+        min_value=1,
+        max_value=PREVIEW_MAX_ACCOUNTS,
+        initial=200,
+        help_text=f"At most {PREVIEW_MAX_ACCOUNTS}.",
+    )
+    sample = forms.ChoiceField(
+        choices=[
+            (SAMPLE_RANDOM, "A random sample of the accounts the model would score"),
+            (SAMPLE_ALL, "All accounts the model would score (the first ones by id)"),
+        ],
+        initial=SAMPLE_RANDOM,
+        widget=forms.RadioSelect,
+    )
+
+
+class RecomputeForm(forms.Form):
+    scope = forms.ChoiceField(choices=ScoringRun.Scope.choices, initial=ScoringRun.Scope.ALL)
+    segment = forms.ChoiceField(
+        choices=[("", "—"), *Account.Segment.choices],
+        required=False,
+        help_text="For one segment.",
+    )
+    external_id = forms.CharField(
+        label="Account external id", required=False, help_text="For one account."
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == ScoringRun.Scope.SEGMENT and not data.get("segment"):
+            self.add_error("segment", "Choose the segment to recompute.")
+        if scope == ScoringRun.Scope.ACCOUNT:
+            external_id = (data.get("external_id") or "").strip()
+            if not external_id:
+                self.add_error("external_id", "Give the external id of the account to recompute.")
+            else:
+                account = Account.objects.filter(external_id=external_id).first()
+                if account is None:
+                    self.add_error("external_id", f"No account has external id “{external_id}”.")
+                data["account"] = account
+        return data
 
 
 class SentimentForm(forms.Form):
+    """A CSM's pulse on the account page."""
+
     value = forms.TypedChoiceField(
         label="Sentiment",
         coerce=int,

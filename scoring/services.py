@@ -146,8 +146,11 @@ def band_errors(*, bands: list[tuple[str, float | None]], model_kind: str) -> li
     if not bands:
         return ["The model has no bands."]
     lowers = [lower for _, lower in bands if lower is not None]
-    if len(lowers) != len(set(lowers)):
-        errors.append("Two bands start at the same score: bands must not overlap.")
+    for lower in sorted({lower for lower in lowers if lowers.count(lower) > 1}):
+        names = " and ".join(name for name, other in bands if other == lower)
+        errors.append(
+            f"Two bands start at the same score ({names} at {lower:g}): bands must not overlap."
+        )
     if sum(1 for _, lower in bands if lower is None) > 1:
         errors.append("Only one band can be open below.")
     names = [name for name, _ in bands]

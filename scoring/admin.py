@@ -8,7 +8,6 @@ rules goes through "Create a new draft version", a preview, then "Activate".
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from django.contrib import admin, messages
@@ -55,8 +54,8 @@ from scoring.services import (
     scoring_model_activate,
     scoring_model_new_version,
     scoring_run_create,
-    scoring_run_execute,
 )
+from scoring.tasks import scoring_run_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +63,8 @@ ADMIN_CSS = {"all": ["css/admin-scoring.css"]}
 
 
 def _start_run(run: ScoringRun) -> None:
-    """Start a planned run: on the workers when ``scoring.tasks`` offers a dispatcher,
-    else in this process. The one place admin decides how a run is carried out."""
-    try:
-        tasks = importlib.import_module("scoring.tasks")
-    except ModuleNotFoundError as exc:
-        if exc.name != "scoring.tasks":
-            raise
-        tasks = None
-    dispatch = getattr(tasks, "scoring_run_dispatch", None)
-    if dispatch is None:
-        scoring_run_execute(run=run)
-    else:
-        dispatch(run.pk)
+    """Hand a planned run's chunks to the Celery workers; the run page shows progress."""
+    scoring_run_dispatch(run.pk)
 
 
 def _swatch(color: str | None, label: str | None) -> str:

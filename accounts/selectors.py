@@ -49,16 +49,14 @@ def account_get_visible(
 
 
 def owners_visible_to(*, user: User) -> QuerySet[User]:
-    """The people whose books ``user`` may look at: used for the owner filter."""
-    if user.is_admin:
-        return User.objects.filter(is_active=True, accounts__isnull=False).distinct()
-    if user.is_manager:
-        return (
-            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk), is_active=True)
-            .distinct()
-            .order_by("username")
-        )
-    return User.objects.filter(pk=user.pk)
+    """The people whose accounts ``user`` may see: the choices of the owner filter.
+
+    Derived from ``accounts_visible_to`` so the filter can never offer (or accept)
+    an owner outside the scope, and offers every owner inside it, a deactivated
+    CSM whose accounts still need a new owner included.
+    """
+    owner_ids = accounts_visible_to(user=user).filter(owner__isnull=False).values("owner")
+    return User.objects.filter(pk__in=owner_ids).order_by("username")
 
 
 def teams_managed_by(*, user: User) -> QuerySet[Team]:

@@ -45,9 +45,13 @@ def home(request: HttpRequest) -> HttpResponse:
     accounts = accounts_visible_to(user=request.user)
     today = timezone.localdate()
     totals = accounts.aggregate(count=Count("pk"), arr=Sum("arr"))
-    by_segment = (
-        accounts.values("segment").annotate(count=Count("pk"), arr=Sum("arr")).order_by("segment")
-    )
+    segment_labels = dict(Account.Segment.choices)
+    by_segment = [
+        {**row, "label": segment_labels.get(row["segment"], row["segment"])}
+        for row in accounts.values("segment")
+        .annotate(count=Count("pk"), arr=Sum("arr"))
+        .order_by("segment")
+    ]
     renewals = (
         accounts.filter(
             renewal_date__gte=today, renewal_date__lte=today + timezone.timedelta(days=90)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
+from config import views as config_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -20,6 +21,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", config_views.favicon),
 ]
 
 handler404 = "config.views.page_not_found"

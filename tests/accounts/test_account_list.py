@@ -510,3 +510,13 @@ def test_the_export_does_not_query_per_account(
     few = count_queries(client, EXPORT_URL, {}, django_assert_max_num_queries, 3)
     AccountFactory.create_batch(30, owner=bob)
     assert count_queries(client, EXPORT_URL, {}, django_assert_max_num_queries, 3) == few
+
+
+# --- The way in from the home page ------------------------------------------------------------
+
+
+def test_home_links_each_segment_to_the_filtered_list(client_as, alice, alices_book):
+    body = client_as(alice).get(reverse("home")).content.decode()
+    assert f'<a href="{LIST_URL}?segment=mid_market">Mid-market</a>' in body
+    assert f'<a href="{LIST_URL}?segment=smb">SMB</a>' in body
+    assert f'<a href="{LIST_URL}?segment=enterprise">Enterprise</a>' in body

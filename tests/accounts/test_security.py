@@ -211,6 +211,12 @@ def test_the_500_page_tells_nothing(client_as, alice, caplog):
     assert logged and logged[0].exc_info[1].args == (SECRET_DETAIL,)
 
 
+def test_browsers_asking_for_favicon_ico_get_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/img/favicon.svg"
+
+
 # --- Production settings -------------------------------------------------------------------
 
 

@@ -49,14 +49,24 @@ def account_get_visible(
 
 
 def owners_visible_to(*, user: User) -> QuerySet[User]:
-    """The people whose accounts ``user`` may see: the choices of the owner filter.
+    """The people whose books ``user`` may look at: the choices of the owner filter.
 
-    Derived from ``accounts_visible_to`` so the filter can never offer (or accept)
-    an owner outside the scope, and offers every owner inside it, a deactivated
-    CSM whose accounts still need a new owner included.
+    The same people ``account_scope_q`` lets ``user`` see accounts of: a manager's team
+    members and the manager, a CSM alone, for an admin everyone who owns an account.
+    Deactivated people are included, so their accounts can still be found and handed
+    over.
     """
-    owner_ids = accounts_visible_to(user=user).filter(owner__isnull=False).values("owner")
-    return User.objects.filter(pk__in=owner_ids).order_by("username")
+    if not user.is_authenticated or not user.is_active:
+        return User.objects.none()
+    if user.is_admin:
+        return User.objects.filter(accounts__isnull=False).distinct().order_by("username")
+    if user.is_manager:
+        return (
+            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk))
+            .distinct()
+            .order_by("username")
+        )
+    return User.objects.filter(pk=user.pk)
 
 
 def teams_managed_by(*, user: User) -> QuerySet[Team]:

@@ -222,8 +222,10 @@ def test_a_manager_filters_by_an_owner_on_her_team(client_as, maggie, alice, tea
 
 
 def test_the_owner_filter_offers_only_owners_in_scope(client_as, maggie, mark, ada, team_book):
-    assert owner_choices(client_as(maggie).get(LIST_URL)) == ["Any owner", "Alice", "Bob"]
-    assert owner_choices(client_as(mark).get(LIST_URL)) == ["Any owner", "Charlie"]
+    # A manager: her team, and herself (a manager may own accounts too).
+    assert owner_choices(client_as(maggie).get(LIST_URL)) == ["Any owner", "Alice", "Bob", "Maggie"]
+    assert owner_choices(client_as(mark).get(LIST_URL)) == ["Any owner", "Charlie", "Mark"]
+    # An admin: everyone who owns an account.
     assert owner_choices(client_as(ada).get(LIST_URL)) == ["Any owner", "Alice", "Bob", "Charlie"]
 
 

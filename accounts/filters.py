@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -19,14 +20,21 @@ RENEWAL_WINDOWS = [
 ]
 
 # Sort keys the list accepts, each mapped to the ORM ordering it means. Other apps
-# register more keys (the score, its 30-day change) through ``SORTS``.
-SORTS: dict[str, tuple[str, list[str]]] = {
+# register more keys (the score, its 30-day change) through ``SORTS``. Accounts
+# without a renewal date come last either way, on PostgreSQL and SQLite alike.
+SORTS: dict[str, tuple[str, list[str | OrderBy]]] = {
     "name": ("Name", ["name", "pk"]),
     "-name": ("Name (Z–A)", ["-name", "-pk"]),
     "-arr": ("ARR (highest first)", ["-arr", "name"]),
     "arr": ("ARR (lowest first)", ["arr", "name"]),
-    "renewal_date": ("Renewal (soonest first)", ["renewal_date", "name"]),
-    "-renewal_date": ("Renewal (latest first)", ["-renewal_date", "name"]),
+    "renewal_date": (
+        "Renewal (soonest first)",
+        [F("renewal_date").asc(nulls_last=True), "name"],
+    ),
+    "-renewal_date": (
+        "Renewal (latest first)",
+        [F("renewal_date").desc(nulls_last=True), "name"],
+    ),
 }
 
 
@@ -87,10 +95,23 @@ class AccountFilter(django_filters.FilterSet):
 
     @property
     def qs(self) -> QuerySet[Account]:
+        if self.is_bound and not self.form.is_valid():
+            # django-filter would drop the unreadable filter and list everything; under
+            # an error message that reads as if the filter had been applied. An owner
+            # outside the user's scope is such a value: it matches nothing.
+            return self.queryset.none()
         queryset = super().qs
-        key = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
+        key = self.form.cleaned_data.get("sort") if self.is_bound else None
         _, ordering = SORTS.get(key or "name", SORTS["name"])
         return queryset.order_by(*ordering)
+
+    def error_summary(self) -> list[str]:
+        """Each unreadable filter as "Label: reason", for the page and the CSV export."""
+        labels = {name: field.label for name, field in self.form.fields.items()}
+        return [
+            f"{labels.get(name, name)}: {' '.join(errors)}"
+            for name, errors in self.form.errors.items()
+        ]
 
 
 class _StableOrderingFilter(django_filters.OrderingFilter):

@@ -49,12 +49,20 @@ def account_get_visible(
 
 
 def owners_visible_to(*, user: User) -> QuerySet[User]:
-    """The people whose books ``user`` may look at: used for the owner filter."""
+    """The people whose books ``user`` may look at: the choices of the owner filter.
+
+    The same people ``account_scope_q`` lets ``user`` see accounts of: a manager's team
+    members and the manager, a CSM alone, for an admin everyone who owns an account.
+    Deactivated people are included, so their accounts can still be found and handed
+    over.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return User.objects.none()
     if user.is_admin:
-        return User.objects.filter(is_active=True, accounts__isnull=False).distinct()
+        return User.objects.filter(accounts__isnull=False).distinct().order_by("username")
     if user.is_manager:
         return (
-            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk), is_active=True)
+            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk))
             .distinct()
             .order_by("username")
         )

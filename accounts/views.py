@@ -8,9 +8,10 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 
 from accounts.filters import AccountFilter
 from accounts.models import Account
@@ -44,9 +45,13 @@ def home(request: HttpRequest) -> HttpResponse:
     accounts = accounts_visible_to(user=request.user)
     today = timezone.localdate()
     totals = accounts.aggregate(count=Count("pk"), arr=Sum("arr"))
-    by_segment = (
-        accounts.values("segment").annotate(count=Count("pk"), arr=Sum("arr")).order_by("segment")
-    )
+    segment_labels = dict(Account.Segment.choices)
+    by_segment = [
+        {**row, "label": segment_labels.get(row["segment"], row["segment"])}
+        for row in accounts.values("segment")
+        .annotate(count=Count("pk"), arr=Sum("arr"))
+        .order_by("segment")
+    ]
     renewals = (
         accounts.filter(
             renewal_date__gte=today, renewal_date__lte=today + timezone.timedelta(days=90)
@@ -61,22 +66,44 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _filter_query(request: HttpRequest) -> str:
+    """The filters of this request as a query string, without the page and empty fields.
+
+    Pagination links and the CSV link carry it, so every page of a filtered list has
+    a URL that can be shared or bookmarked.
+    """
+    query = QueryDict(mutable=True)
+    for key, values in request.GET.lists():
+        kept = [value for value in values if value.strip()]
+        if key != "page" and kept:
+            query.setlist(key, kept)
+    return query.urlencode()
+
+
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
     account_filter = _account_filter(request)
     paginator = Paginator(account_filter.qs, settings.VITALS_ACCOUNTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filter": account_filter, "page": page, "query": query.urlencode()}
-    template = "accounts/list.html#results" if request.htmx else "accounts/list.html"
-    return render(request, template, context)
+    context = {"filter": account_filter, "page": page, "query": _filter_query(request)}
+    # htmx swaps in just the results; a history restore (back button after the cache
+    # was evicted) asks for the same URL with HX-Request and needs the whole page.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "accounts/list.html#results" if fragment else "accounts/list.html"
+    response = render(request, template, context)
+    # The same URL answers with a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
-def account_export(request: HttpRequest) -> StreamingHttpResponse:
+def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered list as CSV, streamed so a large book never sits in memory at once."""
-    accounts = _account_filter(request).qs
+    account_filter = _account_filter(request)
+    if account_filter.is_bound and not account_filter.is_valid():
+        message = "Cannot export: " + "; ".join(account_filter.error_summary()) + "\n"
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    accounts = account_filter.qs
 
     class Echo:
         def write(self, value: str) -> str:
@@ -95,11 +122,20 @@ def account_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def _csv_value(account, field: str) -> str:
+# A cell that starts with one of these is run as a formula by spreadsheet programs;
+# account names and domains come from the CRM, so they are not trusted.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(account: Account, field: str) -> str:
     if field == "owner":
-        return account.owner.username if account.owner else ""
-    value = getattr(account, field)
-    return "" if value is None else str(value)
+        value = account.owner.username if account.owner else ""
+    else:
+        raw = getattr(account, field)
+        value = "" if raw is None else str(raw)
+    if value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 @login_required

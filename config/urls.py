@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
-from config.views import api_docs
+from config import views as config_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -24,7 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", api_docs, name="api-docs"),
+    path("api/docs/", config_views.api_docs, name="api-docs"),
+    path("favicon.ico", config_views.favicon),
 ]
 
 handler404 = "config.views.page_not_found"

@@ -1,10 +1,12 @@
-"""Error pages that say what happened and nothing else: no paths, no settings, no trace
-(as JSON in the API's error shape under /api/), and the interactive API docs page."""
+"""Site-wide views: error pages that say what happened and nothing else (no paths, no
+settings, no trace; as JSON in the API's error shape under /api/), the interactive API
+docs page and the favicon redirect."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from config.errors import error_body
@@ -36,3 +38,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
 api_docs = SpectacularSwaggerSplitView.as_view(
     url_name="api-schema", template_name="api/swagger_ui.html"
 )
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    # Browsers ask for /favicon.ico on their own (error pages, feed readers, bookmarks).
+    # Not permanent: the static file's hashed name changes with each release.
+    return HttpResponseRedirect(static("img/favicon.svg"))

@@ -150,6 +150,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+# How many reverse proxies (nginx, a load balancer) sit in front of the web process and
+# append to X-Forwarded-For; 0 when clients connect directly. See config/security.py.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 
 # django-csp: every script and style is served from our own origin (htmx vendored).
 CONTENT_SECURITY_POLICY = {

@@ -35,7 +35,25 @@ SORTS: dict[str, tuple[str, list[str | OrderBy]]] = {
         "Renewal (latest first)",
         [F("renewal_date").desc(nulls_last=True), "name"],
     ),
+    # Scores live in the latest-health row (scoring.AccountHealth); unscored accounts last.
+    "score": ("Score (lowest first)", [F("health__score").asc(nulls_last=True), "name"]),
+    "-score": ("Score (highest first)", [F("health__score").desc(nulls_last=True), "name"]),
+    "trend_30d": (
+        "30-day change (biggest drop first)",
+        [F("health__trend_30d").asc(nulls_last=True), "name"],
+    ),
+    "-trend_30d": (
+        "30-day change (biggest rise first)",
+        [F("health__trend_30d").desc(nulls_last=True), "name"],
+    ),
 }
+
+TRENDS = [
+    ("down10", "Dropped 10+ points (30 days)"),
+    ("down", "Falling (30 days)"),
+    ("flat", "Steady (30 days)"),
+    ("up", "Rising (30 days)"),
+]
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -50,6 +68,12 @@ class AccountFilter(django_filters.FilterSet):
     renewal = django_filters.ChoiceFilter(
         choices=RENEWAL_WINDOWS, method="filter_renewal", label="Renewal", empty_label="Any renewal"
     )
+    band = django_filters.ChoiceFilter(
+        choices=[], method="filter_band", label="Band", empty_label="Any band"
+    )
+    trend = django_filters.ChoiceFilter(
+        choices=TRENDS, method="filter_trend", label="Trend", empty_label="Any trend"
+    )
     sort = django_filters.ChoiceFilter(
         choices=[(key, label) for key, (label, _) in SORTS.items()],
         method="filter_sort",
@@ -59,15 +83,39 @@ class AccountFilter(django_filters.FilterSet):
 
     class Meta:
         model = Account
-        fields = ["q", "segment", "owner", "lifecycle_stage", "renewal", "sort"]
+        fields = ["q", "band", "trend", "segment", "owner", "lifecycle_stage", "renewal", "sort"]
 
     def __init__(
-        self, *args, owners: QuerySet[User] | None = None, today: dt.date | None = None, **kwargs
+        self,
+        *args,
+        owners: QuerySet[User] | None = None,
+        bands: list[str] | None = None,
+        today: dt.date | None = None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         if owners is not None:
             self.filters["owner"].queryset = owners
+        # Band names come from the scoring models, which the page passes in: across
+        # model versions (and segment models) a band is known by its name.
+        names = list(bands or [])
+        self.filters["band"].extra["choices"] = [(n, n) for n in names] + [("none", "Not scored")]
         self.today = today or timezone.localdate()
+
+    def filter_band(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        if value == "none":
+            return queryset.filter(Q(health__isnull=True) | Q(health__band__isnull=True))
+        return queryset.filter(health__band__name=value)
+
+    def filter_trend(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        # "Steady" is within half a point either way, the same threshold as the arrows.
+        if value == "down10":
+            return queryset.filter(health__trend_30d__lte=-10)
+        if value == "down":
+            return queryset.filter(health__trend_30d__lt=-0.5)
+        if value == "up":
+            return queryset.filter(health__trend_30d__gt=0.5)
+        return queryset.filter(health__trend_30d__gte=-0.5, health__trend_30d__lte=0.5)
 
     def filter_search(
         self, queryset: QuerySet[Account], name: str, value: str

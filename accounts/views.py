@@ -16,6 +16,8 @@ from django.utils.cache import patch_vary_headers
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.selectors import account_get_visible, accounts_visible_to, owners_visible_to
+from scoring.context import account_health_context, book_context
+from scoring.selectors import band_names
 
 CSV_COLUMNS = [
     ("external_id", "External id"),
@@ -29,14 +31,22 @@ CSV_COLUMNS = [
     ("contract_start", "Contract start"),
     ("renewal_date", "Renewal date"),
     ("churned_at", "Churned at"),
+    ("health_score", "Health score"),
+    ("health_band", "Band"),
+    ("health_trend_30d", "30-day change"),
 ]
 
 
-def _account_filter(request: HttpRequest) -> AccountFilter:
+def _account_filter(request: HttpRequest, *, form_shown: bool = True) -> AccountFilter:
+    """The list's filter over the user's accounts. The band choices cost a query; the
+    CSV export needs them only to check a band it was given."""
     user = request.user
-    queryset = accounts_visible_to(user=user).select_related("owner")
+    queryset = accounts_visible_to(user=user).select_related("owner", "health__band")
     return AccountFilter(
-        request.GET or None, queryset=queryset, owners=owners_visible_to(user=user)
+        request.GET or None,
+        queryset=queryset,
+        owners=owners_visible_to(user=user),
+        bands=band_names() if form_shown or request.GET.get("band") else [],
     )
 
 
@@ -62,7 +72,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/home.html",
-        {"totals": totals, "by_segment": by_segment, "renewals": renewals},
+        {
+            "totals": totals,
+            "by_segment": by_segment,
+            "renewals": renewals,
+            **book_context(accounts=accounts),
+        },
     )
 
 
@@ -99,7 +114,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered list as CSV, streamed so a large book never sits in memory at once."""
-    account_filter = _account_filter(request)
+    account_filter = _account_filter(request, form_shown=False)
     if account_filter.is_bound and not account_filter.is_valid():
         message = "Cannot export: " + "; ".join(account_filter.error_summary()) + "\n"
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
@@ -128,6 +143,14 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_value(account: Account, field: str) -> str:
+    if field.startswith("health_"):
+        health = getattr(account, "health", None)
+        if health is None:
+            return ""
+        if field == "health_band":
+            return health.band.name if health.band else ""
+        value = health.score if field == "health_score" else health.trend_30d
+        return "" if value is None else f"{value:.2f}"
     if field == "owner":
         value = account.owner.username if account.owner else ""
     else:
@@ -143,4 +166,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = account_get_visible(
         user=request.user, pk=pk, queryset=Account.objects.select_related("owner")
     )
-    return render(request, "accounts/detail.html", {"account": account})
+    return render(
+        request,
+        "accounts/detail.html",
+        {"account": account, **account_health_context(account=account)},
+    )

@@ -179,3 +179,9 @@ def score_distribution(*, accounts: QuerySet[Account], bucket: int = 10) -> list
         above=Count("pk", filter=Q(score__gt=100)),
     )
     return [(low, counts[f"b{low}"]) for low, _ in buckets]
+
+
+def band_names() -> list[str]:
+    """The band names of the active models, highest band first (for filters)."""
+    order = _band_order()
+    return sorted(order, key=lambda name: order[name], reverse=True)

@@ -415,7 +415,7 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
     header = text.splitlines()[0]
     assert header == (
         "External id,Name,Domain,Owner,Segment,Plan,Lifecycle stage,ARR,"
-        "Contract start,Renewal date,Churned at"
+        "Contract start,Renewal date,Churned at,Health score,Band,30-day change"
     )
     row = next(csv.DictReader(io.StringIO(text)))
     assert row == {
@@ -430,6 +430,9 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
         "Contract start": "2025-01-01",
         "Renewal date": days_from_today(10).isoformat(),
         "Churned at": "",
+        "Health score": "",  # not scored yet: tests/scoring/test_pages.py has scores
+        "Band": "",
+        "30-day change": "",
     }
 
 
@@ -491,15 +494,16 @@ def count_queries(client, url, params, assert_max_queries, limit, **extra) -> in
 def test_the_list_does_not_query_per_account(
     client_as, maggie, alice, bob, django_assert_max_num_queries, extra
 ):
-    # The session, the user, the count, one page of accounts joined to their owners and,
-    # on the full page, the owner filter's choices: five at most, whatever the book size.
+    # The session, the user, the band choices, the count, one page of accounts joined to
+    # their owners and latest health and, on the full page, the owner filter's choices:
+    # six at most, whatever the book size.
     client = client_as(maggie)
     params = {"sort": "-arr", "segment": "smb"}
     AccountFactory.create_batch(3, owner=alice)
-    few = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 5, **extra)
+    few = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 6, **extra)
     AccountFactory.create_batch(20, owner=alice)
     AccountFactory.create_batch(20, owner=bob)
-    many = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 5, **extra)
+    many = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 6, **extra)
     assert many == few
 
 

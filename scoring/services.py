@@ -485,7 +485,6 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
     filters = [compiler.ModelFilter(m.id, m.segment, m.plan, m.lifecycle_stage) for m in models]
     table = f"vitals_rollup_{run.pk}_{first_id}"
     counts = {"scored": 0, "band_changes": 0, "score_drops": 0}
-    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         _execute(
@@ -526,14 +525,15 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
             )
         cursor.execute(f"DROP TABLE {table}")
         counts["band_changes"], counts["score_drops"] = _record_events(
-            cursor, run=run, first_id=first_id, last_id=last_id, now=now
+            cursor, run=run, first_id=first_id, last_id=last_id, now=run.as_of
         )
         _update_latest(cursor, run=run, first_id=first_id, last_id=last_id)
     return counts
 
 
 def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now) -> tuple[int, int]:
-    """Band changes and score drops of this run's new scores against the latest ones."""
+    """Band changes and score drops of this run's new scores against the latest ones,
+    dated ``now``: the moment the run scored (its as-of), not when it happened to run."""
     common = (
         " FROM scoring_healthscore h"
         " JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"

@@ -12,7 +12,7 @@ from accounts.models import Account
 from scoring import charts
 from scoring.forms import SentimentForm
 from scoring.models import AccountHealth, Band, CsmSentiment
-from scoring.selectors import latest_signals, score_breakdown, score_history
+from scoring.selectors import grade_for, latest_signals, score_breakdown, score_history
 
 
 def account_health_context(
@@ -48,6 +48,10 @@ def account_health_context(
         "account": account,
         "health": health,
         "breakdown": score_breakdown(health_score=health.health_score) if health else [],
+        # Letter grades read 0–100 scores; points models have no such scale.
+        "grade": grade_for(score=health.score)
+        if health and health.model.kind == "weighted"
+        else None,
         "history_chart": chart,
         "signals": latest_signals(account=account),
         "sentiments": CsmSentiment.objects.filter(account=account).select_related("author")[:5],

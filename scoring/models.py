@@ -273,6 +273,11 @@ class GradeScale(models.Model):
     def __str__(self) -> str:
         return self.letter
 
+    @property
+    def name(self) -> str:
+        # Shown wherever a band is (the band badge reads name and color).
+        return f"Grade {self.letter}"
+
 
 class ScoringRun(models.Model):
     """One recompute: all accounts, a segment or one account, as of a moment."""

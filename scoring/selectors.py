@@ -185,3 +185,12 @@ def band_names() -> list[str]:
     """The band names of the active models, highest band first (for filters)."""
     order = _band_order()
     return sorted(order, key=lambda name: order[name], reverse=True)
+
+
+def grade_for(*, score: float | None):
+    """The letter grade (a ``GradeScale`` row) of a 0–100 score, or None."""
+    from scoring.models import GradeScale
+
+    if score is None:
+        return None
+    return GradeScale.objects.filter(lower__lte=score).order_by("-lower").first()

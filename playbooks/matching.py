@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Q
 from django.utils import timezone
@@ -157,9 +158,12 @@ def local_today(now: dt.datetime) -> dt.date:
 
 
 def fmt_score(value: float | None) -> str:
+    """A score to one decimal, cut rather than rounded: 49.96 is "49.9", never "50" in a
+    band that ends below 50."""
     if value is None:
         return ""
-    return f"{value:.1f}".removesuffix(".0")
+    cut = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    return "0" if cut == 0 else f"{cut:.1f}".removesuffix(".0")
 
 
 def fmt_delta(value: float | None) -> str:

@@ -12,6 +12,7 @@ from playbooks.services.common import PlaybookError, StepError
 from playbooks.services.outbound import (
     AttemptOutcome,
     backoff_seconds,
+    deliveries_due_send,
     delivery_attempt,
     delivery_enqueue,
     delivery_retry,
@@ -51,6 +52,7 @@ __all__ = [
     "TriggerResult",
     "assignee_resolve",
     "backoff_seconds",
+    "deliveries_due_send",
     "delivery_attempt",
     "delivery_enqueue",
     "delivery_retry",

@@ -384,3 +384,13 @@ def email_payload(*, subject: str, body: str, context: dict[str, Any]) -> str:
             "html": render_to_string("emails/playbook_step.html", ctx),
         }
     )
+
+
+def deliveries_due_send(*, now: dt.datetime) -> dict[str, int]:
+    """Attempt every pending delivery that is due, in this process (the command); returns
+    the count of each outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    for delivery_id in list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)):
+        counts[delivery_attempt(delivery_id=delivery_id, now=now).result] += 1
+    return counts

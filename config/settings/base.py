@@ -192,14 +192,19 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or _FILESYSTEM_BROKER
 if CELERY_BROKER_URL == _FILESYSTEM_BROKER:
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
-    _processed_dir.mkdir(parents=True, exist_ok=True)
+    # The exchange tables too: kombu's default is ./control in the working directory.
+    _control_dir = VAR_DIR / "celery" / "control"
+    for _dir in (_queue_dir, _processed_dir, _control_dir):
+        _dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
-        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "control_folder": str(_control_dir),
         "store_processed": False,
+        # How often an idle worker looks for messages (kombu's default is every second,
+        # which adds up to a second to every task when prefetching one at a time).
+        "polling_interval": 0.1,
     }
 else:
     # Redis redelivers a message whose worker died after this many seconds; it must be
@@ -307,3 +312,21 @@ VITALS_RECOMPUTE_CHUNK_SIZE = env_int("VITALS_RECOMPUTE_CHUNK_SIZE", 5000)
 # A computation whose score falls this many points below the previous one records a
 # score-drop event.
 VITALS_SCORE_DROP_POINTS = env_int("VITALS_SCORE_DROP_POINTS", 10)
+
+# --- Playbooks ------------------------------------------------------------------------
+
+# Celery tasks (by name) that the recompute sends when a run finishes, so that its band
+# changes and score drops become playbook runs at once rather than at the next tick.
+# Names, not imports: scoring does not know the apps that consume its events.
+VITALS_AFTER_RECOMPUTE_TASKS = env_list(
+    "VITALS_AFTER_RECOMPUTE_TASKS", ["playbooks.tasks.process_score_events"]
+)
+# A waiting step or a pending delivery sent to the workers this long ago (seconds) and
+# still not handled is sent again by the periodic tick (a lost worker, a broker restart).
+VITALS_PLAYBOOK_REDISPATCH_AFTER = env_int("VITALS_PLAYBOOK_REDISPATCH_AFTER", 300)
+# Outbound email, Slack and webhook deliveries: attempts in all, the first back-off
+# (doubling after each failure, capped) and the timeout of each HTTP request, in seconds.
+VITALS_DELIVERY_MAX_ATTEMPTS = env_int("VITALS_DELIVERY_MAX_ATTEMPTS", 8)
+VITALS_DELIVERY_BACKOFF = env_int("VITALS_DELIVERY_BACKOFF", 30)
+VITALS_DELIVERY_BACKOFF_MAX = env_int("VITALS_DELIVERY_BACKOFF_MAX", 3600)
+VITALS_DELIVERY_TIMEOUT = env_int("VITALS_DELIVERY_TIMEOUT", 10)

@@ -1,0 +1,277 @@
+"""The dry run of a playbook on one account: would it fire now, and what would it create?
+
+Read-only: it evaluates the trigger, conditions and cooldown as the real evaluation
+does (through ``playbooks.matching``) and describes each step's task or delivery,
+without writing anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from accounts.models import Account
+from playbooks import matching
+from playbooks.models import Playbook, PlaybookRun, PlaybookStep, render_text, set_field_errors
+from playbooks.services.common import StepError
+from playbooks.services.steps import assignee_resolve, email_recipient_resolve
+from playbooks.services.triggers import CREATED_LOOKBACK, SIGNAL_LOOKBACK, window_max_scores
+from scoring.models import AccountHealth, ScoreEvent, Signal
+
+
+@dataclass
+class DryRunStep:
+    position: int
+    kind: str
+    runs_at: dt.datetime
+    creates: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+    problem: str = ""
+
+
+@dataclass
+class DryRun:
+    playbook: Playbook
+    account: Account
+    trigger_matched: bool
+    trigger_detail: str
+    event_key: str | None
+    conditions: list[matching.ConditionCheck]
+    cooldown_ok: bool
+    cooldown_detail: str
+    already_fired: bool
+    context: dict[str, str]
+    steps: list[DryRunStep]
+
+    @property
+    def conditions_ok(self) -> bool:
+        return all(c.ok for c in self.conditions)
+
+    @property
+    def would_fire(self) -> bool:
+        return (
+            self.playbook.is_active
+            and self.trigger_matched
+            and self.conditions_ok
+            and self.cooldown_ok
+            and not self.already_fired
+        )
+
+
+def _trigger(
+    playbook: Playbook, account: Account, now: dt.datetime
+) -> tuple[bool, str, str | None, dict[str, str]]:
+    """(matched, explanation, event key, placeholder values) for the account now."""
+    t = Playbook.Trigger
+    health = AccountHealth.objects.filter(account=account).select_related("band").first()
+    score = health.score if health else None
+    band = health.band.name if health and health.band_id else ""
+    context = {"score": matching.fmt_score(score), "band": band}
+    if playbook.trigger == t.BAND_CHANGED:
+        ev = (
+            ScoreEvent.objects.filter(account=account, kind=ScoreEvent.Kind.BAND_CHANGED)
+            .select_related("from_band", "to_band", "health_score")
+            .order_by("-id")
+            .first()
+        )
+        if ev is None:
+            return False, "No band change has been recorded for this account.", None, context
+        before = ev.from_band.name if ev.from_band_id else ""
+        after = ev.to_band.name if ev.to_band_id else ""
+        context = {
+            "score": matching.fmt_score(ev.score_after),
+            "band": after,
+            "previous_band": before,
+            "delta": matching.fmt_delta(ev.delta),
+        }
+        ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
+        detail = (
+            f"Latest band change: {before or 'no band'} → {after or 'no band'} "
+            f"(computed {ev.health_score.computed_at:%Y-%m-%d %H:%M})"
+        )
+        return ok, detail, f"score_event:{ev.pk}", context
+    if playbook.trigger == t.SCORE_DROPPED:
+        if health is None or score is None:
+            return False, "The account has no score yet.", None, context
+        highest = window_max_scores(
+            health_score_ids=[health.health_score_id], within_days=playbook.within_days
+        ).get(health.health_score_id)
+        if highest is None:
+            return (
+                False,
+                f"No earlier score in the {playbook.within_days} days before the latest one.",
+                None,
+                context,
+            )
+        drop = highest - score
+        context["delta"] = matching.fmt_delta(score - highest)
+        event = ScoreEvent.objects.filter(
+            health_score_id=health.health_score_id, kind=ScoreEvent.Kind.SCORE_DROPPED
+        ).first()
+        key = f"score_event:{event.pk}" if event else f"score_drop:{health.health_score_id}"
+        detail = (
+            f"Latest score {matching.fmt_score(score)}; highest of the {playbook.within_days} days "
+            f"before: {matching.fmt_score(highest)} (a drop of {matching.fmt_score(drop)} points)"
+        )
+        return drop >= playbook.drop_points, detail, key, context
+    if playbook.trigger == t.SCORE_BELOW:
+        if health is None or score is None:
+            return False, "The account has no score yet.", None, context
+        detail = f"Score {matching.fmt_score(score)} (fires below {playbook.score_threshold:g})"
+        return (
+            score < playbook.score_threshold,
+            detail,
+            f"score_below:{health.health_score_id}",
+            context,
+        )
+    if playbook.trigger == t.RENEWAL_WITHIN:
+        today = matching.local_today(now)
+        if account.renewal_date is None:
+            return False, "The account has no renewal date.", None, context
+        days = (account.renewal_date - today).days
+        in_window = 0 <= days <= playbook.renewal_days
+        band_ok = matching.renewal_band_matches(playbook=playbook, band_name=band or None)
+        if playbook.band_name_list and health is None:
+            band_ok = False
+        detail = (
+            f"Renews on {account.renewal_date:%Y-%m-%d} ({days} days away; fires within "
+            f"{playbook.renewal_days}); band {band or 'none'}"
+            f"{'' if band_ok else ' does not match'}"
+        )
+        return in_window and band_ok, detail, f"renewal:{account.renewal_date.isoformat()}", context
+    if playbook.trigger == t.METRIC_THRESHOLD:
+        signals = list(
+            Signal.objects.filter(account=account, metric_id=playbook.metric_id, timestamp__lte=now)
+            .order_by("-timestamp", "-id")
+            .values_list("pk", "value", "created_at")[:2]
+        )
+        if not signals:
+            return False, f"No {playbook.metric.key} signal for this account.", None, context
+        pk, value, created_at = signals[0]
+        previous = signals[1][1] if len(signals) > 1 else None
+        context["delta"] = matching.fmt_delta(None if previous is None else value - previous)
+        ok = matching.crossed(playbook=playbook, value=value, previous=previous)
+        detail = (
+            f"Newest {playbook.metric.key}: {value:g}"
+            f"{'' if previous is None else f' (previous {previous:g})'}"
+        )
+        if ok and created_at < now - SIGNAL_LOOKBACK:
+            ok = False
+            detail += "; stored too long ago for the periodic check to look at it"
+        return ok, detail, f"signal:{pk}", context
+    created = account.created_at
+    ok = now - CREATED_LOOKBACK <= created <= now
+    detail = f"Created {created:%Y-%m-%d %H:%M}" + ("" if ok else " (fires only on the first day)")
+    return ok, detail, f"account_created:{account.pk}", context
+
+
+def _describe_step(
+    step: PlaybookStep, account: Account, context: dict[str, str], runs_at: dt.datetime
+) -> DryRunStep:
+    k = PlaybookStep.Kind
+    out = DryRunStep(
+        position=step.position, kind=step.get_kind_display(), runs_at=runs_at, creates=""
+    )
+    if step.kind == k.CREATE_TASK:
+        assignment = assignee_resolve(step=step, account=account)
+        due = matching.local_today(runs_at) + dt.timedelta(days=step.task_due_in_days)
+        out.creates = f"Task “{render_text(step.task_title, context)}”"
+        out.details = [
+            ("Assignee", str(assignment.user) if assignment.user else "nobody"),
+            ("Priority", step.get_task_priority_display()),
+            ("Due", f"{due:%Y-%m-%d}"),
+        ]
+        if assignment.note:
+            out.details.append(("Note", assignment.note))
+    elif step.kind == k.SEND_EMAIL:
+        out.creates = f"Email “{render_text(step.email_subject, context)}”"
+        try:
+            out.details = [("To", email_recipient_resolve(step=step, account=account))]
+        except StepError as exc:
+            out.problem = str(exc)
+    elif step.kind == k.POST_SLACK:
+        url = step.slack_webhook_url or settings.SLACK_DEFAULT_WEBHOOK_URL
+        out.creates = "Slack message"
+        out.details = [
+            ("Webhook host", urlsplit(url).netloc if url else "none"),
+            ("Text", render_text(step.slack_text, context)),
+        ]
+        if not url:
+            out.problem = "No Slack webhook URL."
+    elif step.kind == k.SEND_WEBHOOK:
+        endpoint = step.webhook_endpoint
+        out.creates = f"Signed webhook to {endpoint or '(no endpoint)'}"
+        if endpoint is not None:
+            out.details = [("URL", endpoint.url)]
+        if endpoint is None or not endpoint.is_active:
+            out.problem = "The endpoint is not active."
+    elif step.kind == k.SET_FIELD:
+        current = (
+            (account.attributes or {}).get(step.field_name.removeprefix("attributes."), "—")
+            if step.field_name.startswith("attributes.")
+            else getattr(account, step.field_name, "—")
+        )
+        out.creates = f"Set {step.field_name} = {step.field_value}"
+        out.details = [("Now", str(current))]
+        problems = set_field_errors(step.field_name, step.field_value)
+        if problems:
+            out.problem = problems[0][1]
+    return out
+
+
+def playbook_dry_run(*, playbook: Playbook, account: Account, now: dt.datetime) -> DryRun:
+    """What ``playbook`` would do for ``account`` at ``now``; creates nothing."""
+    matched, detail, key, trigger_context = _trigger(playbook, account, now)
+    today = matching.local_today(now)
+    conditions = matching.conditions_check(playbook=playbook, account=account, team_members=None)
+    if account.churned_at is not None and account.churned_at <= today:
+        conditions.insert(
+            0,
+            matching.ConditionCheck(
+                "Not churned", "active", f"churned {account.churned_at}", False
+            ),
+        )
+    last = (
+        PlaybookRun.objects.filter(playbook=playbook, account=account)
+        .order_by("-created_at")
+        .first()
+    )
+    cooldown_ok = True
+    if last is None:
+        cooldown_detail = "Never fired for this account."
+    else:
+        until = last.created_at + dt.timedelta(days=playbook.cooldown_days)
+        cooldown_ok = not playbook.cooldown_days or until <= now
+        cooldown_detail = f"Last fired {last.created_at:%Y-%m-%d %H:%M}" + (
+            "" if cooldown_ok else f"; cooling down until {until:%Y-%m-%d %H:%M}"
+        )
+    already = (
+        key is not None
+        and PlaybookRun.objects.filter(playbook=playbook, account=account, event_key=key).exists()
+    )
+    context = {"previous_band": "", "delta": "", **trigger_context}
+    context["account"] = account.name
+    context["owner"] = str(account.owner) if account.owner_id else "nobody"
+    steps = []
+    runs_at = now
+    for step in playbook.steps.select_related("assignee_user", "webhook_endpoint").order_by(
+        "position", "pk"
+    ):
+        runs_at = runs_at + dt.timedelta(days=step.wait_days)
+        steps.append(_describe_step(step, account, context, runs_at))
+    return DryRun(
+        playbook=playbook,
+        account=account,
+        trigger_matched=matched,
+        trigger_detail=detail,
+        event_key=key,
+        conditions=conditions,
+        cooldown_ok=cooldown_ok,
+        cooldown_detail=cooldown_detail,
+        already_fired=already,
+        context=context,
+        steps=steps,
+    )

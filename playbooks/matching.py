@@ -1,0 +1,173 @@
+"""Which accounts and events a playbook matches: the rules shared by the set-based
+trigger evaluation (``playbooks.services.triggers``) and the dry run
+(``playbooks.selectors.playbook_dry_run``), so that the two cannot disagree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from playbooks.models import Playbook
+
+
+def active_accounts_q(*, today: dt.date, prefix: str = "") -> Q:
+    """Accounts that can still fire playbooks: not churned (as of ``today``)."""
+    return Q(**{f"{prefix}churned_at__isnull": True}) | Q(**{f"{prefix}churned_at__gt": today})
+
+
+def conditions_q(*, playbook: Playbook, prefix: str = "") -> Q:
+    """The playbook's conditions as a filter on accounts (``prefix`` = "account__" from
+    a related model). Empty conditions add nothing."""
+    q = Q()
+    if playbook.segment:
+        q &= Q(**{f"{prefix}segment": playbook.segment})
+    if playbook.plan:
+        q &= Q(**{f"{prefix}plan": playbook.plan})
+    if playbook.lifecycle_stage:
+        q &= Q(**{f"{prefix}lifecycle_stage": playbook.lifecycle_stage})
+    if playbook.arr_min is not None:
+        q &= Q(**{f"{prefix}arr__gte": playbook.arr_min})
+    if playbook.arr_max is not None:
+        q &= Q(**{f"{prefix}arr__lte": playbook.arr_max})
+    if playbook.owner_team_id is not None:
+        q &= Q(**{f"{prefix}owner__teams": playbook.owner_team_id})
+    return q
+
+
+@dataclass(frozen=True)
+class ConditionCheck:
+    label: str
+    wanted: str
+    actual: str
+    ok: bool
+
+
+def conditions_check(
+    *, playbook: Playbook, account: Account, team_members: set[int] | None
+) -> list[ConditionCheck]:
+    """Each condition the playbook sets, against ``account`` (no queries when
+    ``team_members`` — the owner team's member ids — is given or not needed)."""
+    checks = []
+    if playbook.segment:
+        checks.append(
+            ConditionCheck(
+                "Segment",
+                playbook.get_segment_display(),
+                account.get_segment_display(),
+                account.segment == playbook.segment,
+            )
+        )
+    if playbook.plan:
+        checks.append(
+            ConditionCheck(
+                "Plan", playbook.plan, account.plan or "—", account.plan == playbook.plan
+            )
+        )
+    if playbook.lifecycle_stage:
+        checks.append(
+            ConditionCheck(
+                "Lifecycle stage",
+                playbook.get_lifecycle_stage_display(),
+                account.get_lifecycle_stage_display(),
+                account.lifecycle_stage == playbook.lifecycle_stage,
+            )
+        )
+    if playbook.arr_min is not None:
+        checks.append(
+            ConditionCheck(
+                "ARR at least",
+                f"{playbook.arr_min:,.0f}",
+                f"{account.arr:,.0f}",
+                account.arr >= playbook.arr_min,
+            )
+        )
+    if playbook.arr_max is not None:
+        checks.append(
+            ConditionCheck(
+                "ARR at most",
+                f"{playbook.arr_max:,.0f}",
+                f"{account.arr:,.0f}",
+                account.arr <= playbook.arr_max,
+            )
+        )
+    if playbook.owner_team_id is not None:
+        if team_members is None:
+            team_members = set(playbook.owner_team.members.values_list("pk", flat=True))
+        checks.append(
+            ConditionCheck(
+                "Owner's team",
+                str(playbook.owner_team),
+                str(account.owner) if account.owner_id else "no owner",
+                account.owner_id in team_members,
+            )
+        )
+    return checks
+
+
+def conditions_match(
+    *, playbook: Playbook, account: Account, team_members: set[int] | None
+) -> bool:
+    return all(
+        c.ok
+        for c in conditions_check(playbook=playbook, account=account, team_members=team_members)
+    )
+
+
+def band_change_matches(*, playbook: Playbook, from_name: str | None, to_name: str | None) -> bool:
+    """Band names, not band rows: each model version has its own Band rows."""
+    if (to_name or "") != playbook.to_band_name:
+        return False
+    return not playbook.from_band_name or (from_name or "") == playbook.from_band_name
+
+
+def crossed(*, playbook: Playbook, value: float, previous: float | None) -> bool:
+    """Whether ``value`` crossed the playbook's threshold coming from ``previous``; with no
+    previous observation, being past the threshold counts as crossing it."""
+    threshold = playbook.threshold
+    if playbook.direction == Playbook.Direction.ABOVE:
+        return value > threshold and (previous is None or previous <= threshold)
+    return value < threshold and (previous is None or previous >= threshold)
+
+
+def renewal_band_matches(*, playbook: Playbook, band_name: str | None) -> bool:
+    names = playbook.band_name_list
+    if not names:
+        return True
+    if playbook.band_names_exclude:
+        return band_name not in names
+    return band_name in names
+
+
+def renewal_band_q(*, playbook: Playbook, prefix: str = "") -> Q:
+    names = playbook.band_name_list
+    if not names:
+        return Q()
+    in_bands = Q(**{f"{prefix}health__band__name__in": names})
+    if playbook.band_names_exclude:
+        return Q(**{f"{prefix}health__isnull": False}) & ~in_bands
+    return in_bands
+
+
+def local_today(now: dt.datetime) -> dt.date:
+    return timezone.localdate(now)
+
+
+def fmt_score(value: float | None) -> str:
+    """A score to one decimal, cut rather than rounded: 49.96 is "49.9", never "50" in a
+    band that ends below 50."""
+    if value is None:
+        return ""
+    cut = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+    return "0" if cut == 0 else f"{cut:.1f}".removesuffix(".0")
+
+
+def fmt_delta(value: float | None) -> str:
+    if value is None:
+        return ""
+    text = fmt_score(abs(value))
+    return f"-{text}" if value < 0 and text != "0" else f"+{text}"

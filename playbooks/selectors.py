@@ -1,0 +1,291 @@
+"""Reads of the playbooks app: which tasks a person may see, their queue, an account's
+tasks and timeline, and the dry run of a playbook (``playbooks.dryrun``).
+
+Access is the accounts app's one mechanism: a person sees the tasks on the accounts in
+their scope (``accounts.selectors.accounts_visible_to``) and the tasks assigned to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.http import Http404
+
+from accounts.models import Account, User
+from accounts.selectors import account_scope_q
+from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
+from playbooks.models import PRIORITY_RANK, Note, PlaybookRun, Task
+from scoring.models import CsmSentiment, ScoreEvent
+
+__all__ = [
+    "DryRun",
+    "DryRunStep",
+    "TaskQueue",
+    "TimelineEntry",
+    "account_tasks",
+    "account_timeline",
+    "overdue_counts_by_assignee",
+    "playbook_dry_run",
+    "task_counts",
+    "task_get_visible",
+    "task_queue",
+    "tasks_visible_to",
+]
+
+ACTIVE = (Task.Status.OPEN, Task.Status.SNOOZED)
+
+
+def _priority_rank() -> Case:
+    return Case(
+        *(When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
+        default=Value(9),
+        output_field=IntegerField(),
+    )
+
+
+def _when() -> Case:
+    """The day a task is due in the queue: a snoozed task's wake-up day, else its due date."""
+    return Case(When(status=Task.Status.SNOOZED, then=F("snoozed_until")), default=F("due_date"))
+
+
+def tasks_visible_to(*, user: User, queryset: QuerySet[Task] | None = None) -> QuerySet[Task]:
+    """Tasks on accounts in ``user``'s scope, and tasks assigned to ``user``."""
+    qs = Task.objects.all() if queryset is None else queryset
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    scope = account_scope_q(user=user)
+    if scope is None:
+        return qs
+    in_scope = Account.objects.filter(scope).values("pk")
+    return qs.filter(Q(account__in=in_scope) | Q(assignee=user))
+
+
+def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = None) -> Task:
+    """The task ``pk`` if ``user`` may see it; Http404 otherwise (never 403)."""
+    qs = queryset if queryset is not None else Task.objects.select_related("account", "assignee")
+    try:
+        return tasks_visible_to(user=user, queryset=qs).get(pk=pk)
+    except (Task.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such task.") from None
+
+
+def _queue_tasks(*, user: User) -> QuerySet[Task]:
+    """A person's own open and snoozed tasks: assigned to them, or unassigned on an
+    account they own."""
+    return (
+        Task.objects.filter(status__in=ACTIVE)
+        .filter(Q(assignee=user) | Q(assignee__isnull=True, account__owner=user))
+        .annotate(when=_when(), rank=_priority_rank())
+    )
+
+
+@dataclass
+class TaskQueue:
+    overdue: list[Task] = field(default_factory=list)
+    today: list[Task] = field(default_factory=list)
+    upcoming: list[Task] = field(default_factory=list)
+    snoozed: list[Task] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.overdue) + len(self.today) + len(self.upcoming) + len(self.snoozed)
+
+
+def task_queue(*, user: User, today: dt.date) -> TaskQueue:
+    """``user``'s queue in four buckets, in one query: overdue, due today, upcoming and
+    snoozed. A snoozed task comes back on its wake-up day as due that day. Each bucket is
+    ordered by day, then priority (urgent first). Tasks carry ``account``, ``assignee``
+    and their playbook (``origin_step_run.run.playbook``) without further queries."""
+    queue = TaskQueue()
+    tasks = (
+        _queue_tasks(user=user)
+        .select_related("account", "assignee", "origin_step_run__run__playbook")
+        .order_by("when", "rank", "id")
+    )
+    for task in tasks:
+        if task.status == Task.Status.SNOOZED and task.snoozed_until > today:
+            queue.snoozed.append(task)
+        elif task.when < today:
+            queue.overdue.append(task)
+        elif task.when == today:
+            queue.today.append(task)
+        else:
+            queue.upcoming.append(task)
+    return queue
+
+
+def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
+    """The sizes of ``user``'s queue buckets (for the home page), in one query."""
+    awake = Q(status=Task.Status.OPEN) | Q(status=Task.Status.SNOOZED, snoozed_until__lte=today)
+    return _queue_tasks(user=user).aggregate(
+        overdue=Count("pk", filter=awake & Q(when__lt=today)),
+        today=Count("pk", filter=awake & Q(when=today)),
+        upcoming=Count("pk", filter=awake & Q(when__gt=today)),
+        snoozed=Count("pk", filter=Q(status=Task.Status.SNOOZED, snoozed_until__gt=today)),
+    )
+
+
+def overdue_counts_by_assignee(*, users, today: dt.date) -> dict[int, int]:
+    """Overdue tasks per person (for the team page), in one query: ``{user id: count}``
+    for each of ``users`` (ids or users) that has any."""
+    ids = [u if isinstance(u, int) else u.pk for u in users]
+    rows = (
+        Task.objects.filter(assignee_id__in=ids)
+        .filter(
+            Q(status=Task.Status.OPEN, due_date__lt=today)
+            | Q(status=Task.Status.SNOOZED, snoozed_until__lt=today)
+        )
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["assignee_id"]: row["n"] for row in rows}
+
+
+def account_tasks(*, account: Account, limit: int = 50) -> list[Task]:
+    """An account's tasks: open and snoozed first (by day), then the latest closed ones."""
+    return list(
+        Task.objects.filter(account=account)
+        .select_related("assignee", "completed_by", "origin_step_run__run__playbook")
+        .annotate(
+            closed=Case(
+                When(status__in=ACTIVE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            when=_when(),
+            rank=_priority_rank(),
+        )
+        .order_by("closed", "when", "rank", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to an account. ``kind`` is one of band_changed,
+    score_dropped, playbook_run, task_created, task_done, note, sentiment; ``obj`` is the
+    row it comes from (a ScoreEvent, PlaybookRun, Task, Note or CsmSentiment)."""
+
+    at: dt.datetime
+    kind: str
+    title: str
+    detail: str = ""
+    actor: User | None = None
+    obj: object = None
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry]:
+    """What happened to ``account``, newest first: band changes and score drops (at the
+    time of the computation), playbook runs, tasks created and done, notes and CSM
+    sentiment. Six queries whatever the history's length: each source gives its newest
+    ``limit`` entries and the merge keeps the newest ``limit`` of all."""
+    entries: list[TimelineEntry] = []
+    events = (
+        ScoreEvent.objects.filter(account=account)
+        .select_related("from_band", "to_band", "health_score")
+        .order_by("-health_score__computed_at", "-id")[:limit]
+    )
+    for ev in events:
+        at = ev.health_score.computed_at
+        if ev.kind == ScoreEvent.Kind.BAND_CHANGED:
+            before = ev.from_band.name if ev.from_band_id else "no band"
+            after = ev.to_band.name if ev.to_band_id else "no band"
+            entries.append(
+                TimelineEntry(
+                    at,
+                    "band_changed",
+                    f"Band changed: {before} → {after}",
+                    f"Score {_score(ev.score_before)} → {_score(ev.score_after)}",
+                    obj=ev,
+                )
+            )
+        else:
+            drop = (ev.score_before or 0) - (ev.score_after or 0)
+            entries.append(
+                TimelineEntry(
+                    at,
+                    "score_dropped",
+                    f"Score dropped {drop:.0f} points",
+                    f"Score {_score(ev.score_before)} → {_score(ev.score_after)}",
+                    obj=ev,
+                )
+            )
+    for run in (
+        PlaybookRun.objects.filter(account=account)
+        .select_related("playbook")
+        .order_by("-created_at", "-id")[:limit]
+    ):
+        entries.append(
+            TimelineEntry(
+                run.created_at,
+                "playbook_run",
+                f"Playbook “{run.playbook.name}” fired",
+                f"{run.playbook.describe_trigger()} · {run.get_status_display().lower()}",
+                obj=run,
+            )
+        )
+    tasks = Task.objects.filter(account=account).select_related(
+        "assignee", "created_by", "completed_by", "origin_step_run__run__playbook"
+    )
+    for task in tasks.order_by("-created_at", "-id")[:limit]:
+        origin = (
+            f"from playbook “{task.origin_step_run.run.playbook.name}”"
+            if task.origin_step_run_id
+            else "added by hand"
+        )
+        who = str(task.assignee) if task.assignee_id else "nobody"
+        entries.append(
+            TimelineEntry(
+                task.created_at,
+                "task_created",
+                f"Task created: {task.title}",
+                f"For {who}, due {task.due_date:%d %b %Y} · {origin}",
+                actor=task.created_by,
+                obj=task,
+            )
+        )
+    for task in tasks.filter(status=Task.Status.DONE, completed_at__isnull=False).order_by(
+        "-completed_at", "-id"
+    )[:limit]:
+        entries.append(
+            TimelineEntry(
+                task.completed_at,
+                "task_done",
+                f"Task done: {task.title}",
+                actor=task.completed_by,
+                obj=task,
+            )
+        )
+    for note in (
+        Note.objects.filter(account=account)
+        .select_related("author", "task")
+        .order_by("-created_at", "-id")[:limit]
+    ):
+        about = f" (on “{note.task.title}”)" if note.task_id else ""
+        entries.append(
+            TimelineEntry(
+                note.created_at, "note", f"Note{about}", note.body, actor=note.author, obj=note
+            )
+        )
+    for sentiment in (
+        CsmSentiment.objects.filter(account=account)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:limit]
+    ):
+        entries.append(
+            TimelineEntry(
+                sentiment.created_at,
+                "sentiment",
+                f"CSM sentiment {sentiment.value}/5",
+                sentiment.note,
+                actor=sentiment.author,
+                obj=sentiment,
+            )
+        )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]

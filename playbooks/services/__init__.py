@@ -1,0 +1,76 @@
+"""Writes of the playbooks app, by topic:
+
+- ``triggers``: score events and periodic state checks become playbook runs, once each;
+- ``steps``: the steps of runs are executed, once each, and due work is dispatched;
+- ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
+- ``task_ops``: what people do with tasks and notes.
+
+Import from here: ``from playbooks.services import task_complete``.
+"""
+
+from playbooks.services.common import PlaybookError, StepError
+from playbooks.services.outbound import (
+    AttemptOutcome,
+    backoff_seconds,
+    deliveries_due_send,
+    delivery_attempt,
+    delivery_enqueue,
+    delivery_retry,
+    signature,
+    webhook_event_enqueue,
+)
+from playbooks.services.steps import (
+    Assignment,
+    assignee_resolve,
+    due_work_dispatch,
+    playbook_run_cancel,
+    step_context,
+    step_run_execute,
+    step_run_fail,
+    step_runs_due_execute,
+)
+from playbooks.services.task_ops import (
+    note_add,
+    task_cancel,
+    task_complete,
+    task_create_manual,
+    task_reassign,
+    task_snooze,
+)
+from playbooks.services.triggers import (
+    TriggerResult,
+    score_events_process,
+    score_events_process_all,
+    state_triggers_evaluate,
+)
+
+__all__ = [
+    "Assignment",
+    "AttemptOutcome",
+    "PlaybookError",
+    "StepError",
+    "TriggerResult",
+    "assignee_resolve",
+    "backoff_seconds",
+    "deliveries_due_send",
+    "delivery_attempt",
+    "delivery_enqueue",
+    "delivery_retry",
+    "due_work_dispatch",
+    "note_add",
+    "playbook_run_cancel",
+    "score_events_process",
+    "score_events_process_all",
+    "signature",
+    "state_triggers_evaluate",
+    "step_context",
+    "step_run_execute",
+    "step_run_fail",
+    "step_runs_due_execute",
+    "task_cancel",
+    "task_complete",
+    "task_create_manual",
+    "task_reassign",
+    "task_snooze",
+    "webhook_event_enqueue",
+]

@@ -1,0 +1,396 @@
+"""Outbound messages: email, Slack incoming webhooks and signed webhooks.
+
+A message is first a ``Delivery`` row, created in the same transaction as the change
+that causes it, under a unique idempotency key; it is then sent by a Celery task
+(``playbooks.tasks.deliver``) which calls ``delivery_attempt``:
+
+1. claim the delivery with a conditional update (pending, due, not leased by another
+   worker) and count the attempt — a duplicate message finds nothing to claim;
+2. send it, with a timeout: a 2xx answer (or an accepted email) means sent;
+3. record the attempt (time, status, error) on the row; on failure, schedule the next
+   attempt with exponential back-off, or mark the delivery failed after the last one.
+
+Webhook bodies are signed: ``X-Vitals-Signature: sha256=<hex HMAC-SHA256 of the raw
+body with the endpoint's secret>``, with ``X-Vitals-Timestamp`` (Unix seconds of the
+attempt), ``X-Vitals-Event`` and ``X-Vitals-Delivery`` (the idempotency key: the same on
+every retry, so a receiver can drop duplicates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+
+from accounts.models import Account
+from playbooks.models import Delivery, Task, WebhookEndpoint
+from playbooks.services.common import send_on_commit
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Vitals-Webhooks/1"
+# A claimed delivery is the claimer's for this long beyond the request timeout.
+LEASE_MARGIN = dt.timedelta(seconds=30)
+# A retry message may arrive a moment before its due time (clocks, rounding).
+EARLY_TOLERANCE = dt.timedelta(seconds=2)
+
+
+def signature(*, secret: str, body: bytes) -> str:
+    """The ``X-Vitals-Signature`` header value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_seconds(*, attempts: int) -> int:
+    """Seconds to wait after the ``attempts``-th failed attempt: doubling, capped."""
+    base = settings.VITALS_DELIVERY_BACKOFF
+    return min(base * 2 ** max(attempts - 1, 0), settings.VITALS_DELIVERY_BACKOFF_MAX)
+
+
+def json_body(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def account_ref(account: Account) -> dict[str, Any]:
+    return {"id": account.pk, "external_id": account.external_id, "name": account.name}
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    step_run = task.origin_step_run
+    return {
+        "id": task.pk,
+        "title": task.title,
+        "description": task.description,
+        "priority": task.priority,
+        "status": task.status,
+        "due_date": task.due_date.isoformat(),
+        "assignee": task.assignee.username if task.assignee_id else None,
+        "account": account_ref(task.account),
+        "origin": "manual" if step_run is None else "playbook",
+        "playbook": step_run.run.playbook.name if step_run is not None else None,
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+        "completed_by": task.completed_by.username if task.completed_by_id else None,
+    }
+
+
+def event_envelope(*, event: str, key: str, now: dt.datetime, data: dict[str, Any]) -> str:
+    return json_body({"event": event, "id": key, "created_at": now.isoformat(), "data": data})
+
+
+def _subscribers(
+    event: str, endpoints: list[WebhookEndpoint] | None = None
+) -> list[WebhookEndpoint]:
+    # Few endpoints: filtered here rather than with a JSON lookup SQLite lacks.
+    if endpoints is None:
+        endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+    return [e for e in endpoints if event in (e.events or [])]
+
+
+def delivery_enqueue(
+    *,
+    channel: str,
+    target: str,
+    event: str,
+    payload: str,
+    key: str,
+    now: dt.datetime,
+    endpoint: WebhookEndpoint | None = None,
+    account: Account | None = None,
+    step_run=None,
+    dispatch: bool = True,
+) -> Delivery:
+    """The delivery with idempotency key ``key``, created if new (and then sent once the
+    transaction commits)."""
+    delivery, created = Delivery.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "channel": channel,
+            "target": target,
+            "event": event,
+            "payload": payload,
+            "endpoint": endpoint,
+            "account": account,
+            "step_run": step_run,
+            "created_at": now,
+            "next_attempt_at": now,
+            "dispatched_at": now if dispatch else None,
+        },
+    )
+    if created and dispatch:
+        send_on_commit(task_name="deliver", ids=[delivery.pk])
+    return delivery
+
+
+def webhook_event_enqueue(
+    *,
+    event: str,
+    object_id: int,
+    data: dict[str, Any],
+    now: dt.datetime,
+    account: Account | None = None,
+    dispatch: bool = True,
+) -> list[Delivery]:
+    """One delivery of ``event`` about ``object_id`` to every active endpoint subscribed
+    to it; exactly once per (event, object, endpoint) through the idempotency key."""
+    deliveries = []
+    for endpoint in _subscribers(event):
+        key = f"event:{event}:{object_id}:{endpoint.pk}"
+        deliveries.append(
+            delivery_enqueue(
+                channel=Delivery.Channel.WEBHOOK,
+                target=endpoint.url,
+                event=event,
+                payload=event_envelope(event=event, key=key, now=now, data=data),
+                key=key,
+                now=now,
+                endpoint=endpoint,
+                account=account,
+                dispatch=dispatch,
+            )
+        )
+    return deliveries
+
+
+def task_event_enqueue(
+    *, task: Task, event: str, now: dt.datetime, dispatch: bool = True
+) -> list[Delivery]:
+    if not _subscribers(event):
+        return []
+    return webhook_event_enqueue(
+        event=event,
+        object_id=task.pk,
+        data={"task": task_data(task)},
+        now=now,
+        account=task.account,
+        dispatch=dispatch,
+    )
+
+
+def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[int]:
+    """Deliveries of ``account.band_changed`` / ``account.score_dropped`` for a batch of
+    score events (``select_related`` account, bands, health score), in one insert.
+    Returns the ids of the deliveries created."""
+    by_kind = {
+        "band_changed": WebhookEndpoint.Event.BAND_CHANGED,
+        "score_dropped": WebhookEndpoint.Event.SCORE_DROPPED,
+    }
+    active = list(WebhookEndpoint.objects.filter(is_active=True))
+    endpoints = {name: _subscribers(name, active) for name in by_kind.values()}
+    if not any(endpoints.values()):
+        return []
+    rows = []
+    for ev in events:
+        name = by_kind[ev.kind]
+        for endpoint in endpoints[name]:
+            key = f"event:{name}:{ev.pk}:{endpoint.pk}"
+            data = {
+                "account": account_ref(ev.account),
+                "from_band": ev.from_band.name if ev.from_band_id else None,
+                "to_band": ev.to_band.name if ev.to_band_id else None,
+                "score_before": ev.score_before,
+                "score_after": ev.score_after,
+                "computed_at": ev.health_score.computed_at.isoformat(),
+            }
+            rows.append(
+                Delivery(
+                    channel=Delivery.Channel.WEBHOOK,
+                    target=endpoint.url,
+                    endpoint=endpoint,
+                    event=name,
+                    payload=event_envelope(event=name, key=key, now=now, data=data),
+                    account_id=ev.account_id,
+                    idempotency_key=key,
+                    created_at=now,
+                    next_attempt_at=now,
+                    dispatched_at=now,
+                )
+            )
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    keys = [row.idempotency_key for row in rows]
+    return list(
+        Delivery.objects.filter(idempotency_key__in=keys, created_at=now, attempts=0).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+# --- Sending ---------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a success: never re-POST the body elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def http_post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST ``body``; returns (status, the first bytes of the answer). Network errors
+    and timeouts raise ``OSError``."""
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("User-Agent", USER_AGENT)
+    for name, value in headers.items():
+        request.add_header(name, value)
+    try:
+        with _opener.open(request, timeout=settings.VITALS_DELIVERY_TIMEOUT) as response:
+            return response.status, response.read(500).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, (exc.read(500) or b"").decode("utf-8", "replace")
+
+
+class PermanentFailure(Exception):
+    """Sending cannot work however often it is tried (the endpoint was deleted)."""
+
+
+def _send(delivery: Delivery, *, now: dt.datetime) -> tuple[int | None, str]:
+    """Send once; returns (HTTP status or None for email, error text or "")."""
+    if delivery.channel == Delivery.Channel.EMAIL:
+        message = json.loads(delivery.payload)
+        email = EmailMultiAlternatives(
+            subject=message["subject"],
+            body=message["text"],
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[delivery.target],
+            headers={"X-Vitals-Delivery": delivery.idempotency_key},
+        )
+        email.attach_alternative(message["html"], "text/html")
+        email.send()
+        return None, ""
+    body = delivery.payload.encode()
+    headers: dict[str, str] = {}
+    if delivery.channel == Delivery.Channel.WEBHOOK:
+        endpoint = delivery.endpoint
+        if endpoint is None:
+            raise PermanentFailure("The webhook endpoint was deleted.")
+        headers = {
+            "X-Vitals-Event": delivery.event,
+            "X-Vitals-Delivery": delivery.idempotency_key,
+            "X-Vitals-Timestamp": str(int(now.timestamp())),
+            "X-Vitals-Signature": signature(secret=endpoint.secret, body=body),
+        }
+    status, answer = http_post(url=delivery.target, body=body, headers=headers)
+    if 200 <= status < 300:
+        return status, ""
+    return status, f"HTTP {status}: {answer[:300]}".strip()
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """``sent``, ``retry`` (``retry_in`` seconds), ``failed`` or ``skipped`` (nothing to
+    do: sent already, not due, or another worker holds it)."""
+
+    result: str
+    retry_in: int | None = None
+
+
+def delivery_attempt(*, delivery_id: int, now: dt.datetime) -> AttemptOutcome:
+    """Try to send one delivery once (see the module's docstring for the steps)."""
+    lease = dt.timedelta(seconds=settings.VITALS_DELIVERY_TIMEOUT) + LEASE_MARGIN
+    claimed = (
+        Delivery.objects.filter(
+            pk=delivery_id,
+            status=Delivery.Status.PENDING,
+            next_attempt_at__lte=now + EARLY_TOLERANCE,
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + lease, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return AttemptOutcome("skipped")
+    delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+    permanent = False
+    try:
+        status, error = _send(delivery, now=now)
+    except PermanentFailure as exc:
+        status, error, permanent = None, str(exc), True
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
+        # Connection refused, DNS, timeouts (all OSError), SMTP refusals, a malformed URL.
+        status, error = None, f"{type(exc).__name__}: {exc}"
+    delivery.response_status = status
+    delivery.last_error = error
+    delivery.lease_until = None
+    delivery.log = [
+        *delivery.log,
+        {"attempt": delivery.attempts, "at": now.isoformat(), "status": status, "error": error},
+    ]
+    retry_in = None
+    if not error:
+        delivery.status = Delivery.Status.SENT
+        delivery.sent_at = now
+        result = "sent"
+    elif permanent or delivery.attempts >= settings.VITALS_DELIVERY_MAX_ATTEMPTS:
+        delivery.status = Delivery.Status.FAILED
+        result = "failed"
+        logger.warning(
+            "delivery %s failed after %s attempts: %s", delivery.pk, delivery.attempts, error
+        )
+    else:
+        retry_in = backoff_seconds(attempts=delivery.attempts)
+        delivery.next_attempt_at = now + dt.timedelta(seconds=retry_in)
+        # The retry is already scheduled: the tick need not send it again before then.
+        delivery.dispatched_at = delivery.next_attempt_at
+        result = "retry"
+    delivery.save(
+        update_fields=[
+            "status",
+            "sent_at",
+            "response_status",
+            "last_error",
+            "lease_until",
+            "log",
+            "next_attempt_at",
+            "dispatched_at",
+        ]
+    )
+    return AttemptOutcome(result, retry_in)
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: Delivery, now: dt.datetime, dispatch: bool = True) -> Delivery:
+    """Put a failed delivery back in line for one more attempt now (admin's "retry now")."""
+    updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.FAILED).update(
+        status=Delivery.Status.PENDING, next_attempt_at=now, lease_until=None, dispatched_at=now
+    )
+    if updated and dispatch:
+        send_on_commit(task_name="deliver", ids=[delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def email_payload(*, subject: str, body: str, context: dict[str, Any]) -> str:
+    """The JSON payload of an email delivery, rendered with templates/emails/."""
+    ctx = {**context, "subject": subject, "body": body}
+    return json_body(
+        {
+            "subject": render_to_string("emails/playbook_step_subject.txt", ctx).strip(),
+            "text": render_to_string("emails/playbook_step.txt", ctx),
+            "html": render_to_string("emails/playbook_step.html", ctx),
+        }
+    )
+
+
+def deliveries_due_send(*, now: dt.datetime) -> dict[str, int]:
+    """Attempt every pending delivery that is due, in this process (the command); returns
+    the count of each outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    for delivery_id in list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)):
+        counts[delivery_attempt(delivery_id=delivery_id, now=now).result] += 1
+    return counts

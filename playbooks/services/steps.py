@@ -1,0 +1,369 @@
+"""Executing the steps of playbook runs, each exactly once.
+
+``step_run_execute`` takes a row lock on the step run and does everything a step does
+— create the task, the delivery row, the field change; mark the step done; schedule the
+next step — in one transaction. A redelivered message waits for the lock, finds the step
+done and does nothing; a worker killed half-way leaves nothing behind, and the step is
+simply done again by the next delivery (or the periodic tick).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Account, User
+from accounts.selectors import manager_of
+from playbooks import matching
+from playbooks.models import (
+    PLACEHOLDERS,
+    Delivery,
+    PlaybookRun,
+    PlaybookStep,
+    PlaybookStepRun,
+    Task,
+    render_text,
+    set_field_errors,
+)
+from playbooks.services.common import StepError, send_on_commit
+from playbooks.services.outbound import (
+    account_ref,
+    delivery_enqueue,
+    email_payload,
+    json_body,
+    task_event_enqueue,
+)
+
+logger = logging.getLogger(__name__)
+
+# Rows marked per UPDATE when dispatching (SQLite caps the parameters of a query).
+DISPATCH_BATCH = 5000
+
+
+def step_context(*, run: PlaybookRun, account: Account) -> dict[str, str]:
+    """Placeholder values for a run's step texts: all plain strings."""
+    context = {name: "" for name in PLACEHOLDERS}
+    context.update({k: str(v) for k, v in (run.context or {}).items() if k in PLACEHOLDERS})
+    context["account"] = account.name
+    context["owner"] = str(account.owner) if account.owner_id else "nobody"
+    return context
+
+
+@dataclass(frozen=True)
+class Assignment:
+    user: User | None
+    note: str = ""
+
+
+def assignee_resolve(*, step: PlaybookStep, account: Account) -> Assignment:
+    """Who a task goes to. Owner's manager: ``accounts.selectors.manager_of``; when the
+    owner has none, the owner. A named user who left: the owner. No owner: nobody, and
+    the task says so (it stays visible to managers and admins through the account)."""
+    owner = account.owner if account.owner_id else None
+    rule = step.assignee_rule
+    if rule == PlaybookStep.Assignee.USER:
+        user = step.assignee_user
+        if user is not None and user.is_active:
+            return Assignment(user)
+        who = str(user) if user is not None else "The named user"
+        fallback = f"{who} is not active"
+    elif rule == PlaybookStep.Assignee.OWNER_MANAGER:
+        if owner is not None:
+            manager = manager_of(user=owner)
+            if manager is not None:
+                return Assignment(manager)
+            fallback = f"{owner} has no manager on a team"
+        else:
+            fallback = "the account has no owner"
+    else:
+        if owner is not None:
+            return Assignment(owner)
+        return Assignment(None, "Unassigned: the account has no owner.")
+    if owner is not None:
+        return Assignment(owner, f"Assigned to the account owner: {fallback}.")
+    return Assignment(None, f"Unassigned: {fallback} and the account has no owner.")
+
+
+def email_recipient_resolve(*, step: PlaybookStep, account: Account) -> str:
+    if step.email_to == PlaybookStep.Recipient.ADDRESS:
+        return step.email_address
+    owner = account.owner if account.owner_id else None
+    if owner is None:
+        raise StepError(f"{account} has no owner to email.")
+    person = owner
+    if step.email_to == PlaybookStep.Recipient.OWNER_MANAGER:
+        person = manager_of(user=owner) or owner
+    if not person.email:
+        raise StepError(f"{person} has no email address.")
+    return person.email
+
+
+def _apply(step_run: PlaybookStepRun, *, now: dt.datetime, dispatch: bool) -> None:
+    """Do what the step does (inside the caller's transaction). Raises ``StepError``."""
+    step, run = step_run.step, step_run.run
+    account = run.account
+    context = step_context(run=run, account=account)
+    kinds = PlaybookStep.Kind
+    if step.kind == kinds.CREATE_TASK:
+        assignment = assignee_resolve(step=step, account=account)
+        description = render_text(step.task_description, context)
+        if assignment.note:
+            description = f"{description}\n\n({assignment.note})".strip()
+        task = Task.objects.create(
+            account=account,
+            title=render_text(step.task_title, context)[:200],
+            description=description,
+            priority=step.task_priority,
+            due_date=matching.local_today(now) + dt.timedelta(days=step.task_due_in_days),
+            assignee=assignment.user,
+            origin_step_run=step_run,
+            created_at=now,
+        )
+        task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+    elif step.kind == kinds.SEND_EMAIL:
+        recipient = email_recipient_resolve(step=step, account=account)
+        subject = render_text(step.email_subject, context)
+        body = render_text(step.email_body, context)
+        delivery_enqueue(
+            channel=Delivery.Channel.EMAIL,
+            target=recipient,
+            event="playbook.step",
+            payload=email_payload(
+                subject=subject,
+                body=body,
+                context={"account": account, "playbook": run.playbook, "site_name": "Vitals"},
+            ),
+            key=f"step_run:{step_run.pk}",
+            now=now,
+            account=account,
+            step_run=step_run,
+            dispatch=dispatch,
+        )
+    elif step.kind == kinds.POST_SLACK:
+        url = step.slack_webhook_url or settings.SLACK_DEFAULT_WEBHOOK_URL
+        if not url:
+            raise StepError(
+                "No Slack webhook URL: set one on the step or SLACK_DEFAULT_WEBHOOK_URL."
+            )
+        delivery_enqueue(
+            channel=Delivery.Channel.SLACK,
+            target=url,
+            event="playbook.step",
+            payload=json_body({"text": render_text(step.slack_text, context)}),
+            key=f"step_run:{step_run.pk}",
+            now=now,
+            account=account,
+            step_run=step_run,
+            dispatch=dispatch,
+        )
+    elif step.kind == kinds.SEND_WEBHOOK:
+        endpoint = step.webhook_endpoint
+        if endpoint is None or not endpoint.is_active:
+            raise StepError(f"The webhook endpoint {endpoint or '(none)'} is not active.")
+        key = f"step_run:{step_run.pk}"
+        data = {
+            "playbook": {"id": run.playbook_id, "name": run.playbook.name},
+            "run": {"id": run.pk, "event": run.event_key},
+            "step": {"id": step.pk, "position": step.position},
+            "account": account_ref(account),
+            **{name: context[name] for name in ("score", "band", "previous_band", "delta")},
+        }
+        delivery_enqueue(
+            channel=Delivery.Channel.WEBHOOK,
+            target=endpoint.url,
+            event="playbook.step",
+            payload=json_body(
+                {"event": "playbook.step", "id": key, "created_at": now.isoformat(), "data": data}
+            ),
+            key=key,
+            now=now,
+            endpoint=endpoint,
+            account=account,
+            step_run=step_run,
+            dispatch=dispatch,
+        )
+    elif step.kind == kinds.SET_FIELD:
+        problems = set_field_errors(step.field_name, step.field_value)
+        if problems:
+            raise StepError(problems[0][1])
+        if step.field_name.startswith("attributes."):
+            key = step.field_name.removeprefix("attributes.")
+            account.attributes = {**(account.attributes or {}), key: step.field_value}
+            field_name = "attributes"
+        else:
+            setattr(account, step.field_name, step.field_value)
+            field_name = step.field_name
+        account.updated_at = timezone.now()
+        account.save(update_fields=[field_name, "updated_at"])
+    else:
+        raise StepError(f"Unknown step kind {step.kind!r}.")
+
+
+def _next_step(step_run: PlaybookStepRun) -> PlaybookStep | None:
+    return (
+        PlaybookStep.objects.filter(playbook_id=step_run.run.playbook_id)
+        .filter(
+            Q(position__gt=step_run.step.position)
+            | Q(position=step_run.step.position, pk__gt=step_run.step_id)
+        )
+        .order_by("position", "pk")
+        .first()
+    )
+
+
+def _execute_one(*, step_run_id: int, now: dt.datetime, dispatch: bool) -> tuple[int | None, bool]:
+    """Execute one step run; returns (the next step run if it is due at once, executed?)."""
+    PlaybookStepRun.objects.filter(pk=step_run_id, status=PlaybookStepRun.Status.WAITING).update(
+        attempts=F("attempts") + 1
+    )
+    with transaction.atomic():
+        step_run = (
+            PlaybookStepRun.objects.select_for_update(of=("self",))
+            .select_related(
+                "run__playbook",
+                "run__account__owner",
+                "step__assignee_user",
+                "step__webhook_endpoint",
+            )
+            .filter(pk=step_run_id)
+            .first()
+        )
+        if (
+            step_run is None
+            or step_run.status != PlaybookStepRun.Status.WAITING
+            or step_run.due_at > now
+            or step_run.run.status != PlaybookRun.Status.RUNNING
+        ):
+            return None, False
+        run = step_run.run
+        try:
+            with transaction.atomic():
+                _apply(step_run, now=now, dispatch=dispatch)
+        except StepError as exc:
+            _fail(step_run, error=str(exc), now=now)
+            return None, True
+        step_run.status = PlaybookStepRun.Status.DONE
+        step_run.done_at = now
+        step_run.error = ""
+        step_run.save(update_fields=["status", "done_at", "error"])
+        following = _next_step(step_run)
+        if following is None:
+            PlaybookRun.objects.filter(pk=run.pk, status=PlaybookRun.Status.RUNNING).update(
+                status=PlaybookRun.Status.DONE, finished_at=now
+            )
+            return None, True
+        due_at = now + dt.timedelta(days=following.wait_days)
+        next_run, _ = PlaybookStepRun.objects.get_or_create(
+            run=run,
+            step=following,
+            defaults={"due_at": due_at, "dispatched_at": now if due_at <= now else None},
+        )
+        if due_at <= now:
+            return next_run.pk, True
+        return None, True
+
+
+def _fail(step_run: PlaybookStepRun, *, error: str, now: dt.datetime) -> None:
+    PlaybookStepRun.objects.filter(pk=step_run.pk).update(
+        status=PlaybookStepRun.Status.FAILED, error=error[:2000], done_at=now
+    )
+    PlaybookRun.objects.filter(pk=step_run.run_id, status=PlaybookRun.Status.RUNNING).update(
+        status=PlaybookRun.Status.FAILED, finished_at=now
+    )
+    logger.warning("step run %s failed: %s", step_run.pk, error)
+
+
+def step_run_execute(
+    *, step_run_id: int, now: dt.datetime, follow: bool = True, dispatch: bool = True
+) -> int:
+    """Execute a due step run exactly once; returns how many steps were executed.
+
+    With ``follow``, the steps after it that wait no days are executed too, each in its
+    own transaction (so a failing later step does not undo an earlier one). Without it,
+    the next due step is sent to the workers. A step that is done, failed, not yet due
+    or of a run no longer running is left alone.
+    """
+    executed = 0
+    current: int | None = step_run_id
+    while current is not None:
+        following, did = _execute_one(step_run_id=current, now=now, dispatch=dispatch)
+        executed += did
+        if following is not None and not follow:
+            if dispatch:
+                send_on_commit(task_name="run_step", ids=[following])
+            break
+        current = following
+    return executed
+
+
+def step_run_fail(*, step_run_id: int, error: str, now: dt.datetime) -> None:
+    """Record an unexpected error of a step: the step and its run fail, visibly in admin."""
+    step_run = PlaybookStepRun.objects.filter(
+        pk=step_run_id, status=PlaybookStepRun.Status.WAITING
+    ).first()
+    if step_run is not None:
+        _fail(step_run, error=error, now=now)
+
+
+def step_runs_due_execute(
+    *, now: dt.datetime, dispatch: bool = False, limit: int | None = None
+) -> int:
+    """Execute every due step run in this process (commands, the demo, tests)."""
+    executed = 0
+    ids = PlaybookStepRun.objects.filter(
+        status=PlaybookStepRun.Status.WAITING,
+        due_at__lte=now,
+        run__status=PlaybookRun.Status.RUNNING,
+    ).order_by("due_at", "pk")
+    for step_run_id in list(ids.values_list("pk", flat=True)[:limit]):
+        executed += step_run_execute(step_run_id=step_run_id, now=now, dispatch=dispatch)
+    return executed
+
+
+def due_work_dispatch(*, now: dt.datetime, redispatch_after: int | None = None) -> dict[str, int]:
+    """Send the workers every due step run and pending delivery nobody has been sent, or
+    was sent more than ``redispatch_after`` seconds ago and not handled (a worker killed
+    with its message, a broker restarted). Duplicates are harmless: each is done once."""
+    if redispatch_after is None:
+        redispatch_after = settings.VITALS_PLAYBOOK_REDISPATCH_AFTER
+    stale = now - dt.timedelta(seconds=redispatch_after)
+    not_recent = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
+    with transaction.atomic():
+        step_ids = list(
+            PlaybookStepRun.objects.filter(
+                not_recent,
+                status=PlaybookStepRun.Status.WAITING,
+                due_at__lte=now,
+                run__status=PlaybookRun.Status.RUNNING,
+            ).values_list("pk", flat=True)
+        )
+        for start in range(0, len(step_ids), DISPATCH_BATCH):
+            batch = step_ids[start : start + DISPATCH_BATCH]
+            PlaybookStepRun.objects.filter(pk__in=batch).update(dispatched_at=now)
+        send_on_commit(task_name="run_step", ids=step_ids)
+        delivery_ids = list(
+            Delivery.objects.filter(
+                not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+            ).values_list("pk", flat=True)
+        )
+        for start in range(0, len(delivery_ids), DISPATCH_BATCH):
+            batch = delivery_ids[start : start + DISPATCH_BATCH]
+            Delivery.objects.filter(pk__in=batch).update(dispatched_at=now)
+        send_on_commit(task_name="deliver", ids=delivery_ids)
+    return {"steps": len(step_ids), "deliveries": len(delivery_ids)}
+
+
+@transaction.atomic
+def playbook_run_cancel(*, run: PlaybookRun, now: dt.datetime) -> bool:
+    """Stop a running run: its waiting steps are never executed. Tasks it made stay."""
+    return bool(
+        PlaybookRun.objects.filter(pk=run.pk, status=PlaybookRun.Status.RUNNING).update(
+            status=PlaybookRun.Status.CANCELLED, finished_at=now
+        )
+    )

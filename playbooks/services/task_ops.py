@@ -1,0 +1,155 @@
+"""What people do with tasks and notes: create, complete, snooze, reassign, cancel, note.
+
+The pages and the API check access first (``playbooks.selectors.tasks_visible_to``) and
+then call these. Completing a task tells the endpoints subscribed to ``task.completed``
+exactly once (the delivery's idempotency key), however often it is clicked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from accounts.models import Account, User
+from playbooks import matching
+from playbooks.models import Note, Priority, Task
+from playbooks.services.common import PlaybookError
+from playbooks.services.outbound import task_event_enqueue
+
+TITLE_MAX = 200
+NOTE_MAX = 10_000
+CLOSED = (Task.Status.DONE, Task.Status.CANCELLED)
+
+
+def _locked(task: Task) -> Task:
+    """The task re-read under a row lock, so two clicks cannot both change it."""
+    return (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("account", "assignee", "origin_step_run__run__playbook")
+        .get(pk=task.pk)
+    )
+
+
+@transaction.atomic
+def task_create_manual(
+    *,
+    account: Account,
+    title: str,
+    due_date: dt.date,
+    created_by: User | None,
+    now: dt.datetime,
+    assignee: User | None = None,
+    description: str = "",
+    priority: str = Priority.NORMAL,
+    dispatch: bool = True,
+) -> Task:
+    """A task made by hand; it goes to ``assignee``, or else the account's owner."""
+    title = (title or "").strip()
+    if not title:
+        raise PlaybookError("Give the task a title.", field="title")
+    if len(title) > TITLE_MAX:
+        raise PlaybookError(
+            f"At most {TITLE_MAX} characters (this has {len(title)}).", field="title"
+        )
+    if priority not in Priority.values:
+        raise PlaybookError(
+            f"{priority!r} is not one of {', '.join(Priority.values)}.", field="priority"
+        )
+    if due_date is None:
+        raise PlaybookError("Give the due date.", field="due_date")
+    if assignee is not None and not assignee.is_active:
+        raise PlaybookError(f"{assignee} is not an active user.", field="assignee")
+    task = Task.objects.create(
+        account=account,
+        title=title,
+        description=(description or "").strip(),
+        priority=priority,
+        due_date=due_date,
+        assignee=assignee or account.owner,
+        created_by=created_by,
+        created_at=now,
+    )
+    task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+    return task
+
+
+@transaction.atomic
+def task_complete(*, task: Task, by: User | None, now: dt.datetime, dispatch: bool = True) -> Task:
+    """Mark the task done (a second click changes nothing and sends nothing)."""
+    task = _locked(task)
+    if task.status == Task.Status.DONE:
+        return task
+    if task.status == Task.Status.CANCELLED:
+        raise PlaybookError("This task was cancelled; it cannot be completed.", field="status")
+    task.status = Task.Status.DONE
+    task.snoozed_until = None
+    task.completed_at = now
+    task.completed_by = by
+    task.save(update_fields=["status", "snoozed_until", "completed_at", "completed_by"])
+    task_event_enqueue(task=task, event="task.completed", now=now, dispatch=dispatch)
+    return task
+
+
+@transaction.atomic
+def task_snooze(*, task: Task, until: dt.date, by: User | None, now: dt.datetime) -> Task:
+    """Hide the task from the queue until ``until``, when it comes back as due that day."""
+    task = _locked(task)
+    if task.status in CLOSED:
+        raise PlaybookError(
+            f"This task is {task.get_status_display().lower()}; it cannot be snoozed.",
+            field="status",
+        )
+    today = matching.local_today(now)
+    if until is None or until <= today:
+        raise PlaybookError("Snooze until a day after today.", field="until")
+    task.status = Task.Status.SNOOZED
+    task.snoozed_until = until
+    task.save(update_fields=["status", "snoozed_until"])
+    return task
+
+
+@transaction.atomic
+def task_reassign(*, task: Task, to: User, by: User | None, now: dt.datetime) -> Task:
+    task = _locked(task)
+    if task.status in CLOSED:
+        raise PlaybookError(
+            f"This task is {task.get_status_display().lower()}; it cannot be reassigned.",
+            field="status",
+        )
+    if to is None or not to.is_active:
+        raise PlaybookError("Choose an active user to give the task to.", field="assignee")
+    task.assignee = to
+    task.save(update_fields=["assignee"])
+    return task
+
+
+@transaction.atomic
+def task_cancel(*, task: Task, by: User | None, now: dt.datetime) -> Task:
+    task = _locked(task)
+    if task.status == Task.Status.DONE:
+        raise PlaybookError("This task is done; it cannot be cancelled.", field="status")
+    task.status = Task.Status.CANCELLED
+    task.snoozed_until = None
+    task.save(update_fields=["status", "snoozed_until"])
+    return task
+
+
+def note_add(
+    *,
+    account: Account,
+    author: User | None,
+    body: str,
+    now: dt.datetime,
+    task: Task | None = None,
+) -> Note:
+    body = (body or "").strip()
+    if not body:
+        raise PlaybookError("Write something in the note.", field="body")
+    if len(body) > NOTE_MAX:
+        raise PlaybookError(
+            f"At most {NOTE_MAX:,} characters (this has {len(body):,}).", field="body"
+        )
+    if task is not None and task.account_id != account.pk:
+        raise PlaybookError("That task belongs to another account.", field="task")
+    return Note.objects.create(account=account, author=author, body=body, task=task, created_at=now)

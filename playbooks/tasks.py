@@ -1,0 +1,92 @@
+"""Celery tasks of the playbooks app: thin wrappers, ids in, one service call each.
+
+All of them are idempotent (runs, step runs, tasks and deliveries are unique in the
+database and claimed under locks), which is what makes ``acks_late`` and re-delivery
+after a lost worker safe. Periodic schedules live in the database (migration 0002).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from playbooks import services
+
+logger = logging.getLogger(__name__)
+
+# The database was briefly unreachable (restarting, failing over): try again later.
+TRANSIENT = (OperationalError, InterfaceError)
+EVENT_BATCH = 1000
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def process_score_events() -> int:
+    """Turn every unclaimed band change and score drop into playbook runs."""
+    return services.score_events_process_all(now=timezone.now(), limit=EVENT_BATCH).runs
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def evaluate_state_triggers() -> int:
+    """Fire the playbooks whose state triggers hold (score below, renewal, metric, …)."""
+    return services.state_triggers_evaluate(now=timezone.now()).runs
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def run_step(step_run_id: int) -> int:
+    """Execute one due step of a playbook run (and the steps right after it that wait no
+    days); a no-op if it was done already."""
+    try:
+        return services.step_run_execute(step_run_id=step_run_id, now=timezone.now())
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        # A bug or bad data, not a passing outage: fail the step visibly, don't loop.
+        services.step_run_fail(
+            step_run_id=step_run_id, error=f"{type(exc).__name__}: {exc}", now=timezone.now()
+        )
+        raise
+
+
+@shared_task(acks_late=True)
+def dispatch_due_steps() -> dict[str, int]:
+    """The tick: send the workers the step runs that fell due (waits of N days) and the
+    step runs and deliveries whose messages were lost with a worker or a broker."""
+    return services.due_work_dispatch(now=timezone.now())
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=30,
+)
+def deliver(self, delivery_id: int) -> str:
+    """Send one delivery once; on failure, retry with the back-off recorded on the row
+    (the row counts the attempts and gives up after VITALS_DELIVERY_MAX_ATTEMPTS)."""
+    outcome = services.delivery_attempt(delivery_id=delivery_id, now=timezone.now())
+    if outcome.result == "retry":
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.result

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -586,8 +587,10 @@ def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> N
 
 def _run_finish(*, run_id: int) -> None:
     """Mark the run succeeded once every chunk is done (a conditional update: only the
-    chunk that completes the run gets a row back, however many finish at once)."""
-    ScoringRun.objects.filter(
+    chunk that completes the run gets a row back, however many finish at once), then
+    tell the apps that consume score events (settings.VITALS_AFTER_RECOMPUTE_TASKS,
+    Celery task names: scoring does not import them)."""
+    finished = ScoringRun.objects.filter(
         pk=run_id,
         status__in=[ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING],
         chunks_done__gte=F("chunks_total"),
@@ -596,6 +599,18 @@ def _run_finish(*, run_id: int) -> None:
         finished_at=Now(),
         started_at=Coalesce(F("started_at"), Now()),
     )
+    if finished:
+        for name in settings.VITALS_AFTER_RECOMPUTE_TASKS:
+            transaction.on_commit(lambda name=name: _send_task(name))
+
+
+def _send_task(name: str) -> None:
+    # Best effort: the consumers also run on a schedule, so an unreachable broker only
+    # delays them until the next tick.
+    try:
+        current_app.send_task(name)
+    except Exception:
+        logger.warning("could not send %s after a recompute", name, exc_info=True)
 
 
 def scoring_chunk_fail(*, chunk_id: int, error: str) -> None:

@@ -3,6 +3,7 @@ with fast password hashing and no login lock-outs unless a test turns them on.""
 
 from __future__ import annotations
 
+from config.env import env_str
 from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -17,4 +18,5 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker started by a test sees the data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
-CELERY_TASK_DEFAULT_QUEUE = "vitals-tests"
+# Tests never feed a development worker; a test's own workers name their queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "vitals-tests")

@@ -627,12 +627,13 @@ def test_a_metric_used_by_an_active_model_keeps_its_roll_up(ada_admin, draft):
 
 
 def test_grades_take_a_colour(ada_admin):
+    # The A–F scale is installed by a migration; here a finer grade is added to it.
     response = ada_admin.post(
-        reverse("admin:scoring_gradescale_add"), {"letter": "A", "lower": 90, "color": "green"}
+        reverse("admin:scoring_gradescale_add"), {"letter": "A+", "lower": 97, "color": "green"}
     )
     assert "Give a colour as #rrggbb" in str(response.context["adminform"].form.errors["color"])
     response = ada_admin.post(
-        reverse("admin:scoring_gradescale_add"), {"letter": "A", "lower": 90, "color": "#16a34a"}
+        reverse("admin:scoring_gradescale_add"), {"letter": "A+", "lower": 97, "color": "#16a34a"}
     )
     assert response.status_code == 302
 

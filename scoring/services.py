@@ -231,11 +231,12 @@ def scoring_model_activate(*, model: ScoringModel, now: dt.datetime | None = Non
     errors = model_errors(model=model)
     if errors:
         raise ScoringError("Cannot activate: " + " ".join(errors))
+    now = now or timezone.now()
     ScoringModel.objects.filter(key=model.key, status=ScoringModel.Status.ACTIVE).update(
-        status=ScoringModel.Status.RETIRED
+        status=ScoringModel.Status.RETIRED, retired_at=now
     )
     model.status = ScoringModel.Status.ACTIVE
-    model.activated_at = now or timezone.now()
+    model.activated_at = now
     model.save(update_fields=["status", "activated_at"])
     return model
 

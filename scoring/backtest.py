@@ -1,0 +1,418 @@
+"""As-of scoring and backtests: how well a model version told apart, at past dates, the
+accounts that churned afterwards from those that stayed.
+
+Scores are computed by the recompute's own SQL with time as a parameter
+(``scoring.preview.score_rows_as_of``): only signals before the date, roll-up windows
+ending there. Nothing is written. A date ``D`` means the moment ``D`` begins in the
+site's time zone.
+
+A backtest, per as-of date ``D`` (``backtest_run``):
+
+1. the population: accounts that were customers on ``D`` (``contract_start`` empty or
+   on/before ``D``, ``churned_at`` empty or after ``D``) matching the model's segment
+   and plan (and ``segment`` when given); lifecycle stages are not kept over time, so a
+   stage filter is not applied (the report says so);
+2. each scored as of ``D`` with the chosen version, in chunks of ``CHUNK`` ids;
+3. labels: churned within ``horizon_days`` after ``D`` (``D < churned_at <= D + h``);
+4. the statistics (``scoring.stats``): ROC AUC of risk = lower score, churn rate and
+   accounts per band, the lift of the worst band, deciles, and the AUC of each
+   component's score, so an admin sees which metrics carry signal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Min, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Account
+from scoring import stats
+from scoring.models import Band, HealthScore, ScoringModel, Signal
+from scoring.preview import score_rows_as_of
+from scoring.selectors import BreakdownRow, score_breakdown
+from scoring.services import ScoringError
+
+CHUNK = 2000
+MIN_CLASS = 5  # churned and staying accounts needed for a meaningful AUC
+DEFAULT_AGES = (90, 60, 30)  # default as-of dates: this many days before today
+DEFAULT_HORIZON = 90
+NO_BAND = "No band"
+
+
+# --- Dates and versions ----------------------------------------------------------------
+
+
+def as_of_moment(day: dt.date) -> dt.datetime:
+    """The moment ``day`` begins in the site's time zone: scoring "as of" a date sees the
+    signals before that date."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def scoring_model_active_at(*, key: str, at: dt.datetime) -> ScoringModel | None:
+    """The version of ``key`` that was active at ``at`` (activated on or before it and
+    not retired by then), or None."""
+    return (
+        ScoringModel.objects.filter(key=key, activated_at__lte=at)
+        .filter(Q(retired_at__isnull=True) | Q(retired_at__gt=at))
+        .exclude(status=ScoringModel.Status.DRAFT)
+        .order_by("-activated_at", "-version")
+        .first()
+    )
+
+
+_MODEL_REF = re.compile(r"^(?P<key>[-a-zA-Z0-9_]+)(?::(?P<version>\d+))?$")
+
+
+def scoring_model_resolve(*, ref: str) -> ScoringModel:
+    """A model version from ``key`` (its active version), ``key:version`` or an id."""
+    ref = ref.strip()
+    if ref.isdigit():
+        model = ScoringModel.objects.filter(pk=int(ref)).first()
+        if model is None:
+            raise ScoringError(f"No scoring model version has id {ref}.")
+        return model
+    match = _MODEL_REF.match(ref)
+    if not match:
+        raise ScoringError(f"{ref!r} is not a model: give a key, key:version or an id.")
+    key, version = match["key"], match["version"]
+    versions = ScoringModel.objects.filter(key=key)
+    if not versions.exists():
+        known = ", ".join(
+            ScoringModel.objects.order_by("key").values_list("key", flat=True).distinct()
+        )
+        raise ScoringError(f"No scoring model has the key {key!r} (keys: {known or 'none'}).")
+    if version is not None:
+        model = versions.filter(version=int(version)).first()
+        if model is None:
+            numbers = ", ".join(
+                str(v) for v in versions.order_by("version").values_list("version", flat=True)
+            )
+            raise ScoringError(f"{key} has no version {version} (versions: {numbers}).")
+        return model
+    model = versions.filter(status=ScoringModel.Status.ACTIVE).first()
+    if model is None:
+        raise ScoringError(
+            f"{key} has no active version: name one as {key}:VERSION "
+            f"(latest: {versions.order_by('-version').first().version})."
+        )
+    return model
+
+
+# --- One account as of a date ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountAsOf:
+    account: Account
+    as_of: dt.datetime
+    model: ScoringModel
+    score: float | None
+    band: Band | None
+    completeness: float
+    breakdown: list[BreakdownRow]
+
+
+def _matches(model: ScoringModel, account: Account) -> bool:
+    return all(
+        not wanted or getattr(account, name) == wanted
+        for name, wanted in (
+            ("segment", model.segment),
+            ("plan", model.plan),
+            ("lifecycle_stage", model.lifecycle_stage),
+        )
+    )
+
+
+def account_score_as_of(
+    *, account: Account, as_of: dt.datetime, model: ScoringModel | None = None
+) -> AccountAsOf:
+    """Score ``account`` as it stood at ``as_of``: only signals before it, with ``model``
+    or else the version that scored it then (the most specific version active at
+    ``as_of`` whose filter matches the account, the older one on a tie, as a run chooses).
+    """
+    if account.churned_at is not None and account.churned_at <= as_of.date():
+        raise ScoringError(
+            f"{account} had churned on {account.churned_at:%Y-%m-%d}, before {as_of:%Y-%m-%d}."
+        )
+    if model is None:
+        keys = ScoringModel.objects.exclude(activated_at=None).values_list("key", flat=True)
+        candidates = [
+            m
+            for key in sorted(set(keys))
+            if (m := scoring_model_active_at(key=key, at=as_of)) is not None
+            and _matches(m, account)
+        ]
+        if not candidates:
+            raise ScoringError(
+                f"No scoring model that applies to {account} was active on {as_of:%Y-%m-%d %H:%M}: "
+                "choose a model version."
+            )
+        model = min(candidates, key=lambda m: (-m.specificity, m.pk))
+    rows = score_rows_as_of(model=model, account_ids=[account.pk], as_of=as_of)
+    _, score, band_id, completeness, breakdown = rows[0]
+    scored = HealthScore(account=account, model=model, score=score, breakdown=breakdown)
+    return AccountAsOf(
+        account=account,
+        as_of=as_of,
+        model=model,
+        score=score,
+        band=Band.objects.filter(pk=band_id).first() if band_id else None,
+        completeness=completeness,
+        breakdown=score_breakdown(health_score=scored),
+    )
+
+
+# --- Backtests ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One account scored as of one date, and whether it churned within the horizon."""
+
+    account_id: int
+    date_index: int
+    score: float
+    band_id: int | None
+    label: int
+    breakdown: list
+
+
+@dataclass(frozen=True)
+class BandRow:
+    name: str
+    color: str | None
+    lower: float | None
+    accounts: int
+    churned: int
+    rate: float | None
+    lift: float | None
+
+
+@dataclass(frozen=True)
+class ComponentAuc:
+    label: str
+    metric_key: str
+    weight: float
+    with_data: int
+    auc: float | None
+
+
+@dataclass
+class BacktestPoint:
+    """The backtest at one as-of date."""
+
+    date: dt.date
+    horizon_days: int
+    customers: int = 0
+    scored: int = 0
+    churned: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    auc: float | None = None
+    churn_rate: float | None = None
+    bands: list[BandRow] = field(default_factory=list)
+    worst_band: BandRow | None = None
+    deciles: list[stats.Decile] = field(default_factory=list)
+    components: list[ComponentAuc] = field(default_factory=list)
+    roc: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def stayed(self) -> int:
+        return self.scored - self.churned
+
+
+@dataclass
+class BacktestReport:
+    model: ScoringModel
+    horizon_days: int
+    segment: str
+    points: list[BacktestPoint]
+    notes: list[str] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    component_labels: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> list[BacktestPoint]:
+        return [p for p in self.points if p.ok]
+
+
+def default_dates(*, today: dt.date | None = None) -> list[dt.date]:
+    today = today or timezone.localdate()
+    return [today - dt.timedelta(days=age) for age in DEFAULT_AGES]
+
+
+def backtest_population(
+    *, model: ScoringModel, day: dt.date, segment: str = ""
+) -> QuerySet[Account]:
+    """The accounts that were customers on ``day`` and that ``model`` applies to."""
+    accounts = Account.objects.filter(
+        Q(contract_start__isnull=True) | Q(contract_start__lte=day),
+        Q(churned_at__isnull=True) | Q(churned_at__gt=day),
+    )
+    if model.segment:
+        accounts = accounts.filter(segment=model.segment)
+    if model.plan:
+        accounts = accounts.filter(plan=model.plan)
+    if segment:
+        accounts = accounts.filter(segment=segment)
+    return accounts
+
+
+def backtest_run(
+    *,
+    model: ScoringModel,
+    dates: list[dt.date] | None = None,
+    horizon_days: int = DEFAULT_HORIZON,
+    segment: str = "",
+    today: dt.date | None = None,
+) -> BacktestReport:
+    """Score the customers of each date as of that date and compare with who churned."""
+    if horizon_days < 1:
+        raise ScoringError("The horizon must be at least 1 day.")
+    if segment and segment not in Account.Segment.values:
+        raise ScoringError(
+            f"Unknown segment {segment!r}; choose one of {', '.join(Account.Segment.values)}."
+        )
+    today = today or timezone.localdate()
+    dates = sorted(set(dates or default_dates(today=today)))
+    future = [d for d in dates if d >= today]
+    if future:
+        raise ScoringError(
+            f"As-of dates must be in the past: {', '.join(f'{d:%Y-%m-%d}' for d in future)} "
+            "is not before today."
+        )
+    components = list(model.components.select_related("metric").order_by("position", "id"))
+    report = BacktestReport(
+        model=model,
+        horizon_days=horizon_days,
+        segment=segment,
+        points=[],
+        component_labels=[c.display_label for c in components],
+    )
+    if model.lifecycle_stage:
+        report.notes.append(
+            f"The model applies to the {model.get_lifecycle_stage_display()} stage only, but "
+            "stages are not kept over time: every stage was included."
+        )
+    bands = sorted(model.bands.all(), key=lambda b: (b.lower is not None, b.lower or 0.0))
+    metric_ids = [c.metric_id for c in components]
+    for index, day in enumerate(dates):
+        point = BacktestPoint(date=day, horizon_days=horizon_days)
+        report.points.append(point)
+        as_of = as_of_moment(day)
+        end = day + dt.timedelta(days=horizon_days)
+        if end >= today:
+            point.notes.append(
+                f"The horizon runs to {end:%Y-%m-%d}, past today: accounts that leave later "
+                "count as staying."
+            )
+        population = dict(
+            backtest_population(model=model, day=day, segment=segment).values_list(
+                "id", "churned_at"
+            )
+        )
+        point.customers = len(population)
+        if not population:
+            point.problems.append(f"No accounts were customers on {day:%Y-%m-%d}.")
+            continue
+        ids = sorted(population)
+        samples: list[Sample] = []
+        for start in range(0, len(ids), CHUNK):
+            for account_id, score, band_id, _, breakdown in score_rows_as_of(
+                model=model, account_ids=ids[start : start + CHUNK], as_of=as_of
+            ):
+                if score is None:
+                    continue
+                churned_at = population[account_id]
+                label = 1 if churned_at is not None and churned_at <= end else 0
+                samples.append(Sample(account_id, index, score, band_id, label, breakdown))
+        point.scored = len(samples)
+        point.churned = sum(s.label for s in samples)
+        report.samples.extend(samples)
+        if not samples:
+            point.problems.append(_history_problem(metric_ids=metric_ids, day=day, as_of=as_of))
+            continue
+        if point.scored < point.customers:
+            point.notes.append(
+                f"{point.customers - point.scored} of {point.customers} customers had no data "
+                "for any component and no score: they are left out."
+            )
+        if point.churned < MIN_CLASS or point.stayed < MIN_CLASS:
+            point.problems.append(
+                f"Too few accounts to judge: {point.churned} churned within {horizon_days} days "
+                f"of {day:%Y-%m-%d} and {point.stayed} stayed; at least {MIN_CLASS} of each "
+                "are needed. Choose another date or a longer horizon."
+            )
+        _fill_point(point, samples=samples, bands=bands, components=components)
+    return report
+
+
+def _history_problem(*, metric_ids: list[int], day: dt.date, as_of: dt.datetime) -> str:
+    if not metric_ids:
+        return "The model has no components: nothing to score."
+    earliest = Signal.objects.filter(metric_id__in=metric_ids).aggregate(first=Min("timestamp"))[
+        "first"
+    ]
+    if earliest is None:
+        return "There are no signals for this model's metrics at all: import some history first."
+    if earliest >= as_of:
+        return (
+            f"Too little history: no signals before {day:%Y-%m-%d} (the earliest is on "
+            f"{timezone.localtime(earliest):%Y-%m-%d}). Choose a later date."
+        )
+    return f"No customer on {day:%Y-%m-%d} had data for any of the model's components."
+
+
+def _fill_point(point: BacktestPoint, *, samples: list[Sample], bands: list[Band], components):
+    scores = [s.score for s in samples]
+    labels = [s.label for s in samples]
+    point.churn_rate = stats.churn_rate(labels)
+    if point.ok:
+        point.auc = stats.roc_auc(scores, labels)
+        point.roc = stats.roc_points(scores, labels)
+    by_band = stats.group_rates([s.band_id for s in samples], labels)
+    rows = []
+    for band in bands:
+        group = by_band.get(band.pk)
+        rows.append(_band_row(band.name, band.color, band.lower, group, point.churn_rate))
+    if None in by_band:
+        rows.insert(0, _band_row(NO_BAND, None, None, by_band[None], point.churn_rate))
+    # Worst first is how an admin reads risk: the lowest band with accounts.
+    point.worst_band = next((r for r in rows if r.accounts), None)
+    point.bands = list(reversed(rows))
+    point.deciles = stats.score_deciles(scores, labels)
+    for i, component in enumerate(components):
+        pairs = [(s.breakdown[i][1], s.label) for s in samples if s.breakdown[i][1] is not None]
+        auc = None
+        if pairs:
+            auc = stats.roc_auc([p[0] for p in pairs], [p[1] for p in pairs])
+        point.components.append(
+            ComponentAuc(
+                label=component.display_label,
+                metric_key=component.metric.key,
+                weight=float(component.weight),
+                with_data=len(pairs),
+                auc=auc if point.ok else None,
+            )
+        )
+
+
+def _band_row(name, color, lower, group: stats.GroupRate | None, overall) -> BandRow:
+    if group is None:
+        return BandRow(name, color, lower, 0, 0, None, None)
+    return BandRow(
+        name,
+        color,
+        lower,
+        group.accounts,
+        group.churned,
+        group.rate,
+        stats.lift(group.rate, overall),
+    )

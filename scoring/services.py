@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from accounts.models import Account, User
-from scoring import compiler
+from scoring import attribution, compiler
 from scoring.engine import BandSpec, ComponentSpec, ModelSpec
 from scoring.models import (
     Band,
@@ -522,6 +522,19 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
                     bands=spec.bands,
                     run_id=run.pk,
                     computed_at=run.as_of,
+                ),
+            )
+            # What moved each new score since the account's previous one (scoring.attribution).
+            _execute(
+                cursor,
+                attribution.delta_update_sql(
+                    vendor=vendor,
+                    model_id=model.id,
+                    kind=model.kind,
+                    weights=[c.weight for c in spec.components],
+                    run_id=run.pk,
+                    first_id=first_id,
+                    last_id=last_id,
                 ),
             )
         cursor.execute(f"DROP TABLE {table}")

@@ -126,7 +126,8 @@ def _nice(value: float) -> float:
     if value == 0 or not math.isfinite(value):
         return value
     digits = 2 - math.floor(math.log10(abs(value)))
-    return round(value, digits)
+    rounded = round(value, digits)
+    return int(rounded) if rounded == int(rounded) else rounded
 
 
 def _features(
@@ -178,7 +179,15 @@ def suggest(*, specs: Sequence[engine.ComponentSpec], data: Data, l2: float = L2
             # Churn falling as the raw value rises (b < 0): low is worst.
             worst, best = (low, high) if b < 0 else (high, low)
             strengths.append(abs(b))
-            note = f"thresholds fitted: worst {worst:g}, best {best:g}"
+            note = ""
+            if "worst" in spec.params and "best" in spec.params:
+                rising = float(spec.params["best"]) > float(spec.params["worst"])
+                if rising != (best > worst):
+                    note = "direction reversed: " + (
+                        "higher values now score better"
+                        if best > worst
+                        else "lower values now score better"
+                    )
             fitted.append((replace(spec, params={"worst": worst, "best": best}), b, note))
         else:
             strengths.append(max(0.0, -b))

@@ -203,12 +203,25 @@ def _signed(value: float) -> str:
     return f"{'+' if rounded > 0 else '−'}{abs(rounded):g}"
 
 
-def delta_summary(*, health_score: HealthScore, limit: int = 3) -> str:
+def component_labels(*, model_id: int) -> list[str]:
+    """The labels of a model version's components, in breakdown order."""
+    return [
+        c.display_label
+        for c in ScoringComponent.objects.filter(model_id=model_id)
+        .select_related("metric")
+        .order_by("position", "id")
+    ]
+
+
+def delta_summary(
+    *, health_score: HealthScore, limit: int = 3, labels: list[str] | None = None
+) -> str:
     """What moved a score since the account's previous one, in words: "−14.2: Logins
     −9.1, Open support tickets −5.1". Empty for an account's first score.
 
     Parts under 0.05 points are left out; past ``limit`` parts the rest are summed as
     "others". A change of model version is named as the cause of the whole change.
+    ``labels`` (``component_labels`` of the score's model) saves a query per score in lists.
     """
     delta = health_score.delta
     if not delta:
@@ -224,12 +237,8 @@ def delta_summary(*, health_score: HealthScore, limit: int = 3) -> str:
         previous = HealthScore.objects.filter(pk=delta.get("from")).select_related("model").first()
         was = f" ({previous.model} → {health_score.model})" if previous else ""
         return f"{head}: model changed{was}."
-    labels = [
-        c.display_label
-        for c in ScoringComponent.objects.filter(model_id=health_score.model_id)
-        .select_related("metric")
-        .order_by("position", "id")
-    ]
+    if labels is None:
+        labels = component_labels(model_id=health_score.model_id)
     moved = sorted(
         ((label, part) for label, part in zip(labels, parts, strict=False) if abs(part) >= 0.05),
         key=lambda pair: -abs(pair[1]),

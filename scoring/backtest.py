@@ -22,8 +22,9 @@ A backtest, per as-of date ``D`` (``backtest_run``):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -220,6 +221,8 @@ class BacktestPoint:
     deciles: list[stats.Decile] = field(default_factory=list)
     components: list[ComponentAuc] = field(default_factory=list)
     roc: list[tuple[float, float]] = field(default_factory=list)
+    # Components whose roll-up window reaches back before the first signals.
+    partial_components: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -283,6 +286,7 @@ def backtest_run(
             f"Unknown segment {segment!r}; choose one of {', '.join(Account.Segment.values)}."
         )
     today = today or timezone.localdate()
+    chosen = bool(dates)
     dates = sorted(set(dates or default_dates(today=today)))
     future = [d for d in dates if d >= today]
     if future:
@@ -305,6 +309,22 @@ def backtest_run(
         )
     bands = sorted(model.bands.all(), key=lambda b: (b.lower is not None, b.lower or 0.0))
     metric_ids = [c.metric_id for c in components]
+    needs = [history_needed(metric=c.metric) for c in components]
+    window = max(
+        [c.metric.window_days for c, need in zip(components, needs, strict=True) if need] or [0]
+    )
+    covered = functools.cache(
+        lambda day, days: _history_covers(metric_ids=metric_ids, day=day, days=days)
+    )
+    short = {d for d in dates if not covered(d, window)}
+    if not chosen and short and len(short) < len(dates):
+        # Default dates only: skip those before the history is long enough to judge.
+        report.notes.append(
+            f"Left out {', '.join(f'{d:%Y-%m-%d}' for d in sorted(short))}: less than "
+            f"{window} days of signals before {'it' if len(short) == 1 else 'them'}, the "
+            "longest roll-up window of the model."
+        )
+        dates = [d for d in dates if d not in short]
     for index, day in enumerate(dates):
         point = BacktestPoint(date=day, horizon_days=horizon_days)
         report.points.append(point)
@@ -341,6 +361,14 @@ def backtest_run(
         if not samples:
             point.problems.append(_history_problem(metric_ids=metric_ids, day=day, as_of=as_of))
             continue
+        partial = [i for i, c in enumerate(components) if needs[i] and not covered(day, needs[i])]
+        point.partial_components = partial
+        if partial:
+            point.notes.append(
+                "Too little history before this date for the whole roll-up window of "
+                + ", ".join(f"{components[i].display_label} ({needs[i]} days)" for i in partial)
+                + ": their values are partial here, and suggestions leave them out."
+            )
         if point.scored < point.customers:
             point.notes.append(
                 f"{point.customers - point.scored} of {point.customers} customers had no data "
@@ -354,6 +382,19 @@ def backtest_run(
             )
         _fill_point(point, samples=samples, bands=bands, components=components)
     return report
+
+
+def history_needed(*, metric) -> int:
+    """Days of signals a metric's roll-up looks back over: its window (two for a change
+    against the previous window); 0 for latest and days-since, which take any history."""
+    if metric.rollup not in metric.WINDOWED:
+        return 0
+    return metric.window_days * (2 if metric.rollup == metric.Rollup.CHANGE_PCT else 1)
+
+
+def _history_covers(*, metric_ids: list[int], day: dt.date, days: int) -> bool:
+    start = as_of_moment(day) - dt.timedelta(days=days)
+    return Signal.objects.filter(metric_id__in=metric_ids, timestamp__lt=start).exists()
 
 
 def _history_problem(*, metric_ids: list[int], day: dt.date, as_of: dt.datetime) -> str:
@@ -453,6 +494,8 @@ def backtest_suggest(*, report: BacktestReport, k: int = 5) -> CalibrationReport
             + " ".join(p for point in report.points for p in point.problems)
         )
     samples = [s for s in report.samples if s.date_index in usable]
+    partial = {i: set(point.partial_components) for i, point in enumerate(report.points)}
+    samples = [_masked(s, partial[s.date_index]) for s in samples]
     specs = list(model_spec(model=model).components)
     data = _calibration_data(samples)
     try:
@@ -497,6 +540,14 @@ def backtest_suggest(*, report: BacktestReport, k: int = 5) -> CalibrationReport
             }
         )
     return result
+
+
+def _masked(sample: Sample, partial: set[int]) -> Sample:
+    """The sample with the components whose history was partial at its date as missing."""
+    if not partial:
+        return sample
+    breakdown = [[None, None] if i in partial else pair for i, pair in enumerate(sample.breakdown)]
+    return replace(sample, breakdown=breakdown)
 
 
 def _calibration_data(samples: list[Sample]) -> calibration.Data:

@@ -167,9 +167,10 @@ class Command(BaseCommand):
                 thresholds = (
                     f"{row['params']['worst']:g} → {row['params']['best']:g} (worst → best)"
                 )
+            note = f"  ({row['note']})" if row["note"] else ""
             out(
                 f"{row['label'][:33]:<33}{row['current_weight']:>7g} → {row['weight']:<9g}  "
-                f"{thresholds}{('  ' + row['note']) if row['note'] and not thresholds else ''}"
+                f"{thresholds}{note}"
             )
         cv = result.cross_validation
         current, current_sd = cv.current

@@ -168,6 +168,11 @@ def suggest(*, specs: Sequence[engine.ComponentSpec], data: Data, l2: float = L2
         )
     if not specs:
         raise CalibrationError("The model has no components to weigh.")
+    if not any(value is not None for row in data.scores for value in row):
+        raise CalibrationError(
+            "No component had data at these dates (or only partial roll-up windows, which "
+            "are left out): nothing to fit."
+        )
     features, ranges = _features(specs, data)
     intercept, coefficients = fit_logistic(features, np.array(data.labels), l2=l2)
     strengths: list[float] = []

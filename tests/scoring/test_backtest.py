@@ -355,3 +355,17 @@ def test_the_what_if_is_for_drafts(book, ada_admin):
     response = ada_admin.get(reverse("admin:scoring_scoringmodel_whatif", args=[book.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:scoring_scoringmodel_change", args=[book.pk])
+
+
+def test_one_account_scored_as_of_a_date_from_the_command_line(book):
+    leaver = Account.objects.get(name="Leaver 3")
+    out = io.StringIO()
+    call_command(
+        "score_as_of", leaver.external_id, "--as-of", f"{AS_OF}", "--model", "health", stdout=out
+    )
+    assert out.getvalue().splitlines()[0] == (
+        f"Leaver 3 as of {AS_OF:%Y-%m-%d}, scored by Health v1: 50.0, Neutral, "
+        "70% of the weight with data."
+    )
+    with pytest.raises(CommandError, match="No account has the external id 'nobody'"):
+        call_command("score_as_of", "nobody", "--as-of", f"{AS_OF}")

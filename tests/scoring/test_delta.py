@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from scoring.attribution import delta_parts
 from scoring.models import HealthScore
@@ -162,3 +163,17 @@ def test_the_account_page_says_what_moved_the_score(usage_model, client_as, alic
     assert page.status_code == 200
     assert "Since the previous score:" in page.content.decode()
     assert "−50: Logins −50" in page.content.decode()
+
+
+def test_the_history_chart_marks_where_the_model_version_changed(usage_model, client_as, alice):
+    now = timezone.now()
+    acme = AccountFactory(name="Acme", owner=alice)
+    add_signal(acme, "logins", 80, now - dt.timedelta(days=10))
+    _score(now - dt.timedelta(days=9))
+    draft = scoring_model_new_version(model=usage_model)
+    scoring_model_activate(model=draft, now=now - dt.timedelta(days=5))
+    _score(now - dt.timedelta(days=4))
+    html = client_as(alice).get(acme.get_absolute_url()).content.decode()
+    assert html.count("<title>Model changed:") == 1
+    assert "<title>Model changed: Standard v2</title>" in html
+    assert "model changed (Standard v1 → Standard v2)" in html

@@ -24,7 +24,6 @@ from scoring.backtest import (
     backtest_draft_create,
     backtest_run,
     backtest_suggest,
-    default_dates,
 )
 from scoring.models import ScoringModel
 from scoring.services import ScoringError
@@ -73,7 +72,7 @@ class BacktestForm(forms.Form):
     def params(self) -> dict:
         data = self.cleaned_data
         return {
-            "dates": data["as_of"] or default_dates(),
+            "dates": data["as_of"] or None,  # None: the defaults, less those without history
             "horizon_days": data["horizon"],
             "segment": data["segment"],
         }
@@ -87,7 +86,7 @@ def _form(data) -> BacktestForm:
 def _params(form: BacktestForm) -> dict:
     if form.is_bound:
         return form.params()
-    return {"dates": default_dates(), "horizon_days": DEFAULT_HORIZON, "segment": ""}
+    return {"dates": None, "horizon_days": DEFAULT_HORIZON, "segment": ""}
 
 
 def report_context(report: BacktestReport) -> dict:
@@ -262,8 +261,10 @@ def _blocking_errors(model: ScoringModel) -> str:
 
 def _comparison(active: BacktestReport | None, draft: BacktestReport) -> list[dict]:
     rows = []
-    for i, point in enumerate(draft.points):
-        before = active.points[i] if active else None
+    # By date: with default dates each version leaves out those its windows lack history for.
+    active_points = {p.date: p for p in active.points} if active else {}
+    for point in draft.points:
+        before = active_points.get(point.date)
         rows.append(
             {
                 "date": point.date,

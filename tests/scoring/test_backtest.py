@@ -369,3 +369,20 @@ def test_one_account_scored_as_of_a_date_from_the_command_line(book):
     )
     with pytest.raises(CommandError, match="No account has the external id 'nobody'"):
         call_command("score_as_of", "nobody", "--as-of", f"{AS_OF}")
+
+
+def test_default_dates_without_a_window_of_history_behind_them_are_left_out(health):
+    acme = AccountFactory(name="Acme")
+    add_signal(acme, "logins", 10, as_of_moment(TODAY - dt.timedelta(days=100)))
+    report = backtest_run(model=health)
+    assert [p.date for p in report.points] == [
+        TODAY - dt.timedelta(days=60),
+        TODAY - dt.timedelta(days=30),
+    ]
+    assert report.notes == [
+        f"Left out {TODAY - dt.timedelta(days=90):%Y-%m-%d}: less than 30 days of signals "
+        "before it, the longest roll-up window of the model."
+    ]
+    # A date asked for is kept, and said to be short of history.
+    (point,) = backtest_run(model=health, dates=[TODAY - dt.timedelta(days=90)]).points
+    assert any("whole roll-up window of Logins (30 days)" in note for note in point.notes)

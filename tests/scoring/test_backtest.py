@@ -13,14 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, User
-from scoring.backtest import (
+from scoring.asof import (
     account_score_as_of,
     as_of_moment,
-    backtest_run,
-    backtest_suggest,
     scoring_model_active_at,
     scoring_model_resolve,
 )
+from scoring.backtest import backtest_run, backtest_suggest
 from scoring.models import ScoringModel
 from scoring.preview import preview_summarise, scoring_model_preview
 from scoring.services import (

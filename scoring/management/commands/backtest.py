@@ -8,6 +8,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from accounts.models import Account
+from scoring.asof import scoring_model_resolve
 from scoring.backtest import (
     DEFAULT_AGES,
     DEFAULT_HORIZON,
@@ -16,7 +17,6 @@ from scoring.backtest import (
     backtest_draft_create,
     backtest_run,
     backtest_suggest,
-    scoring_model_resolve,
 )
 from scoring.services import ScoringError
 

@@ -9,6 +9,7 @@ rules goes through "Create a new draft version", a preview, then "Activate".
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from scoring import admin_backtest
 from scoring.forms import (
     BandForm,
     BandFormSet,
@@ -47,6 +49,7 @@ from scoring.models import (
     Signal,
 )
 from scoring.preview import preview_sample, preview_summarise, scoring_model_preview
+from scoring.selectors import component_labels, delta_summary
 from scoring.services import (
     ScoringError,
     component_params_errors,
@@ -376,6 +379,22 @@ class ScoringModelAdmin(admin.ModelAdmin):
                 "<int:object_id>/activate/",
                 self.admin_site.admin_view(self.activate_view),
                 name="{}_{}_activate".format(*info),
+            ),
+            # Backtests and the whole-book what-if live in scoring/admin_backtest.py.
+            path(
+                "<int:object_id>/backtest/",
+                self.admin_site.admin_view(partial(admin_backtest.backtest_view, self)),
+                name="{}_{}_backtest".format(*info),
+            ),
+            path(
+                "<int:object_id>/backtest/draft/",
+                self.admin_site.admin_view(partial(admin_backtest.backtest_draft_view, self)),
+                name="{}_{}_backtest_draft".format(*info),
+            ),
+            path(
+                "<int:object_id>/what-if/",
+                self.admin_site.admin_view(partial(admin_backtest.whatif_view, self)),
+                name="{}_{}_whatif".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -816,10 +835,11 @@ class ScoreEventAdmin(ReadOnlyAdmin):
         "score_before_display",
         "score_after_display",
         "change",
+        "what_moved",
         "created_at",
         "claimed_at",
     ]
-    list_select_related = ["account", "from_band", "to_band"]
+    list_select_related = ["account", "from_band", "to_band", "health_score__model"]
     list_filter = ["kind", ("claimed_at", admin.EmptyFieldListFilter)]
     search_fields = ["account__external_id", "account__name"]
     date_hierarchy = "created_at"
@@ -827,6 +847,14 @@ class ScoreEventAdmin(ReadOnlyAdmin):
 
     class Media:
         css = ADMIN_CSS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._labels: dict[int, list[str]] = {}
+
+    def changelist_view(self, request, extra_context=None):
+        self._labels = {}  # one page's worth: read each version's labels once per page
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="Band")
     def band_move(self, event: ScoreEvent) -> str:
@@ -845,6 +873,13 @@ class ScoreEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Change")
     def change(self, event: ScoreEvent) -> str:
         return "—" if event.delta is None else f"{event.delta:+.1f}"
+
+    @admin.display(description="What moved it")
+    def what_moved(self, event: ScoreEvent) -> str:
+        model_id = event.health_score.model_id
+        if model_id not in self._labels:
+            self._labels[model_id] = component_labels(model_id=model_id)
+        return delta_summary(health_score=event.health_score, labels=self._labels[model_id]) or "—"
 
 
 @admin.register(CsmSentiment)

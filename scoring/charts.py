@@ -131,3 +131,97 @@ def bar_chart(
             )
         )
     return bars
+
+
+# --- Backtest charts --------------------------------------------------------------------
+
+
+@dataclass
+class RocChart:
+    size: int
+    height: int
+    plot: tuple[int, int, int, int]
+    curves: list[tuple[str, str, str]] = field(default_factory=list)  # label, colour, path
+    x_ticks: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def side(self) -> int:
+        return self.plot[2] - self.plot[0]
+
+    @property
+    def empty(self) -> bool:
+        return not self.curves
+
+
+def roc_chart(
+    *, curves: list[tuple[str, str, list[tuple[float, float]]]], size: int = 280
+) -> RocChart:
+    """ROC curves on the unit square: (label, colour, [(false pos. rate, true pos. rate)])."""
+    left, top, right, axis = 34, 8, 8, 30
+    side = size - left - right
+    chart = RocChart(size=size, height=top + side + axis, plot=(left, top, left + side, top + side))
+
+    def x_of(fpr: float) -> float:
+        return round(left + side * fpr, 1)
+
+    def y_of(tpr: float) -> float:
+        return round(top + side * (1 - tpr), 1)
+
+    for label, color, points in curves:
+        if not points:
+            continue
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{x_of(fpr)},{y_of(tpr)}"
+            for i, (fpr, tpr) in enumerate(points)
+        )
+        chart.curves.append((label, color, path))
+    chart.x_ticks = [(x_of(t), f"{t:g}") for t in (0, 0.25, 0.5, 0.75, 1)]
+    chart.y_ticks = [(y_of(t), f"{t:g}") for t in (0, 0.25, 0.5, 0.75, 1)]
+    return chart
+
+
+@dataclass(frozen=True)
+class RateBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    text: str
+    color: str
+    title: str
+
+
+def rate_bars(
+    *,
+    bars: list[tuple[str, float | None, str, str]],
+    width: int = 480,
+    height: int = 180,
+    baseline: float | None = None,
+) -> tuple[list[RateBar], float | None]:
+    """Vertical bars of rates (0–1): (label, rate, colour, tooltip) each. Returns the bars
+    and the y of ``baseline`` (e.g. the overall churn rate), drawn as a line."""
+    if not bars:
+        return [], None
+    top, bottom = 16, 22
+    plot_h = height - top - bottom
+    most = max([rate or 0.0 for _, rate, _, _ in bars] + [baseline or 0.0]) or 1.0
+    slot = width / len(bars)
+    result = []
+    for i, (label, rate, color, title) in enumerate(bars):
+        h = round(plot_h * (rate or 0.0) / most, 1)
+        result.append(
+            RateBar(
+                x=round(i * slot + slot * 0.12, 1),
+                y=round(top + plot_h - h, 1),
+                width=round(slot * 0.76, 1),
+                height=h,
+                label=label,
+                text="—" if rate is None else f"{rate:.0%}",
+                color=color,
+                title=title,
+            )
+        )
+    line = None if baseline is None else round(top + plot_h - plot_h * baseline / most, 1)
+    return result, line

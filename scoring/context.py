@@ -12,7 +12,13 @@ from accounts.models import Account
 from scoring import charts
 from scoring.forms import SentimentForm
 from scoring.models import AccountHealth, Band, CsmSentiment
-from scoring.selectors import grade_for, latest_signals, score_breakdown, score_history
+from scoring.selectors import (
+    delta_summary,
+    grade_for,
+    latest_signals,
+    score_breakdown,
+    score_history,
+)
 
 
 def account_health_context(
@@ -48,6 +54,7 @@ def account_health_context(
         "account": account,
         "health": health,
         "breakdown": score_breakdown(health_score=health.health_score) if health else [],
+        "delta_summary": delta_summary(health_score=health.health_score) if health else "",
         # Letter grades read 0–100 scores; points models have no such scale.
         "grade": grade_for(score=health.score)
         if health and health.model.kind == "weighted"

@@ -3,7 +3,7 @@ for enterprise accounts, D days of signals with believable patterns, and score h
 
 Patterns: *healthy* accounts use the product steadily; *declining* ones fade over the
 last weeks (fewer logins, more tickets, late invoices); *recovering* ones dipped and
-came back; *churned* ones fade out and stop at ``churned_at``.
+came back; *churned* ones fade out over the 45–90 days before ``churned_at`` and stop there.
 """
 
 from __future__ import annotations
@@ -175,7 +175,13 @@ def _pattern_for(
 ) -> Pattern:
     if churned_days_ago is not None:
         end = churned_days_ago
-        return Pattern("churned", lambda ago: max(0.05, min(0.7, 0.15 + (ago - end) / 60)))
+        # Customers who leave fade for weeks before they go (45–90 days, from an ordinary
+        # level): what a backtest of the demo book should find ahead of the churn date.
+        lead = rng.randint(45, 90)
+        level = 0.6 + 0.2 * rng.random()
+        return Pattern(
+            "churned", lambda ago: 0.12 + (level - 0.12) * max(0.0, min(1.0, (ago - end) / lead))
+        )
     roll = rng.random()
     base = 0.65 + 0.3 * rng.random()
     if roll < 0.55:

@@ -127,6 +127,8 @@ class ScoringModel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # With activated_at, which version was active at any past moment (backtests).
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["key", "-version"]
@@ -386,6 +388,10 @@ class HealthScore(models.Model):
     band = models.ForeignKey(Band, null=True, on_delete=models.PROTECT, related_name="+")
     completeness = models.FloatField(help_text="Share (0–1) of the weight that had data.")
     breakdown = models.JSONField(default=list)
+    # What moved the score since the account's previous one (scoring.attribution):
+    # {"from": previous score id, "change": points or null, "parts": [per component,
+    # aligned like breakdown] or null when the model version changed}. Null: first score.
+    delta = models.JSONField(null=True, blank=True)
     computed_at = models.DateTimeField()
 
     class Meta:

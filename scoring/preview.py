@@ -116,16 +116,17 @@ def preview_sample(
     return ids, accounts.count()
 
 
-def scoring_model_preview(
+def score_rows_as_of(
     *, model: ScoringModel, account_ids: list[int], as_of: dt.datetime
-) -> list[PreviewRow]:
-    """Score ``account_ids`` with ``model`` as of ``as_of`` without writing anything.
+) -> list[tuple[int, float | None, int | None, float, list]]:
+    """Score ``account_ids`` with ``model`` as of ``as_of`` without writing anything:
+    ``(account_id, score, band_id, completeness, breakdown)`` per account scored.
 
-    Every listed account is scored by ``model`` whatever its filter says (the caller
-    chose the sample); accounts churned before ``as_of`` are left out, as in a run.
+    The recompute's own SQL, with time as a parameter: only signals before ``as_of``,
+    roll-up windows ending there. Every listed account is scored by ``model`` whatever
+    its filter says (the caller chose them); accounts churned before ``as_of`` are left
+    out, as in a run. Callers keep the list to a few thousand ids (one IN list).
     """
-    if len(account_ids) > PREVIEW_MAX_ACCOUNTS:
-        raise ValueError(f"A preview takes at most {PREVIEW_MAX_ACCOUNTS} accounts.")
     if not account_ids:
         return []
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
@@ -144,7 +145,7 @@ def scoring_model_preview(
                 vendor=vendor,
                 table=table,
                 metrics=list(columns.values()),
-                # This model alone, with no conditions: every sampled account is its.
+                # This model alone, with no conditions: every listed account is its.
                 filters=[compiler.ModelFilter(model.pk, "", "", "")],
                 as_of=as_of,
                 first_id=min(account_ids),
@@ -168,6 +169,31 @@ def scoring_model_preview(
             cursor.execute(f"DROP TABLE {table}")
         # Nothing of the above is meant to last, whatever the database keeps by default.
         transaction.set_rollback(True)
+    return [
+        (
+            account_id,
+            score,
+            band_id,
+            completeness,
+            json.loads(breakdown) if isinstance(breakdown, str) else breakdown,
+        )
+        for account_id, score, band_id, completeness, breakdown in scored
+    ]
+
+
+def scoring_model_preview(
+    *, model: ScoringModel, account_ids: list[int], as_of: dt.datetime
+) -> list[PreviewRow]:
+    """Score ``account_ids`` with ``model`` as of ``as_of`` without writing anything.
+
+    Every listed account is scored by ``model`` whatever its filter says (the caller
+    chose the sample); accounts churned before ``as_of`` are left out, as in a run.
+    """
+    if len(account_ids) > PREVIEW_MAX_ACCOUNTS:
+        raise ValueError(f"A preview takes at most {PREVIEW_MAX_ACCOUNTS} accounts.")
+    scored = score_rows_as_of(model=model, account_ids=account_ids, as_of=as_of)
+    if not scored:
+        return []
 
     bands = {b.pk: b for b in model.bands.all()}
     scored_ids = [row[0] for row in scored]
@@ -185,8 +211,6 @@ def scoring_model_preview(
     for account_id, score, band_id, completeness, breakdown in scored:
         band = bands.get(band_id)
         old = latest.get(account_id)
-        if isinstance(breakdown, str):
-            breakdown = json.loads(breakdown)
         rows.append(
             PreviewRow(
                 account_id=account_id,

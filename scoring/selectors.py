@@ -194,3 +194,59 @@ def grade_for(*, score: float | None):
     if score is None:
         return None
     return GradeScale.objects.filter(lower__lte=score).order_by("-lower").first()
+
+
+def _signed(value: float) -> str:
+    rounded = round(value, 1)
+    if rounded == 0:
+        return "±0"
+    return f"{'+' if rounded > 0 else '−'}{abs(rounded):g}"
+
+
+def component_labels(*, model_id: int) -> list[str]:
+    """The labels of a model version's components, in breakdown order."""
+    return [
+        c.display_label
+        for c in ScoringComponent.objects.filter(model_id=model_id)
+        .select_related("metric")
+        .order_by("position", "id")
+    ]
+
+
+def delta_summary(
+    *, health_score: HealthScore, limit: int = 3, labels: list[str] | None = None
+) -> str:
+    """What moved a score since the account's previous one, in words: "−14.2: Logins
+    −9.1, Open support tickets −5.1". Empty for an account's first score.
+
+    Parts under 0.05 points are left out; past ``limit`` parts the rest are summed as
+    "others". A change of model version is named as the cause of the whole change.
+    ``labels`` (``component_labels`` of the score's model) saves a query per score in lists.
+    """
+    delta = health_score.delta
+    if not delta:
+        return ""
+    change = delta.get("change")
+    if health_score.score is None:
+        return "No score: no component had data."
+    if change is None:
+        return f"{_signed(health_score.score)}: the first score with data."
+    head = _signed(change)
+    parts = delta.get("parts")
+    if parts is None:
+        previous = HealthScore.objects.filter(pk=delta.get("from")).select_related("model").first()
+        was = f" ({previous.model} → {health_score.model})" if previous else ""
+        return f"{head}: model changed{was}."
+    if labels is None:
+        labels = component_labels(model_id=health_score.model_id)
+    moved = sorted(
+        ((label, part) for label, part in zip(labels, parts, strict=False) if abs(part) >= 0.05),
+        key=lambda pair: -abs(pair[1]),
+    )
+    if not moved:
+        return f"{head}: no component moved."
+    shown = [f"{label} {_signed(part)}" for label, part in moved[:limit]]
+    rest = moved[limit:]
+    if rest:
+        shown.append(f"others {_signed(sum(part for _, part in rest))}")
+    return f"{head}: {', '.join(shown)}"

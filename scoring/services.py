@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from accounts.models import Account, User
-from scoring import compiler
+from scoring import attribution, compiler
 from scoring.engine import BandSpec, ComponentSpec, ModelSpec
 from scoring.models import (
     Band,
@@ -232,11 +232,12 @@ def scoring_model_activate(*, model: ScoringModel, now: dt.datetime | None = Non
     errors = model_errors(model=model)
     if errors:
         raise ScoringError("Cannot activate: " + " ".join(errors))
+    now = now or timezone.now()
     ScoringModel.objects.filter(key=model.key, status=ScoringModel.Status.ACTIVE).update(
-        status=ScoringModel.Status.RETIRED
+        status=ScoringModel.Status.RETIRED, retired_at=now
     )
     model.status = ScoringModel.Status.ACTIVE
-    model.activated_at = now or timezone.now()
+    model.activated_at = now
     model.save(update_fields=["status", "activated_at"])
     return model
 
@@ -522,6 +523,19 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
                     bands=spec.bands,
                     run_id=run.pk,
                     computed_at=run.as_of,
+                ),
+            )
+            # What moved each new score since the account's previous one (scoring.attribution).
+            _execute(
+                cursor,
+                attribution.delta_update_sql(
+                    vendor=vendor,
+                    model_id=model.id,
+                    kind=model.kind,
+                    weights=[c.weight for c in spec.components],
+                    run_id=run.pk,
+                    first_id=first_id,
+                    last_id=last_id,
                 ),
             )
         cursor.execute(f"DROP TABLE {table}")

@@ -321,9 +321,12 @@ VITALS_SCORE_DROP_POINTS = env_int("VITALS_SCORE_DROP_POINTS", 10)
 VITALS_AFTER_RECOMPUTE_TASKS = env_list(
     "VITALS_AFTER_RECOMPUTE_TASKS", ["playbooks.tasks.process_score_events"]
 )
-# A waiting step or a pending delivery sent to the workers this long ago (seconds) and
-# still not handled is sent again by the periodic tick (a lost worker, a broker restart).
+# A due step or delivery sent to the workers this long ago (seconds) and still not
+# handled (its message lost with a worker or a restarted broker, or stuck behind a long
+# queue) is done by the periodic tick itself, for up to VITALS_PLAYBOOK_DRAIN_SECONDS
+# per tick.
 VITALS_PLAYBOOK_REDISPATCH_AFTER = env_int("VITALS_PLAYBOOK_REDISPATCH_AFTER", 300)
+VITALS_PLAYBOOK_DRAIN_SECONDS = env_int("VITALS_PLAYBOOK_DRAIN_SECONDS", 50)
 # Outbound email, Slack and webhook deliveries: attempts in all, the first back-off
 # (doubling after each failure, capped) and the timeout of each HTTP request, in seconds.
 VITALS_DELIVERY_MAX_ATTEMPTS = env_int("VITALS_DELIVERY_MAX_ATTEMPTS", 8)

@@ -25,22 +25,31 @@ class StepError(Exception):
     switched off, …): recorded on the step run, which fails; never retried."""
 
 
-def send_on_commit(*, task_name: str, ids: Iterable[int]) -> None:
-    """Send ``task_name(id)`` for each id once the current transaction commits.
-
-    Robust: if the broker is unreachable the commit stands and the periodic tick sends
-    the work later (it re-sends whatever was not handled in time).
-    """
+def send_now(*, task_name: str, ids: Iterable[int], countdown: int | None = None) -> int:
+    """Send ``task_name(id)`` for each id, through one pooled producer (thousands of
+    messages in a batch cost one connection, not one each). Returns how many."""
     ids = list(ids)
     if not ids:
-        return
+        return 0
+    # Imported here: the Celery tasks module imports these services.
+    from playbooks import tasks
 
-    def send() -> None:
-        # Imported here: the Celery tasks module imports these services.
-        from playbooks import tasks
-
-        task = getattr(tasks, task_name)
+    task = getattr(tasks, task_name)
+    with task.app.producer_or_acquire() as producer:
         for pk in ids:
-            task.delay(pk)
+            task.apply_async((pk,), countdown=countdown, producer=producer)
+    return len(ids)
 
-    transaction.on_commit(send, robust=True)
+
+def send_on_commit(*, task_name: str, ids: Iterable[int], countdown: int | None = None) -> None:
+    """Send ``task_name(id)`` for each id once the current transaction commits (at once
+    outside a transaction).
+
+    Robust: if the broker is unreachable the commit stands, and the periodic tick does
+    the work later (see ``playbooks.services.steps.due_work_dispatch``).
+    """
+    ids = list(ids)
+    if ids:
+        transaction.on_commit(
+            lambda: send_now(task_name=task_name, ids=ids, countdown=countdown), robust=True
+        )

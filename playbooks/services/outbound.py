@@ -142,11 +142,13 @@ def webhook_event_enqueue(
     now: dt.datetime,
     account: Account | None = None,
     dispatch: bool = True,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[Delivery]:
     """One delivery of ``event`` about ``object_id`` to every active endpoint subscribed
-    to it; exactly once per (event, object, endpoint) through the idempotency key."""
+    to it (among ``endpoints`` when given); exactly once per (event, object, endpoint)
+    through the idempotency key."""
     deliveries = []
-    for endpoint in _subscribers(event):
+    for endpoint in _subscribers(event, endpoints):
         key = f"event:{event}:{object_id}:{endpoint.pk}"
         deliveries.append(
             delivery_enqueue(
@@ -167,7 +169,8 @@ def webhook_event_enqueue(
 def task_event_enqueue(
     *, task: Task, event: str, now: dt.datetime, dispatch: bool = True
 ) -> list[Delivery]:
-    if not _subscribers(event):
+    endpoints = _subscribers(event)
+    if not endpoints:
         return []
     return webhook_event_enqueue(
         event=event,
@@ -176,6 +179,7 @@ def task_event_enqueue(
         now=now,
         account=task.account,
         dispatch=dispatch,
+        endpoints=endpoints,
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from playbooks.models import (
 from playbooks.services.common import StepError, send_on_commit
 from playbooks.services.outbound import (
     account_ref,
+    delivery_attempt,
     delivery_enqueue,
     email_payload,
     json_body,
@@ -42,8 +44,10 @@ from playbooks.services.outbound import (
 
 logger = logging.getLogger(__name__)
 
-# Rows marked per UPDATE when dispatching (SQLite caps the parameters of a query).
+# Step runs sent per tick at most (SQLite caps the parameters of a query).
 DISPATCH_BATCH = 5000
+# Stale rows claimed at a time by the tick's drain.
+DRAIN_BATCH = 100
 
 
 def step_context(*, run: PlaybookRun, account: Account) -> dict[str, str]:
@@ -326,37 +330,82 @@ def step_runs_due_execute(
     return executed
 
 
-def due_work_dispatch(*, now: dt.datetime, redispatch_after: int | None = None) -> dict[str, int]:
-    """Send the workers every due step run and pending delivery nobody has been sent, or
-    was sent more than ``redispatch_after`` seconds ago and not handled (a worker killed
-    with its message, a broker restarted). Duplicates are harmless: each is done once."""
+def _claim_stale(queryset, *, now: dt.datetime, limit: int) -> list[int]:
+    """Ids of up to ``limit`` rows of ``queryset``, marked dispatched now in the same
+    transaction (``SKIP LOCKED``: concurrent ticks take different rows)."""
+    with transaction.atomic():
+        ids = list(
+            queryset.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
+                :limit
+            ]
+        )
+        queryset.model.objects.filter(pk__in=ids).update(dispatched_at=now)
+    return ids
+
+
+def due_work_dispatch(
+    *,
+    now: dt.datetime,
+    redispatch_after: int | None = None,
+    drain_seconds: float | None = None,
+    send_limit: int = DISPATCH_BATCH,
+) -> dict[str, int]:
+    """The periodic tick. Steps:
+
+    1. step runs whose wait is over and that were never sent: send them to the workers
+       (at most ``send_limit``, oldest first; the rest next tick);
+    2. step runs and deliveries sent more than ``redispatch_after`` seconds ago and not
+       handled yet — their message was lost with a worker or a restarted broker, or is
+       stuck behind a long queue: do them here, batch by batch, for ``drain_seconds`` at
+       most. Nothing is re-sent, so a long queue never grows by re-sending; a message
+       still queued for a row done here finds it done and does nothing.
+
+    Returns the counts: steps_sent, steps_executed, deliveries_attempted.
+    """
     if redispatch_after is None:
         redispatch_after = settings.VITALS_PLAYBOOK_REDISPATCH_AFTER
+    if drain_seconds is None:
+        drain_seconds = settings.VITALS_PLAYBOOK_DRAIN_SECONDS
+    counts = {"steps_sent": 0, "steps_executed": 0, "deliveries_attempted": 0}
+    due_steps = PlaybookStepRun.objects.filter(
+        status=PlaybookStepRun.Status.WAITING,
+        due_at__lte=now,
+        run__status=PlaybookRun.Status.RUNNING,
+    ).order_by("due_at", "pk")
+
+    fresh = _claim_stale(due_steps.filter(dispatched_at__isnull=True), now=now, limit=send_limit)
+    # If the broker is down, the rows count as stale later and are drained here then.
+    send_on_commit(task_name="run_step", ids=fresh)
+    counts["steps_sent"] = len(fresh)
+
     stale = now - dt.timedelta(seconds=redispatch_after)
-    not_recent = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
-    with transaction.atomic():
-        step_ids = list(
-            PlaybookStepRun.objects.filter(
-                not_recent,
-                status=PlaybookStepRun.Status.WAITING,
-                due_at__lte=now,
-                run__status=PlaybookRun.Status.RUNNING,
-            ).values_list("pk", flat=True)
-        )
-        for start in range(0, len(step_ids), DISPATCH_BATCH):
-            batch = step_ids[start : start + DISPATCH_BATCH]
-            PlaybookStepRun.objects.filter(pk__in=batch).update(dispatched_at=now)
-        send_on_commit(task_name="run_step", ids=step_ids)
-        delivery_ids = list(
-            Delivery.objects.filter(
-                not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-            ).values_list("pk", flat=True)
-        )
-        for start in range(0, len(delivery_ids), DISPATCH_BATCH):
-            batch = delivery_ids[start : start + DISPATCH_BATCH]
-            Delivery.objects.filter(pk__in=batch).update(dispatched_at=now)
-        send_on_commit(task_name="deliver", ids=delivery_ids)
-    return {"steps": len(step_ids), "deliveries": len(delivery_ids)}
+    deadline = time.monotonic() + drain_seconds
+    while time.monotonic() < deadline:
+        ids = _claim_stale(due_steps.filter(dispatched_at__lt=stale), now=now, limit=DRAIN_BATCH)
+        for step_run_id in ids:
+            try:
+                counts["steps_executed"] += step_run_execute(step_run_id=step_run_id, now=now)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                step_run_fail(
+                    step_run_id=step_run_id, error=f"{type(exc).__name__}: {exc}", now=now
+                )
+        if len(ids) < DRAIN_BATCH:
+            break
+    due_deliveries = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now, dispatched_at__lt=stale
+    ).order_by("next_attempt_at", "pk")
+    while time.monotonic() < deadline:
+        ids = _claim_stale(due_deliveries, now=now, limit=DRAIN_BATCH)
+        for delivery_id in ids:
+            outcome = delivery_attempt(delivery_id=delivery_id, now=now)
+            counts["deliveries_attempted"] += outcome.result != "skipped"
+            if outcome.result == "retry":
+                send_on_commit(task_name="deliver", ids=[delivery_id], countdown=outcome.retry_in)
+        if len(ids) < DRAIN_BATCH:
+            break
+    return counts
 
 
 @transaction.atomic

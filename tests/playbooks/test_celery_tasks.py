@@ -94,7 +94,11 @@ def test_a_step_that_crashes_is_failed_not_retried_forever(at_risk, monkeypatch)
     step_run.refresh_from_db()
     assert (step_run.status, step_run.error) == ("failed", "KeyError: 'surprise'")
     assert step_run.run.status == "failed"
-    assert tasks.dispatch_due_steps() == {"steps": 0, "deliveries": 0}
+    assert tasks.dispatch_due_steps() == {
+        "steps_sent": 0,
+        "steps_executed": 0,
+        "deliveries_attempted": 0,
+    }
 
 
 def test_the_command_does_the_workers_job_in_process(at_risk, capsys):

@@ -105,7 +105,11 @@ def test_a_receiver_that_is_down_is_retried_and_then_given_up(db):
     assert len(delivery.log) == 3
     # Nothing more happens to a failed delivery unless someone retries it.
     assert delivery_attempt(delivery_id=delivery.pk, now=at(10_000)).result == "skipped"
-    assert due_work_dispatch(now=at(10_000)) == {"steps": 0, "deliveries": 0}
+    assert due_work_dispatch(now=at(10_000)) == {
+        "steps_sent": 0,
+        "steps_executed": 0,
+        "deliveries_attempted": 0,
+    }
 
 
 def test_retry_now_gives_a_failed_delivery_one_more_attempt(db, receiver):
@@ -131,7 +135,7 @@ def test_a_delivery_being_sent_is_not_sent_again_by_a_duplicate_message(db, rece
     assert delivery_attempt(delivery_id=delivery.pk, now=at(41)).result == "sent"
 
 
-def test_the_tick_resends_lost_deliveries_but_not_fresh_ones(db, receiver):
+def test_the_tick_sends_a_lost_delivery_itself_but_leaves_fresh_ones_to_their_message(db, receiver):
     delivery = delivery_enqueue(
         channel="slack",
         target=receiver.url,
@@ -142,9 +146,19 @@ def test_the_tick_resends_lost_deliveries_but_not_fresh_ones(db, receiver):
         dispatch=True,
     )
     assert delivery.dispatched_at == NOW
-    assert due_work_dispatch(now=at(60), redispatch_after=300) == {"steps": 0, "deliveries": 0}
-    assert due_work_dispatch(now=at(301), redispatch_after=300) == {"steps": 0, "deliveries": 1}
-    assert Delivery.objects.get().dispatched_at == at(301)
+    assert due_work_dispatch(now=at(60), redispatch_after=300) == {
+        "steps_sent": 0,
+        "steps_executed": 0,
+        "deliveries_attempted": 0,
+    }
+    assert receiver.received == []
+
+    counts = due_work_dispatch(now=at(301), redispatch_after=300)
+
+    assert counts["deliveries_attempted"] == 1
+    assert len(receiver.received) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.dispatched_at) == ("sent", at(301))
 
 
 # --- Event webhooks -------------------------------------------------------------------------

@@ -130,11 +130,27 @@ def test_steps_that_wait_no_days_follow_at_once_and_later_ones_wait(usage, book)
     assert run.status == PlaybookRun.Status.RUNNING
 
     later = NOW + dt.timedelta(days=14)
-    assert due_work_dispatch(now=later) == {"steps": 1, "deliveries": 0}
+    assert due_work_dispatch(now=later)["steps_sent"] == 1
     assert step_runs_due_execute(now=later) == 1
     run.refresh_from_db()
     assert run.status == PlaybookRun.Status.DONE
     assert Task.objects.count() == 3
+
+
+def test_the_tick_executes_steps_whose_message_was_lost(usage, book):
+    """A worker died with the message (or the broker restarted): the step is still
+    waiting long after it was sent, so the tick does it itself — once."""
+    playbook = make_playbook(steps=[task_step(), task_step("Review", wait_days=0)])
+    step_run = first_step_run(fire(book["alice"], playbook))
+    assert step_run.dispatched_at == NOW
+
+    soon = due_work_dispatch(now=NOW + dt.timedelta(seconds=60), redispatch_after=300)
+    later = due_work_dispatch(now=NOW + dt.timedelta(seconds=301), redispatch_after=300)
+    again = due_work_dispatch(now=NOW + dt.timedelta(seconds=700), redispatch_after=300)
+
+    assert (soon["steps_executed"], later["steps_executed"], again["steps_executed"]) == (0, 2, 0)
+    assert Task.objects.count() == 2
+    assert step_run_execute(step_run_id=step_run.pk, now=NOW) == 0  # the late message
 
 
 # --- Assignee rules -------------------------------------------------------------------------
@@ -243,7 +259,11 @@ def test_a_cancelled_run_executes_no_more_steps(usage, book):
     assert playbook_run_cancel(run=run, now=NOW) is True
 
     later = NOW + dt.timedelta(days=2)
-    assert due_work_dispatch(now=later) == {"steps": 0, "deliveries": 0}
+    assert due_work_dispatch(now=later) == {
+        "steps_sent": 0,
+        "steps_executed": 0,
+        "deliveries_attempted": 0,
+    }
     assert step_run_execute(step_run_id=first_step_run(run).pk, now=later) == 0
     assert not Task.objects.exists()
 

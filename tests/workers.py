@@ -87,14 +87,13 @@ class WorkerController:
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
+        """Kill every worker at once: every task is idempotent, so a task cut short
+        costs nothing, and a warm shutdown of the file-system broker takes seconds."""
         self._app.conf.task_default_queue = self._previous_queue
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.tmp_path.glob("worker-*.log")))

@@ -16,6 +16,8 @@ from django.utils.cache import patch_vary_headers
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.selectors import account_get_visible, accounts_visible_to, owners_visible_to
+from playbooks.context import account_tasks_context
+from playbooks.selectors import task_counts, tasks_due
 from scoring.context import account_health_context, book_context
 from scoring.selectors import band_names
 
@@ -76,6 +78,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "totals": totals,
             "by_segment": by_segment,
             "renewals": renewals,
+            "task_counts": task_counts(user=request.user, today=today),
+            "tasks_due": tasks_due(user=request.user, today=today),
             **book_context(accounts=accounts),
         },
     )
@@ -169,5 +173,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/detail.html",
-        {"account": account, **account_health_context(account=account)},
+        {
+            **account_health_context(account=account),
+            **account_tasks_context(account=account, user=request.user, today=timezone.localdate()),
+            "next_url": request.get_full_path(),
+        },
     )

@@ -10,28 +10,35 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 
-from accounts.models import Account, User
-from accounts.selectors import account_scope_q
+from accounts.models import Account, Team, User
+from accounts.selectors import account_scope_q, accounts_visible_to, teams_managed_by
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.models import PRIORITY_RANK, Note, PlaybookRun, Task
 from scoring.models import CsmSentiment, ScoreEvent
+from scoring.selectors import band_names
 
 __all__ = [
     "DryRun",
     "DryRunStep",
     "TaskQueue",
+    "TeamMemberRow",
+    "TeamOverview",
     "TimelineEntry",
     "account_tasks",
     "account_timeline",
     "overdue_counts_by_assignee",
     "playbook_dry_run",
+    "task_assignees_for",
     "task_counts",
     "task_get_visible",
     "task_queue",
+    "tasks_due",
+    "tasks_due_count",
     "tasks_visible_to",
+    "team_overview",
 ]
 
 ACTIVE = (Task.Status.OPEN, Task.Status.SNOOZED)
@@ -289,3 +296,115 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _awake_due_q(today: dt.date) -> Q:
+    """Open tasks due by ``today`` and snoozed tasks whose wake-up day has come."""
+    return Q(status=Task.Status.OPEN, due_date__lte=today) | Q(
+        status=Task.Status.SNOOZED, snoozed_until__lte=today
+    )
+
+
+def tasks_due(*, user: User, today: dt.date, limit: int = 5) -> list[Task]:
+    """The first ``limit`` of ``user``'s overdue and due-today tasks (for the home page),
+    oldest day first, then by priority; in one query."""
+    return list(
+        _queue_tasks(user=user)
+        .filter(_awake_due_q(today))
+        .select_related("account", "origin_step_run__run__playbook")
+        .order_by("when", "rank", "id")[:limit]
+    )
+
+
+def tasks_due_count(*, user: User, today: dt.date) -> int:
+    """How many of ``user``'s tasks are overdue or due today (the navigation badge)."""
+    return _queue_tasks(user=user).filter(_awake_due_q(today)).count()
+
+
+def task_assignees_for(*, user: User) -> QuerySet[User]:
+    """Whom ``user`` may hand a task to: an admin anyone active; a manager the members
+    of the teams they manage and themselves; a CSM their team-mates, their teams'
+    managers and themselves."""
+    people = User.objects.filter(is_active=True)
+    if not user.is_authenticated or not user.is_active:
+        return people.none()
+    if user.is_admin:
+        return people.order_by("first_name", "username")
+    if user.is_manager:
+        scope = Q(teams__managers=user)
+    else:
+        scope = Q(teams__members=user) | Q(managed_teams__members=user)
+    return people.filter(scope | Q(pk=user.pk)).distinct().order_by("first_name", "username")
+
+
+@dataclass
+class TeamMemberRow:
+    """One person's line on the team page."""
+
+    user: User
+    bands: list[int]
+    unscored: int
+    accounts: int
+    arr_at_risk: float
+    open_tasks: int
+    overdue_tasks: int
+
+
+@dataclass
+class TeamOverview:
+    band_names: list[str]
+    teams: list[tuple[Team, list[TeamMemberRow]]]
+
+
+def team_overview(*, user: User, today: dt.date) -> TeamOverview:
+    """Per member of each team ``user`` manages (every team for an admin): accounts per
+    band, ARR at risk, open and overdue tasks. A fixed number of queries whatever the
+    size of the teams and their books: teams with their members, one aggregate of
+    accounts by owner and band, one of ARR at risk, one of open tasks, one of overdue
+    tasks, and the band order."""
+    teams = list(
+        teams_managed_by(user=user)
+        .order_by("name")
+        .prefetch_related(Prefetch("members", queryset=User.objects.order_by("first_name")))
+    )
+    ids = {member.pk for team in teams for member in team.members.all()}
+    accounts = accounts_visible_to(user=user).filter(owner__in=ids)
+    per_band: dict[int, dict[str | None, int]] = {}
+    for row in accounts.values("owner", "health__band__name").annotate(n=Count("pk")).order_by():
+        per_band.setdefault(row["owner"], {})[row["health__band__name"]] = row["n"]
+    at_risk = {
+        row["owner"]: row["arr"]
+        for row in accounts.filter(health__band__is_at_risk=True)
+        .values("owner")
+        .annotate(arr=Sum("arr"))
+        .order_by()
+    }
+    open_tasks = {
+        row["assignee_id"]: row["n"]
+        for row in Task.objects.filter(assignee_id__in=ids, status__in=ACTIVE)
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    overdue = overdue_counts_by_assignee(users=list(ids), today=today)
+    names = band_names()
+    seen = {name for counts in per_band.values() for name in counts if name is not None}
+    names += sorted(seen - set(names))
+    overview = TeamOverview(band_names=names, teams=[])
+    for team in teams:
+        rows = []
+        for member in team.members.all():
+            counts = per_band.get(member.pk, {})
+            rows.append(
+                TeamMemberRow(
+                    user=member,
+                    bands=[counts.get(name, 0) for name in names],
+                    unscored=counts.get(None, 0),
+                    accounts=sum(counts.values()),
+                    arr_at_risk=at_risk.get(member.pk) or 0,
+                    open_tasks=open_tasks.get(member.pk, 0),
+                    overdue_tasks=overdue.get(member.pk, 0),
+                )
+            )
+        overview.teams.append((team, rows))
+    return overview

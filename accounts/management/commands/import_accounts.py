@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import argparse
-
 from django.core.management.base import (
-    BaseCommand,
     CommandError,
     CommandParser,
-    DjangoHelpFormatter,
 )
 from tqdm import tqdm
 
 from accounts.imports import CsvFileError, accounts_import_csv, csv_file_open
 from accounts.services import ACCOUNT_FIELDS, UPSERT_BATCH_SIZE
+from config.commands import ParagraphHelpCommand
 
 HELP = f"""Create or update accounts from a CSV file, matched by external_id.
 
@@ -37,16 +34,8 @@ exit status is 0 when at least one row was imported (or the file has no rows), a
 1 when every row was rejected or the file cannot be read."""
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, DjangoHelpFormatter):
-    """Django's help layout, keeping the paragraphs of the description as written."""
-
-
-class Command(BaseCommand):
+class Command(ParagraphHelpCommand):
     help = HELP
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs):
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="path of the CSV file")

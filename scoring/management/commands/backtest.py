@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import CommandError
 
 from accounts.models import Account
+from config.commands import ParagraphHelpCommand
 from scoring.asof import scoring_model_resolve
 from scoring.backtest import (
     DEFAULT_AGES,
@@ -32,10 +33,6 @@ component. --suggest fits weights (and linear thresholds) to the history and mea
 them out of sample; --create-draft saves them as a new draft version."""
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, DjangoHelpFormatter):
-    pass
-
-
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -51,12 +48,8 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-class Command(BaseCommand):
+class Command(ParagraphHelpCommand):
     help = HELP
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("model", help="key, key:version or id of a scoring model version")

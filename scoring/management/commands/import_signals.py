@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from accounts.imports import CsvFileError, csv_file_open
+from config.commands import ParagraphHelpCommand
 from scoring.ingest import FIELD_ALIASES, signals_ingest
 
 BATCH = 5000
@@ -26,16 +25,8 @@ status is 0 when at least one row was stored or counted as a duplicate, and 1 wh
 every row was rejected or the file cannot be read."""
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, DjangoHelpFormatter):
-    pass
-
-
-class Command(BaseCommand):
+class Command(ParagraphHelpCommand):
     help = HELP
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of the CSV file")

@@ -418,25 +418,34 @@ def signals_store(*, rows: list[SignalRow], batch_size: int = 5000) -> IngestRes
 _SIGNAL_COLUMNS = "(account_id, metric_id, value, timestamp, source, client_id, created_at)"
 
 
+# The batch is copied into a temporary table of the session (kept for the connection's
+# life, emptied before each use; its rows only ever live inside the storing transaction).
+_SIGNAL_BATCH_TABLE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS signal_batch (account_id bigint, metric_id bigint,"
+    " value float8, timestamp timestamptz, source text, client_id text)"
+)
+_SIGNAL_BATCH_TYPES = ["int8", "int8", "float8", "timestamptz", "text", "text"]
+
+
 def _signals_insert_postgresql(cursor, batch: list[SignalRow], created: dt.datetime) -> int:
-    # One array per column, unnested into rows: seven parameters for the whole batch,
-    # rather than seven per row, keeps the statement small and its parsing cheap.
+    """Binary COPY into the session's batch table, then one INSERT … SELECT that skips
+    the client ids already stored and counts what it stored. COPY costs the web process
+    a tenth of the CPU that a multi-row INSERT's parameters do (measured in
+    docs/benchmarks.md), and the INSERT keeps ON CONFLICT's exact counting."""
+    cursor.execute(_SIGNAL_BATCH_TABLE)
+    cursor.execute("TRUNCATE signal_batch")
+    with cursor.cursor.copy("COPY signal_batch FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_SIGNAL_BATCH_TYPES)
+        for r in batch:
+            copy.write_row((r.account_id, r.metric_id, r.value, r.timestamp, r.source, r.client_id))
     cursor.execute(
-        f"INSERT INTO scoring_signal {_SIGNAL_COLUMNS}"
-        " SELECT a, m, v, t, s, c, %s FROM unnest("
-        "%s::bigint[], %s::bigint[], %s::float8[], %s::timestamptz[], %s::text[], %s::text[]"
-        ") AS u(a, m, v, t, s, c) ON CONFLICT DO NOTHING RETURNING id",
-        [
-            created,
-            [r.account_id for r in batch],
-            [r.metric_id for r in batch],
-            [r.value for r in batch],
-            [r.timestamp for r in batch],
-            [r.source for r in batch],
-            [r.client_id for r in batch],
-        ],
+        f"WITH stored AS (INSERT INTO scoring_signal {_SIGNAL_COLUMNS}"
+        " SELECT account_id, metric_id, value, timestamp, source, client_id, %s"
+        " FROM signal_batch ON CONFLICT DO NOTHING RETURNING 1)"
+        " SELECT count(*) FROM stored",
+        [created],
     )
-    return len(cursor.fetchall())
+    return cursor.fetchone()[0]
 
 
 def _signals_insert_sqlite(cursor, batch: list[SignalRow], created: dt.datetime) -> int:

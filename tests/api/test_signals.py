@@ -236,7 +236,7 @@ def test_a_batch_costs_the_same_queries_for_10_or_3000_rows(book, metrics, api_a
             assert send(api, rows).json()["accepted"] == n
         return len(captured)
 
-    assert queries(10) == queries(3000) <= 7
+    assert queries(10) == queries(3000) <= 8
 
 
 # --- access --------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ Steps:
    time in the last 30 days) POSTed to /api/v1/signals/ by ``--connections`` client
    threads, each on a keep-alive connection (``http.client``); the bodies are encoded
    before the clock starts. Events/s = rows stored (as the responses count them) ÷
-   wall time from the first request to the last response;
+   wall time from the first request to the last response. Each shape and size is run
+   ``--repeat`` times; the table shows medians, and the range of HTTP ÷ COPY;
 3. COPY, measured just before each HTTP run (so that both meet the same machine): the
    same rows, in batches of the same size, written by psycopg's ``COPY scoring_signal …
    FROM STDIN`` (one transaction per batch), from one connection and from
@@ -426,21 +427,29 @@ def markdown(results: dict) -> str:
     lines = [
         f"Measured {meta['date']} on {meta['machine']}; PostgreSQL {meta['postgresql']}, "
         f"Python {meta['python']}; {meta['accounts']:,} accounts, {meta['metrics']} metrics; "
-        f"{meta['batches']} batches per size, {meta['connections']} client connections; "
+        f"{meta['batches']} batches per run, {meta['connections']} client connections, "
+        f"{meta['repeat']} runs per line (medians; the ratio's range in brackets); "
         f"load average before the run {meta['loadavg']}. Command: `{meta['command']}`.",
         "",
         "| server (gunicorn) | batch | HTTP events/s | p50 / p95 per request | "
-        f"COPY events/s (1 / {meta['connections']} connections) | HTTP ÷ faster COPY |",
+        f"COPY events/s (1 / {meta['connections']} connections) | HTTP ÷ faster COPY, per run |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for run in results["runs"]:
-        copy = run["copy"]
-        best = max(copy["single"]["events_per_s"], copy["concurrent"]["events_per_s"])
+        attempts = run["attempts"]
+
+        def median(values) -> float:
+            return statistics.median(list(values))
+
+        ratios = sorted(a["ratio"] for a in attempts)
         lines.append(
-            f"| {run['server']} | {run['batch']:,} | {run['events_per_s']:,.0f} | "
-            f"{run['latency_p50_ms']:,.0f} / {run['latency_p95_ms']:,.0f} ms | "
-            f"{copy['single']['events_per_s']:,.0f} / {copy['concurrent']['events_per_s']:,.0f} | "
-            f"{100 * run['events_per_s'] / best:.0f} % |"
+            f"| {run['server']} | {run['batch']:,} | "
+            f"{median(a['events_per_s'] for a in attempts):,.0f} | "
+            f"{median(a['latency_p50_ms'] for a in attempts):,.0f} / "
+            f"{median(a['latency_p95_ms'] for a in attempts):,.0f} ms | "
+            f"{median(a['copy']['single']['events_per_s'] for a in attempts):,.0f} / "
+            f"{median(a['copy']['concurrent']['events_per_s'] for a in attempts):,.0f} | "
+            f"{100 * median(ratios):.0f} % ({100 * ratios[0]:.0f}–{100 * ratios[-1]:.0f} %) |"
         )
     lines += [
         "",
@@ -482,6 +491,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,5000", help="rows per request")
     parser.add_argument("--batches", type=int, default=40, help="measured requests per size")
     parser.add_argument("--connections", type=int, default=4, help="concurrent clients")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per server shape and size")
     parser.add_argument(
         "--servers", default="2x1,3x1,2x4", help="gunicorn shapes: WORKERSxTHREADS, comma-separated"
     )
@@ -517,9 +527,10 @@ def main() -> None:
             "accounts": args.accounts,
             "metrics": args.metrics,
             "batches": args.batches,
+            "repeat": args.repeat,
             "connections": args.connections,
             "loadavg": loadavg(),
-            "command": "python bench/ingest.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python bench/ingest.py", *sys.argv[1:]]),
             "steps_batch": max(sizes),
         },
         "runs": [],
@@ -539,29 +550,42 @@ def main() -> None:
                     for batch in batches_of(make_rows(size * 4, accounts, metrics, rng), size)
                 ]
                 post_all(port=port, token=token, bodies=warm, connections=args.connections)
-                rows = make_rows(size * args.batches, accounts, metrics, rng)
-                copy = measure_copy(
-                    url=url,
-                    rows=as_copy_rows(rows, account_ids, metric_ids),
-                    size=size,
-                    connections=args.connections,
-                )
-                bodies = [
-                    json.dumps({"signals": batch}).encode() for batch in batches_of(rows, size)
-                ]
-                truncate(url)
-                run = post_all(port=port, token=token, bodies=bodies, connections=args.connections)
-                stored = signal_count(url)
-                if stored != len(rows):
-                    raise RuntimeError(f"{stored} signals stored, {len(rows)} sent")
-                run.update({"server": shape, "workers": workers, "threads": threads, "batch": size})
-                run["copy"] = copy
-                results["runs"].append(run)
-                log(
-                    f"HTTP, {shape}, batches of {size:,}: {run['events_per_s']:,.0f} events/s "
-                    f"(p50 {run['latency_p50_ms']:,.0f} ms, p95 {run['latency_p95_ms']:,.0f} ms); "
-                    f"COPY {copy['single']['events_per_s']:,.0f} events/s from 1 connection, "
-                    f"{copy['concurrent']['events_per_s']:,.0f} from {args.connections}"
+                attempts = []
+                for attempt in range(args.repeat):
+                    rows = make_rows(size * args.batches, accounts, metrics, rng)
+                    copy = measure_copy(
+                        url=url,
+                        rows=as_copy_rows(rows, account_ids, metric_ids),
+                        size=size,
+                        connections=args.connections,
+                    )
+                    bodies = [
+                        json.dumps({"signals": batch}).encode() for batch in batches_of(rows, size)
+                    ]
+                    truncate(url)
+                    http = post_all(
+                        port=port, token=token, bodies=bodies, connections=args.connections
+                    )
+                    stored = signal_count(url)
+                    if stored != len(rows):
+                        raise RuntimeError(f"{stored} signals stored, {len(rows)} sent")
+                    best = max(copy["single"]["events_per_s"], copy["concurrent"]["events_per_s"])
+                    attempts.append({**http, "copy": copy, "ratio": http["events_per_s"] / best})
+                    log(
+                        f"HTTP, {shape}, batches of {size:,}, run {attempt + 1}: "
+                        f"{http['events_per_s']:,.0f} events/s (p50 {http['latency_p50_ms']:,.0f} "
+                        f"ms, p95 {http['latency_p95_ms']:,.0f} ms); COPY "
+                        f"{copy['single']['events_per_s']:,.0f} events/s from 1 connection, "
+                        f"{copy['concurrent']['events_per_s']:,.0f} from {args.connections}"
+                    )
+                results["runs"].append(
+                    {
+                        "server": shape,
+                        "workers": workers,
+                        "threads": threads,
+                        "batch": size,
+                        "attempts": attempts,
+                    }
                 )
         finally:
             stop_server(server)

@@ -44,6 +44,7 @@ from scoring.serializers import (
 from scoring.services import (
     ScoringError,
     metric_delete,
+    metric_save,
     recompute_now,
     scoring_model_activate,
     scoring_model_draft_save,
@@ -312,6 +313,9 @@ class MetricListView(generics.ListCreateAPIView):
     def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)
 
+    def perform_create(self, serializer: MetricSerializer) -> None:
+        serializer.instance = metric_save(fields=serializer.validated_data)
+
 
 METRIC_KEY = OpenApiParameter("key", str, OpenApiParameter.PATH, description="The metric's key.")
 
@@ -338,6 +342,11 @@ class MetricDetailView(generics.RetrieveUpdateDestroyAPIView):
     )
     def patch(self, request: Request, *args, **kwargs) -> Response:
         return super().patch(request, *args, **kwargs)
+
+    def perform_update(self, serializer: MetricSerializer) -> None:
+        serializer.instance = metric_save(
+            metric=serializer.instance, fields=serializer.validated_data
+        )
 
     @extend_schema(
         summary="Delete a metric",

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -339,6 +339,27 @@ def scoring_model_draft_save(
         if errors:
             raise ValidationError({"non_field_errors": errors})
     return model
+
+
+def metric_save(*, metric: Metric | None = None, fields: dict) -> Metric:
+    """Create a metric, or change the given fields of one. A key already taken (by a
+    request racing this one) is a ValidationError on ``key``, as the serializer's own
+    uniqueness check would have said."""
+    editable = ("key", "name", "unit", "description", "rollup", "window_days")
+    fields = {name: value for name, value in fields.items() if name in editable}
+    creating = metric is None
+    metric = metric or Metric()
+    for name, value in fields.items():
+        setattr(metric, name, value)
+    try:
+        with transaction.atomic():
+            if creating:
+                metric.save()
+            elif fields:
+                metric.save(update_fields=list(fields))
+    except IntegrityError:
+        raise ValidationError({"key": ["A metric with this key already exists."]}) from None
+    return metric
 
 
 def metric_delete(*, metric: Metric) -> None:

@@ -484,3 +484,17 @@ def test_listing_models_costs_the_same_queries_for_one_or_five(metrics, api_as):
     for i in range(1, 5):
         make_model(f"m{i}", components=[{"metric": "nps", "weight": 100}], bands=[("All", None)])
     assert queries() == one
+
+
+def test_a_metric_key_taken_meanwhile_is_reported_on_the_key(db):
+    # What a request racing another for the same new key meets after the serializer's
+    # own check has passed: the unique index decides, and says so on the field.
+    from django.core.exceptions import ValidationError
+
+    from scoring.services import metric_save
+
+    make_metric("nps")
+    with pytest.raises(ValidationError) as error:
+        metric_save(fields={"key": "nps", "name": "NPS again"})
+    assert error.value.message_dict == {"key": ["A metric with this key already exists."]}
+    assert Metric.objects.count() == 1

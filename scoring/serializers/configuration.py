@@ -1,10 +1,5 @@
-"""JSON shapes of the scoring API: signal batches, scores, metrics and scoring models.
-
-Signal batches are validated by ``scoring.ingest`` (row by row, without a serializer
-per row: a batch of 5,000 is validated in milliseconds); their serializers here only
-describe the shape for the OpenAPI schema. Scores are read-only. Metrics and scoring
-models are validated here, field by field, and written by ``scoring.services``.
-"""
+"""The JSON shapes of metrics and scoring models, validated field by field here and
+written by ``scoring.services``."""
 
 from __future__ import annotations
 
@@ -18,130 +13,9 @@ from config.api import json_without_nul
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
 from scoring.services import BandInput, ComponentInput, band_errors, component_params_errors
 
-SIGNALS_MAX_ROWS = 5000
 # The longest roll-up window: ten years of history is more than any health score needs,
 # and it keeps window arithmetic far from the limits of dates.
 METRIC_MAX_WINDOW_DAYS = 3650
-
-# --- Signals (the schema only) -----------------------------------------------------------
-
-
-class SignalSerializer(serializers.Serializer):
-    account = serializers.CharField(
-        max_length=100, help_text="The account's external id (as in `/api/v1/accounts/`)."
-    )
-    metric = serializers.CharField(max_length=64, help_text="The metric's key, e.g. `logins`.")
-    value = serializers.FloatField(help_text="A finite number.")
-    timestamp = serializers.DateTimeField(
-        help_text="ISO 8601; without an offset it is taken as UTC; a date alone is midnight "
-        "UTC. At most one day in the future."
-    )
-    id = serializers.CharField(
-        max_length=100,
-        required=False,
-        help_text="Your own id for this observation: a signal whose id was stored before "
-        "is counted as a duplicate and not stored again.",
-    )
-    source = serializers.CharField(
-        max_length=50,
-        required=False,
-        allow_blank=True,
-        help_text="Where it comes from, e.g. `product`, `zendesk`, `survey`.",
-    )
-
-
-class SignalBatchSerializer(serializers.Serializer):
-    signals = serializers.ListField(
-        child=SignalSerializer(),
-        max_length=SIGNALS_MAX_ROWS,
-        help_text=f"At most {SIGNALS_MAX_ROWS:,} signals.",
-    )
-
-
-class SignalRejectedSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the row in `signals`, from 0.")
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Each bad field with its messages, e.g. "
-        '`{"account": ["Unknown account \'ext-9\'."]}`.',
-    )
-
-
-class SignalBatchResultSerializer(serializers.Serializer):
-    accepted = serializers.IntegerField(help_text="Signals stored by this request.")
-    duplicates = serializers.IntegerField(
-        help_text="Rows whose `id` was stored before (or repeated in this request): not "
-        "stored again."
-    )
-    rejected = SignalRejectedSerializer(many=True, help_text="The bad rows; nothing stored.")
-
-
-# --- Scores (read only) ------------------------------------------------------------------
-
-
-class ModelRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.CharField()
-    name = serializers.CharField()
-    version = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=ScoringModel.Kind.choices)
-
-
-class BandRefSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    color = serializers.CharField(help_text="#rrggbb")
-    is_at_risk = serializers.BooleanField()
-
-
-class ScoreComponentSerializer(serializers.Serializer):
-    metric = serializers.CharField(help_text="The metric's key.")
-    label = serializers.CharField()
-    unit = serializers.CharField(allow_blank=True)
-    rule = serializers.CharField(help_text="How the value became a score, in words.")
-    weight = serializers.FloatField(help_text="Per cent of the score (weighted models).")
-    raw_value = serializers.FloatField(
-        allow_null=True, help_text="The metric's rolled-up value; null when it had no data."
-    )
-    score = serializers.FloatField(
-        allow_null=True,
-        help_text="0–100 (weighted models) or impact points (points models); null when "
-        "the component was left out for lack of data.",
-    )
-    contribution = serializers.FloatField(
-        allow_null=True,
-        help_text="Points this component adds to the score (weighted: score × weight, "
-        "re-weighted over the components that had data).",
-    )
-
-
-class ScoreSerializer(serializers.Serializer):
-    """An account's latest health score with its breakdown."""
-
-    account = serializers.CharField(help_text="The account's external id.")
-    model = ModelRefSerializer(help_text="The scoring model version that computed it.")
-    score = serializers.FloatField(allow_null=True, help_text="Null when no component had data.")
-    band = BandRefSerializer(allow_null=True)
-    completeness = serializers.FloatField(help_text="Share (0–1) of the weight that had data.")
-    computed_at = serializers.DateTimeField()
-    trend_7d = serializers.FloatField(
-        allow_null=True, help_text="Change against the score 7 days earlier; null without one."
-    )
-    trend_30d = serializers.FloatField(allow_null=True)
-    trend_90d = serializers.FloatField(allow_null=True)
-    components = ScoreComponentSerializer(many=True)
-
-
-class ScoreHistorySerializer(serializers.Serializer):
-    """One computation of an account's score."""
-
-    computed_at = serializers.DateTimeField()
-    score = serializers.FloatField(allow_null=True)
-    band = BandRefSerializer(allow_null=True)
-    completeness = serializers.FloatField()
-    model = ModelRefSerializer()
-
-
-# --- Metrics ------------------------------------------------------------------------------
 
 
 class MetricSerializer(serializers.ModelSerializer):

@@ -78,8 +78,9 @@ def _with_url_id(data: object, external_id: str) -> dict:
 @extend_schema(
     tags=["accounts"],
     summary="List accounts",
-    description="The accounts this token reaches, paginated. (A `band` filter joins "
-    "when health scores are available.)",
+    description="The accounts this token reaches, paginated. Filter by the band of their "
+    "latest health score (`band`), segment, owner, renewal date or text; order by name, "
+    "ARR, renewal date, creation or `score`.",
     responses={200: AccountSerializer(many=True), **error_responses(400, 404)},
 )
 class AccountListView(generics.ListAPIView):

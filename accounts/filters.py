@@ -163,16 +163,42 @@ class AccountFilter(django_filters.FilterSet):
 
 
 class _StableOrderingFilter(django_filters.OrderingFilter):
-    """Ends every ordering with the primary key, so that pages never overlap nor skip rows."""
+    """Ends every ordering with the primary key, so that pages never overlap nor skip rows.
+    By score, accounts not scored yet come last in either direction, on every database."""
+
+    NULLS_LAST = {"health__score"}
 
     def filter(self, qs: QuerySet[Account], value: list[str] | None) -> QuerySet[Account]:
-        if not value:
+        params = [param for param in value or [] if param]  # "name," leaves an empty item
+        if not params:
             return qs
-        return qs.order_by(*(self.get_ordering_value(param) for param in value), "pk")
+        ordering: list = []
+        for param in params:
+            name = self.get_ordering_value(param)
+            field = name.removeprefix("-")
+            if field not in self.NULLS_LAST:
+                ordering.append(name)
+            elif name.startswith("-"):
+                ordering.append(F(field).desc(nulls_last=True))
+            else:
+                ordering.append(F(field).asc(nulls_last=True))
+        return qs.order_by(*ordering, "pk")
 
 
 class AccountApiFilter(django_filters.FilterSet):
-    """GET /api/v1/accounts/ query parameters. The band filter joins when scores exist."""
+    """GET /api/v1/accounts/ query parameters.
+
+    ``band`` and the ``score`` ordering read the account's latest health through the
+    ``health`` relation by name (the scoring app's AccountHealth): this module does not
+    import scoring, so accounts keeps depending on nothing above it.
+    """
+
+    band = django_filters.CharFilter(
+        field_name="health__band__name",
+        lookup_expr="iexact",
+        help_text="Name of the band of the account's latest health score, e.g. At-risk "
+        "(any letter case). Accounts not scored yet never match.",
+    )
 
     segment = django_filters.ChoiceFilter(choices=Account.Segment.choices, help_text="Segment.")
     owner = django_filters.CharFilter(
@@ -188,12 +214,13 @@ class AccountApiFilter(django_filters.FilterSet):
         help_text="Name or domain containing the text, or an exact external id.",
     )
     ordering = _StableOrderingFilter(
-        fields=["name", "arr", "renewal_date", "created_at"],
-        help_text="Sort key; prefix with '-' for descending. Default: name.",
+        fields=["name", "arr", "renewal_date", "created_at", ("health__score", "score")],
+        help_text="Sort key; prefix with '-' for descending. Default: name. By `score`, "
+        "accounts not scored yet come last either way.",
     )
 
     class Meta:
         model = Account
-        fields = ["segment", "owner", "renewal_before", "search", "ordering"]
+        fields = ["band", "segment", "owner", "renewal_before", "search", "ordering"]
 
     filter_search = AccountFilter.filter_search

@@ -98,6 +98,8 @@ def account_get_visible_to_token(
     *, token: ApiToken, external_id: str, queryset: QuerySet[Account] | None = None
 ) -> Account:
     """The account with this external id if ``token`` reaches it; Http404 otherwise."""
+    if "\x00" in external_id:  # no account has one, and PostgreSQL cannot even look it up
+        raise Http404("No such account.")
     try:
         return accounts_visible_to_token(token=token, queryset=queryset).get(
             external_id=external_id

@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from accounts.models import Account, ApiToken, User
 from accounts.selectors import accounts_visible_to_token, owners_assignable_by_token
+from config.api import json_without_nul
 
 BULK_MAX_ROWS = 1000
 
@@ -61,7 +62,9 @@ class AccountSerializer(serializers.ModelSerializer):
         help_text="Annual recurring revenue.",
     )
     attributes = serializers.DictField(
-        required=False, help_text="Free-form JSON object; replaced whole when given."
+        required=False,
+        validators=[json_without_nul],
+        help_text="Free-form JSON object; replaced whole when given.",
     )
 
     class Meta:
@@ -132,10 +135,13 @@ class UpsertOutcome:
 
 
 def _text(value: Any) -> str | None:
-    """A value as the serializer's CharField will read it (``42`` is ``"42"``), or None."""
+    """A value as the serializer's CharField will read it (``42`` is ``"42"``), or None.
+    Text with a NUL character is None too: no account or user can have it (PostgreSQL
+    cannot even look it up), and the serializer reports it on the field."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
-    return str(value).strip() or None
+    text = str(value).strip()
+    return text if text and "\x00" not in text else None
 
 
 def _plain(errors: Any) -> Any:

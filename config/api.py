@@ -112,6 +112,36 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
 
 
+def json_without_nul(value: Any) -> Any:
+    """A validator for JSON fields: PostgreSQL cannot store a NUL character (\\u0000) in
+    jsonb, as a key or in a string; refuse it here, naming where it is, rather than fail
+    at the database."""
+
+    def find(item: Any, path: str) -> str | None:
+        if isinstance(item, str):
+            return path if "\x00" in item else None
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in str(key):
+                    return f"{path}[{key!r}]"
+                found = find(child, f"{path}[{key!r}]")
+                if found:
+                    return found
+        if isinstance(item, list):
+            for index, child in enumerate(item):
+                found = find(child, f"{path}[{index}]")
+                if found:
+                    return found
+        return None
+
+    where = find(value, "")
+    if where is not None:
+        raise exceptions.ValidationError(
+            f"May not contain NUL (\\u0000) characters (found at {where or 'the top'})."
+        )
+    return value
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"

@@ -28,6 +28,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing, malformed, unknown, expired or revoked token (`error.code` says which).",
     403: "The token lacks the scope this operation needs (`scope_missing`).",
     404: "No such object, or it is outside the token's access scope.",
+    409: "The request conflicts with the object's state (`error.code` says how).",
     413: "The request body or the batch is too large.",
     429: "Too many requests for this token; retry after `Retry-After` seconds.",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import api as accounts_api
+from scoring import api as scoring_api
 
 app_name = "api"
 
@@ -16,5 +17,34 @@ urlpatterns = [
         "accounts/<str:external_id>/",
         accounts_api.AccountDetailView.as_view(),
         name="account-detail",
+    ),
+    path(
+        "accounts/<str:external_id>/score/",
+        scoring_api.AccountScoreView.as_view(),
+        name="account-score",
+    ),
+    path(
+        "accounts/<str:external_id>/scores/",
+        scoring_api.AccountScoreHistoryView.as_view(),
+        name="account-scores",
+    ),
+    path(
+        "accounts/<str:external_id>/recompute/",
+        scoring_api.AccountRecomputeView.as_view(),
+        name="account-recompute",
+    ),
+    path("signals/", scoring_api.SignalIngestView.as_view(), name="signals"),
+    path("metrics/", scoring_api.MetricListView.as_view(), name="metric-list"),
+    path("metrics/<slug:key>/", scoring_api.MetricDetailView.as_view(), name="metric-detail"),
+    path("scoring-models/", scoring_api.ScoringModelListView.as_view(), name="scoring-model-list"),
+    path(
+        "scoring-models/<int:id>/",
+        scoring_api.ScoringModelDetailView.as_view(),
+        name="scoring-model-detail",
+    ),
+    path(
+        "scoring-models/<int:id>/activate/",
+        scoring_api.ScoringModelActivateView.as_view(),
+        name="scoring-model-activate",
     ),
 ]

@@ -50,6 +50,13 @@ class PayloadTooLarge(DomainError):
     code = "too_large"
 
 
+class Conflict(DomainError):
+    """The request conflicts with the object's state (e.g. changing what is frozen)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
 def error_body(*, code: str, message: str, fields: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields is not None:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -43,38 +44,76 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
+def parse_text(value, *, max_length: int) -> tuple[str, str | None]:
+    """An optional text field (an id, a key, a source): a string, or a whole number
+    (JSON senders often send numeric ids). Returns (text, error); "" when absent."""
+    if type(value) is str:  # the usual case first: this runs for every field of every row
+        text = value.strip()
+    elif value is None:
+        return "", None
+    elif isinstance(value, bool) or not isinstance(value, str | int):
+        return "", "Must be a string."
+    else:
+        text = str(value).strip()
+    if "\x00" in text:
+        # PostgreSQL cannot store (nor look up) NUL characters in text.
+        return "", "May not contain NUL (\\x00) characters."
+    if len(text) > max_length:
+        return "", f"At most {max_length} characters."
+    return text, None
+
+
 def parse_timestamp(value) -> tuple[dt.datetime | None, str | None]:
-    """An aware datetime from ISO 8601 text (or a date, taken as midnight UTC); naive
+    """An aware UTC datetime from ISO 8601 text (or a date, taken as midnight UTC); naive
     times are taken as UTC. Returns (value, error)."""
     if isinstance(value, dt.datetime):
         parsed = value
+    elif value is not None and not isinstance(value, str):
+        return None, "Must be an ISO 8601 date-time string (e.g. 2026-11-01T10:00:00Z)."
     else:
         text = _text(value)
         if not text:
             return None, "This field is required."
-        try:
-            parsed = parse_datetime(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-        except ValueError:
-            parsed = None
+        parsed = _parse_iso(text)
         if parsed is None:
-            try:
-                day = parse_date(text)
-            except ValueError:
-                day = None
-            if day is None:
-                return None, f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-01T10:00:00Z)."
-            parsed = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            return None, f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-01T10:00:00Z)."
+    if parsed.tzinfo is dt.UTC:
+        return parsed, None
     if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed, None
+        return parsed.replace(tzinfo=dt.UTC), None
+    try:
+        # In UTC, so that comparisons and storage never meet an offset again.
+        return parsed.astimezone(dt.UTC), None
+    except OverflowError:
+        return None, f"{parsed.isoformat()} is out of range once converted to UTC."
+
+
+def _parse_iso(text: str) -> dt.datetime | None:
+    try:
+        # The usual case, and the fastest: Python reads "Z", offsets, and a date alone
+        # (as midnight).
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:  # the looser forms Django reads
+        parsed = parse_datetime(text)
+        day = parse_date(text) if parsed is None else None
+    except ValueError:  # well formed but impossible, e.g. 2026-02-30
+        return None
+    if parsed is None and day is not None:
+        parsed = dt.datetime.combine(day, dt.time())
+    return parsed
 
 
 def parse_value(value) -> tuple[float | None, str | None]:
     if isinstance(value, bool):
         return None, "Must be a number, not true/false."
     if isinstance(value, int | float):
-        number = float(value)
-    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            return None, "Is too large for a number."
+    elif value is None or isinstance(value, str):
         text = _text(value)
         if not text:
             return None, "This field is required."
@@ -82,6 +121,8 @@ def parse_value(value) -> tuple[float | None, str | None]:
             number = float(text)
         except ValueError:
             return None, f"{text!r} is not a number."
+    else:
+        return None, "Must be a number."
     if not math.isfinite(number):
         return None, "Must be a finite number."
     return number, None
@@ -95,64 +136,92 @@ def signals_validate(
 ) -> tuple[list[tuple[int, SignalRow]], list[tuple[int, dict[str, list[str]]]]]:
     """Validate raw rows (dicts keyed by field name). Accounts are looked up by external
     id within ``accounts`` (a caller's scope; all accounts by default) and metrics by
-    key, each with one query for the whole batch."""
-    now = now or timezone.now()
-    accounts = Account.objects.all() if accounts is None else accounts
-    wanted_accounts = {_text(_get(row, "account")) for row in rows if isinstance(row, Mapping)}
-    wanted_metrics = {_text(_get(row, "metric")) for row in rows if isinstance(row, Mapping)}
-    account_ids = dict(
-        accounts.filter(external_id__in=wanted_accounts - {""}).values_list("external_id", "id")
-    )
-    metric_ids = dict(Metric.objects.filter(key__in=wanted_metrics - {""}).values_list("key", "id"))
+    key, each with one query for the whole batch: so an account out of the caller's
+    scope reads exactly like one that does not exist.
 
-    good: list[tuple[int, SignalRow]] = []
+    Steps: check each row's fields on their own; look up the accounts and metrics
+    the rows name; then resolve them, row by row."""
+    now = now or timezone.now()
+    latest = now + MAX_FUTURE
+    accounts = Account.objects.all() if accounts is None else accounts
+
+    # Each row's fields checked on their own: (index, account, metric, value, timestamp,
+    # source, client id, errors); the account and metric are "" when missing or bad.
+    parsed: list[tuple] = []
     bad: list[tuple[int, dict[str, list[str]]]] = []
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             bad.append((index, {"non_field_errors": ["Each signal must be an object."]}))
             continue
         errors: dict[str, list[str]] = {}
-        external_id = _text(_get(row, "account"))
-        if not external_id:
-            errors["account"] = ["This field is required."]
-        elif external_id not in account_ids:
-            errors["account"] = [f"Unknown account {external_id!r}."]
-        key = _text(_get(row, "metric"))
-        if not key:
-            errors["metric"] = ["This field is required."]
-        elif key not in metric_ids:
-            errors["metric"] = [f"Unknown metric {key!r}."]
+        external_id, error = parse_text(_get(row, "account"), max_length=100)
+        if error or not external_id:
+            errors["account"] = [error or "This field is required."]
+        key, error = parse_text(_get(row, "metric"), max_length=64)
+        if error or not key:
+            errors["metric"] = [error or "This field is required."]
         value, error = parse_value(_get(row, "value"))
         if error:
             errors["value"] = [error]
         timestamp, error = parse_timestamp(_get(row, "timestamp"))
         if error:
             errors["timestamp"] = [error]
-        elif timestamp > now + MAX_FUTURE:
+        elif timestamp > latest:
             errors["timestamp"] = [f"{timestamp.isoformat()} is in the future."]
-        source = _text(_get(row, "source"))
-        if len(source) > 50:
-            errors["source"] = ["At most 50 characters."]
-        client_id = _text(_get(row, "id")) or None
-        if client_id and len(client_id) > 100:
-            errors["id"] = ["At most 100 characters."]
+        source, error = parse_text(_get(row, "source"), max_length=50)
+        if error:
+            errors["source"] = [error]
+        client_id, error = parse_text(_get(row, "id"), max_length=100)
+        if error:
+            errors["id"] = [error]
+        parsed.append((index, external_id, key, value, timestamp, source, client_id, errors))
+
+    wanted_accounts = {row[1] for row in parsed if row[1]}
+    wanted_metrics = {row[2] for row in parsed if row[2]}
+    account_ids = (
+        dict(accounts.filter(external_id__in=wanted_accounts).values_list("external_id", "id"))
+        if wanted_accounts
+        else {}
+    )
+    metric_ids = (
+        dict(Metric.objects.filter(key__in=wanted_metrics).values_list("key", "id"))
+        if wanted_metrics
+        else {}
+    )
+
+    good: list[tuple[int, SignalRow]] = []
+    for index, external_id, key, value, timestamp, source, client_id, errors in parsed:
+        account_id = account_ids.get(external_id)
+        metric_id = metric_ids.get(key)
+        if account_id is None and "account" not in errors:
+            errors["account"] = [f"Unknown account {external_id!r}."]
+        if metric_id is None and "metric" not in errors:
+            errors["metric"] = [f"Unknown metric {key!r}."]
         if errors:
-            bad.append((index, errors))
+            bad.append((index, dict(sorted(errors.items(), key=_field_order))))
             continue
         good.append(
             (
                 index,
                 SignalRow(
-                    account_id=account_ids[external_id],
-                    metric_id=metric_ids[key],
+                    account_id=account_id,
+                    metric_id=metric_id,
                     value=value,
                     timestamp=timestamp,
                     source=source,
-                    client_id=client_id,
+                    client_id=client_id or None,
                 ),
             )
         )
+    bad.sort(key=lambda item: item[0])
     return good, bad
+
+
+_FIELD_ORDER = {name: position for position, name in enumerate(FIELD_ALIASES)}
+
+
+def _field_order(item: tuple[str, list[str]]) -> int:
+    return _FIELD_ORDER.get(item[0], -1)
 
 
 def _get(row: Mapping, name: str):
@@ -170,12 +239,24 @@ def signals_ingest(
     index_offset: int = 0,
 ) -> IngestReport:
     """Validate and store a batch of raw rows; all good rows are stored in one
-    transaction (or none, if the database refuses the batch)."""
+    transaction (or none, if the database refuses the batch).
+
+    An account (or metric) deleted between validation and storage makes the database
+    refuse the batch when it checks the foreign keys at commit; the batch is then
+    validated again, once, so that the rows naming it are rejected and the rest stored.
+    """
     rows = list(rows)
-    good, bad = signals_validate(rows=rows, accounts=accounts, now=now)
-    result: IngestResult = signals_store(rows=[row for _, row in good])
-    return IngestReport(
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        rejected=[(index + index_offset, errors) for index, errors in bad],
-    )
+    for attempt in range(2):
+        good, bad = signals_validate(rows=rows, accounts=accounts, now=now)
+        try:
+            result: IngestResult = signals_store(rows=[row for _, row in good])
+        except IntegrityError:
+            if attempt:
+                raise
+            continue
+        return IngestReport(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=[(index + index_offset, errors) for index, errors in bad],
+        )
+    raise AssertionError("unreachable")

@@ -94,6 +94,27 @@ def score_history(
     )
 
 
+def account_health_get(*, account: Account) -> AccountHealth | None:
+    """The account's latest health (score, band, trends), or None if never scored."""
+    return (
+        AccountHealth.objects.select_related("band", "model", "health_score__model")
+        .filter(account=account)
+        .first()
+    )
+
+
+def health_scores_between(
+    *, account: Account, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> QuerySet[HealthScore]:
+    """The account's score history within [since, until], newest first."""
+    scores = HealthScore.objects.filter(account=account)
+    if since is not None:
+        scores = scores.filter(computed_at__gte=since)
+    if until is not None:
+        scores = scores.filter(computed_at__lte=until)
+    return scores.select_related("band", "model").order_by("-computed_at", "-id")
+
+
 def latest_signals(*, account: Account, limit: int = 15) -> QuerySet[Signal]:
     return (
         Signal.objects.filter(account=account)

@@ -12,10 +12,13 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Account
 from accounts.serializers import BULK_MAX_ROWS
+from scoring.services import scoring_run_create, scoring_run_execute
 from tests.factories import AccountFactory
+from tests.scoring.builders import add_signal, make_model
 
 LIST = "/api/v1/accounts/"
 BULK = "/api/v1/accounts/bulk/"
@@ -116,12 +119,39 @@ def test_ordering_by_arr_renewal_name_and_creation(db, api_as):
     assert ids("") == ["b", "c", "a"]  # default: name
 
 
+def test_filter_by_band_and_order_by_score_with_the_unscored_last(book, api_as):
+    make_model(
+        "usage",
+        components=[{"metric": "logins", "rule": "passthrough", "weight": 100}],
+        bands=[("At-risk", None), ("Neutral", 50), ("Healthy", 75)],
+    )
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    add_signal(book["alice"], "logins", 90, yesterday)
+    add_signal(book["bob"], "logins", 30, yesterday)
+    scoring_run_execute(run=scoring_run_create())  # cobalt has no data: no score
+    api = api_as("accounts:read")
+
+    def ids(**params) -> list[str]:
+        response = api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return [a["external_id"] for a in response.json()["results"]]
+
+    assert ids(band="Healthy") == ["acme"]
+    assert ids(band="at-risk") == ["borealis"]  # any letter case
+    assert ids(band="Neutral") == []
+    assert ids(band="Healthy", segment="enterprise") == []
+    assert ids(ordering="score") == ["borealis", "acme", "cobalt"]
+    assert ids(ordering="-score") == ["acme", "borealis", "cobalt"]
+    assert ids(ordering="-score,name") == ["acme", "borealis", "cobalt"]
+    assert ids(ordering="score,") == ["borealis", "acme", "cobalt"]  # a stray comma is fine
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"segment": "galactic"}, "segment"),
         ({"renewal_before": "next tuesday"}, "renewal_before"),
-        ({"ordering": "score"}, "ordering"),
+        ({"ordering": "karma"}, "ordering"),
     ],
 )
 def test_a_bad_filter_is_400_naming_it(db, api_as, params, field):

@@ -3,16 +3,30 @@ and one JSON error shape, whatever goes wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.test import RequestFactory, override_settings
+from django.utils import timezone
 
 from accounts.models import Account
 from accounts.tokens import SCOPES
 from config.views import server_error
+from scoring.models import HealthScore, Metric, ScoringModel, Signal
+from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
+from tests.scoring.builders import add_signal, make_metric, make_model
 
-# Every operation with the scope it needs: (method, path, body, scope).
+SIGNAL = {"account": "acme", "metric": "logins", "value": 3, "timestamp": "2026-11-01"}
+MODEL = {
+    "key": "new",
+    "name": "New",
+    "components": [{"metric": "logins", "weight": 100, "rule": "passthrough"}],
+    "bands": [{"name": "All", "lower": None}],
+}
+
+# Every operation with the scope it needs: (method, path, body, scope). "{draft}" is the
+# id of a draft scoring model.
 OPERATIONS = [
     ("get", "/api/v1/accounts/", None, "accounts:read"),
     ("get", "/api/v1/accounts/acme/", None, "accounts:read"),
@@ -20,6 +34,20 @@ OPERATIONS = [
     ("patch", "/api/v1/accounts/acme/", {"plan": "Scale"}, "accounts:write"),
     ("delete", "/api/v1/accounts/acme/", None, "accounts:write"),
     ("post", "/api/v1/accounts/bulk/", {"accounts": []}, "accounts:write"),
+    ("post", "/api/v1/signals/", {"signals": [SIGNAL]}, "signals:write"),
+    ("get", "/api/v1/accounts/acme/score/", None, "scores:read"),
+    ("get", "/api/v1/accounts/acme/scores/", None, "scores:read"),
+    ("post", "/api/v1/accounts/acme/recompute/", None, "accounts:write"),
+    ("get", "/api/v1/metrics/", None, "config:read"),
+    ("post", "/api/v1/metrics/", {"key": "csat", "name": "CSAT"}, "config:write"),
+    ("get", "/api/v1/metrics/logins/", None, "config:read"),
+    ("patch", "/api/v1/metrics/logins/", {"unit": "logins"}, "config:write"),
+    ("delete", "/api/v1/metrics/spare/", None, "config:write"),
+    ("get", "/api/v1/scoring-models/", None, "config:read"),
+    ("post", "/api/v1/scoring-models/", MODEL, "config:write"),
+    ("get", "/api/v1/scoring-models/{draft}/", None, "config:read"),
+    ("patch", "/api/v1/scoring-models/{draft}/", {"name": "Renamed"}, "config:write"),
+    ("post", "/api/v1/scoring-models/{draft}/activate/", None, "config:write"),
 ]
 
 
@@ -27,12 +55,38 @@ def call(api, method: str, path: str, body):
     return getattr(api, method)(path, body, format="json") if body else getattr(api, method)(path)
 
 
+@pytest.fixture
+def world(book) -> dict:
+    """The book, with a metric, an active model that has scored acme, a draft and a
+    metric nothing uses."""
+    make_metric("spare")
+    active = make_model(
+        "health",
+        components=[{"metric": "logins", "rule": "passthrough", "weight": 100}],
+        bands=[("Low", None), ("High", 50)],
+    )
+    add_signal(book["alice"], "logins", 60, timezone.now() - dt.timedelta(days=1))
+    scoring_run_execute(run=scoring_run_create())
+    return {"draft": scoring_model_new_version(model=active).pk}
+
+
+def snapshot() -> list:
+    return [
+        list(Account.objects.values_list("external_id", "name", "plan")),
+        list(Signal.objects.values_list("id")),
+        list(HealthScore.objects.values_list("id")),
+        list(Metric.objects.values_list("key", "name", "unit")),
+        list(ScoringModel.objects.values_list("id", "name", "status")),
+    ]
+
+
 @pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS)
 def test_an_operation_needs_its_scope_and_names_it_when_missing(
-    book, api_as, method, path, body, scope
+    world, api_as, method, path, body, scope
 ):
+    path = path.format(**world)
     every_other_scope = [s for s in SCOPES if s != scope]
-    before = list(Account.objects.values_list("external_id", "name", "plan"))
+    before = snapshot()
 
     refused = call(api_as(*every_other_scope), method, path, body)
 
@@ -40,10 +94,10 @@ def test_an_operation_needs_its_scope_and_names_it_when_missing(
     error = refused.json()["error"]
     assert error["code"] == "scope_missing"
     assert f"'{scope}'" in error["message"]
-    assert list(Account.objects.values_list("external_id", "name", "plan")) == before
+    assert snapshot() == before
 
     allowed = call(api_as(scope), method, path, body)
-    assert allowed.status_code in {200, 201, 204}
+    assert allowed.status_code in {200, 201, 204}, allowed.content
 
 
 def test_a_method_the_endpoint_lacks_is_405_in_the_error_shape(db, api_as):
@@ -143,3 +197,29 @@ def test_a_token_over_its_rate_is_429_with_retry_after(db, api_as):
     assert "seconds" in error["message"]
     # Counted per token: another integration is not slowed down by this one.
     assert other.get("/api/v1/accounts/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/v1/accounts/a%00b/", 404),
+        ("delete", "/api/v1/accounts/a%00b/", 404),
+        ("get", "/api/v1/accounts/a%00b/score/", 404),
+        ("get", "/api/v1/accounts/a%00b/scores/", 404),
+        ("post", "/api/v1/accounts/a%00b/recompute/", 404),
+        ("put", "/api/v1/accounts/a%00b/", 400),
+    ],
+)
+def test_a_nul_character_in_an_external_id_is_answered_not_crashed_on(
+    db, api_as, method, path, status
+):
+    # PostgreSQL cannot even look up text with a NUL character: it must never reach it.
+    response = call(api_as(), method, path, {"name": "X"} if method == "put" else None)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] in {"not_found", "invalid"}
+
+
+def test_a_nul_character_in_a_query_parameter_is_a_400_naming_it(db, api_as):
+    response = api_as().get("/api/v1/accounts/", {"search": "a\x00b", "band": "\x00"})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"search", "band"}

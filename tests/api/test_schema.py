@@ -46,13 +46,13 @@ def test_every_operation_needs_a_bearer_token_and_documents_its_errors(schema):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 6
+    assert len(operations) == 20
     for path, method, operation in operations:
         assert operation["security"] == [{"bearerAuth": []}], (path, method)
         for status in ("401", "403", "429"):
             error = operation["responses"][status]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/Error"}, (path, method, status)
-        if method in {"put", "patch", "post"}:
+        if "requestBody" in operation:
             assert {"400", "413"} <= set(operation["responses"]), (path, method)
         if "{external_id}" in path:
             assert "404" in operation["responses"], (path, method)
@@ -93,3 +93,34 @@ def test_the_docs_page_loads_swagger_ui_from_our_own_static_files(client, db):
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert '"/api/schema/"' in script.content.decode()
+
+
+def test_the_scoring_operations_document_their_bodies_and_parameters(schema):
+    paths = schema["paths"]
+    components = schema["components"]["schemas"]
+
+    def ref(response: dict) -> str:
+        return response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+
+    signals = paths["/api/v1/signals/"]["post"]
+    assert ref(signals["requestBody"]) == "SignalBatchRequest"
+    assert components["SignalBatchRequest"]["properties"]["signals"]["maxItems"] == 5000
+    assert set(components["SignalRequest"]["required"]) == {
+        "account",
+        "metric",
+        "value",
+        "timestamp",
+    }
+    assert ref(signals["responses"]["200"]) == "SignalBatchResult"
+    score = paths["/api/v1/accounts/{external_id}/score/"]["get"]["responses"]["200"]
+    assert ref(score) == "Score"
+    assert components["Score"]["properties"]["band"]["nullable"] is True
+    recompute = paths["/api/v1/accounts/{external_id}/recompute/"]["post"]["responses"]
+    assert ref(recompute["200"]) == "Score" and "409" in recompute
+    history = paths["/api/v1/accounts/{external_id}/scores/"]["get"]
+    assert {"since", "until", "page"} <= {p["name"] for p in history["parameters"]}
+    accounts = paths["/api/v1/accounts/"]["get"]
+    assert "band" in {p["name"] for p in accounts["parameters"]}
+    model = components["ScoringModelRequest"]["properties"]
+    assert model["components"]["items"] == {"$ref": "#/components/schemas/ComponentRequest"}
+    assert "409" in paths["/api/v1/metrics/{key}/"]["delete"]["responses"]

@@ -1,0 +1,120 @@
+"""Schema fuzzing: Schemathesis generates requests for every operation in /api/schema/ —
+valid ones and deliberately invalid ones — and sends them, with a token holding every
+scope, to the real application. No answer may be a server error, and every answer must
+be one the schema documents (status code, content type and body).
+
+Path parameters are pointed at real objects half of the time (an account, a metric, a
+draft scoring model), so the operations are exercised on data as well as on 404s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from accounts.tokens import SCOPES, api_token_create
+from config.wsgi import application
+from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
+from tests.factories import AccountFactory
+from tests.scoring.builders import add_signal, make_metric, make_model
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def api_schema(db, settings):
+    # Fuzzing sends many requests at once: keep the throttle out of the way.
+    settings.API_THROTTLE_RATE = "1000000/min"
+    # Requests run inside the test's transaction; Django must not close its connection
+    # between them (the test client does the same).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+        yield schema
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db) -> dict[str, str]:
+    """An account with a score, metrics, an active model and a draft."""
+    account = AccountFactory(external_id="acme")
+    make_metric("nps")
+    make_metric("spare")
+    active = make_model(
+        "health",
+        components=[
+            {
+                "metric": "logins",
+                "rule": "linear",
+                "params": {"worst": 0, "best": 20},
+                "weight": 100,
+            }
+        ],
+        bands=[("At-risk", None), ("Healthy", 50)],
+    )
+    add_signal(account, "logins", 12, timezone.now() - dt.timedelta(days=1))
+    scoring_run_execute(run=scoring_run_create())
+    draft = scoring_model_new_version(model=active)
+    _, raw = api_token_create(name="Fuzzer", scopes=SCOPES)
+    return {"token": raw, "external_id": "acme", "key": "logins", "id": str(draft.pk)}
+
+
+MAX_EXAMPLES = 25  # per operation and mode: the whole run stays well under a minute
+
+
+def test_every_operation_answers_within_its_schema(api_schema, world):
+    failures: list[str] = []
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 20
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
+            def exercise(case):
+                for name in case.path_parameters or {}:
+                    # Half of the generated values are replaced by a real object's (by
+                    # the value's length, so that the choice is reproducible).
+                    if name in world and len(str(case.path_parameters[name])) % 2 == 0:
+                        case.path_parameters[name] = world[name]
+                case.call_and_validate(
+                    headers={"Authorization": f"Bearer {world['token']}"}, checks=CHECKS
+                )
+
+            try:
+                # Each operation starts from the same world: what the last one deleted
+                # or changed is rolled back.
+                with transaction.atomic():
+                    exercise()
+                    transaction.set_rollback(True)
+            except (Exception, BaseExceptionGroup) as error:  # report all, not the first
+                failures.append(f"{operation.label} ({mode}): {error}")
+    assert not failures, "\n\n".join(failures)

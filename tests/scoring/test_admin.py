@@ -317,7 +317,7 @@ def test_activating_a_draft_with_problems_says_what_they_are(ada_admin):
     response = ada_admin.post(reverse("admin:scoring_scoringmodel_activate", args=[draft.pk]))
 
     assert messages_of(response) == [
-        "Cannot activate: Weights sum to 70.00 %; they must sum to 100 %."
+        "Cannot activate: Weights sum to 70 %; they must sum to 100 %."
     ]
     draft.refresh_from_db()
     assert draft.status == "draft"
@@ -449,7 +449,7 @@ def test_preview_by_default_and_with_validation_errors(ada_admin, scored_book):
 
     response = ada_admin.get(reverse("admin:scoring_scoringmodel_preview", args=[v2.pk]))
 
-    assert response.context["errors"] == ["Weights sum to 110.00 %; they must sum to 100 %."]
+    assert response.context["errors"] == ["Weights sum to 110 %; they must sum to 100 %."]
     assert response.context["summary"].accounts == 4
     assert "This draft cannot be activated yet" in response.content.decode()
 

@@ -194,6 +194,10 @@ def rollup_sql(
             raise ValueError(f"unknown roll-up {m.rollup!r}")
 
     sql.add(" FROM accounts_account a LEFT JOIN scoring_signal s ON s.account_id = a.id")
+    # The chunk's id range, stated on the signals too: without it the planner cannot see
+    # that only a slice of the signal index is needed, and may read the whole table for
+    # every chunk (a hash join over a sequential scan).
+    sql.add(" AND s.account_id >= %s AND s.account_id <= %s", first_id, last_id)
     sql.add(" AND s.timestamp < %s", as_of_p)
     if metrics:
         ids = ", ".join(str(int(m.id)) for m in metrics)
@@ -267,6 +271,7 @@ def _band_sql(bands: tuple[BandSpec, ...], score: str, sql: Sql) -> None:
 
 def _levels_sql(
     *,
+    vendor: str,
     rollup_table: str,
     model_id: int,
     kind: str,
@@ -274,6 +279,7 @@ def _levels_sql(
 ) -> Sql:
     """SELECT account_id, r0, c0, …, score, completeness for the accounts of ``model_id``."""
     n = len(components)
+    fence = _fence(vendor)
 
     # Level 1: raw values (missing replaced by the default where the component says so).
     level1 = Sql()
@@ -293,7 +299,7 @@ def _levels_sql(
         level2.add(f", r{i}, d{i}, ")
         _component_sql(spec, f"r{i}", kind, level2)
         level2.add(f" AS c{i}")
-    level2.add(" FROM (").add(level1.text, *level1.params).add(") l1")
+    level2.add(" FROM (").add(level1.text, *level1.params).add(f"{fence}) l1")
 
     # Level 3: score and completeness.
     level3 = Sql()
@@ -327,17 +333,22 @@ def _levels_sql(
             f"CASE WHEN d{i} = 1 AND c{i} IS NOT NULL THEN 1 ELSE 0 END" for i in range(n)
         )
         level3.add(f", CAST({had} AS REAL) / {n} AS completeness")
-    level3.add(" FROM (").add(level2.text, *level2.params).add(") l2")
+    level3.add(" FROM (").add(level2.text, *level2.params).add(f"{fence}) l2")
     return level3
 
 
+def _fence(vendor: str) -> str:
+    """PostgreSQL flattens nested sub-selects and then evaluates each component's
+    expression once per mention (score, weights, completeness, breakdown); OFFSET 0
+    keeps every level a step of its own, so that each value is computed once."""
+    return " OFFSET 0" if vendor == "postgresql" else ""
+
+
 def _breakdown_sql(vendor: str, n: int) -> str:
-    json_array = "json_build_array" if vendor == "postgresql" else "json_array"
+    # PostgreSQL: jsonb built directly rather than json text parsed again (same values).
+    json_array = "jsonb_build_array" if vendor == "postgresql" else "json_array"
     pairs = ", ".join(f"{json_array}(r{i}, c{i})" for i in range(n))
-    breakdown = f"{json_array}({pairs})"
-    if vendor == "postgresql":
-        breakdown += "::jsonb"
-    return breakdown
+    return f"{json_array}({pairs})"
 
 
 def score_select_sql(
@@ -352,13 +363,17 @@ def score_select_sql(
     """SELECT account_id, score, band_id, completeness, breakdown of every account in the
     roll-up table scored by ``model_id``: the rows ``score_insert_sql`` would store."""
     levels = _levels_sql(
-        rollup_table=rollup_table, model_id=model_id, kind=kind, components=components
+        vendor=vendor,
+        rollup_table=rollup_table,
+        model_id=model_id,
+        kind=kind,
+        components=components,
     )
     sql = Sql()
     sql.add("SELECT account_id, score, ")
     _band_sql(bands, "score", sql)
     sql.add(f" AS band_id, completeness, {_breakdown_sql(vendor, len(components))} AS breakdown")
-    sql.add(" FROM (").add(levels.text, *levels.params).add(") l3")
+    sql.add(" FROM (").add(levels.text, *levels.params).add(f"{_fence(vendor)}) l3")
     return sql
 
 
@@ -375,7 +390,11 @@ def score_insert_sql(
 ) -> Sql:
     """INSERT the history rows of every account in the roll-up table scored by ``model_id``."""
     levels = _levels_sql(
-        rollup_table=rollup_table, model_id=model_id, kind=kind, components=components
+        vendor=vendor,
+        rollup_table=rollup_table,
+        model_id=model_id,
+        kind=kind,
+        components=components,
     )
     sql = Sql()
     sql.add(
@@ -389,7 +408,7 @@ def score_insert_sql(
     sql.add(
         f", completeness, {_breakdown_sql(vendor, len(components))}, %s", _ts(vendor, computed_at)
     )
-    sql.add(" FROM (").add(levels.text, *levels.params).add(") l3")
+    sql.add(" FROM (").add(levels.text, *levels.params).add(f"{_fence(vendor)}) l3")
     if vendor == "postgresql":
         sql.add(" ON CONFLICT DO NOTHING")
     else:

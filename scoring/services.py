@@ -649,8 +649,12 @@ def scoring_chunk_process(*, chunk_id: int) -> bool:
     ScoringRunChunk.objects.filter(pk=chunk_id, done=False).update(attempts=F("attempts") + 1)
     with transaction.atomic():
         try:
+            # Lock the chunk row only: a plain FOR UPDATE would lock the joined run row
+            # too, and every other chunk of the run would wait for this one to commit.
             chunk = (
-                ScoringRunChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+                ScoringRunChunk.objects.select_for_update(of=("self",))
+                .select_related("run")
+                .get(pk=chunk_id)
             )
         except ScoringRunChunk.DoesNotExist:
             return False

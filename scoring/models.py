@@ -379,9 +379,21 @@ class HealthScore(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_scores")
+    # No single-column indexes on account and run: healthscore_account_time and
+    # healthscore_once_per_run start with them and serve the same lookups. Each index
+    # is written for every history row, a million a night; and with a separate run
+    # index the planner, blind to a run still being written, read the whole run for
+    # every chunk instead of the chunk's slice of healthscore_once_per_run.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="health_scores", db_index=False
+    )
     run = models.ForeignKey(
-        ScoringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="scores"
+        ScoringRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scores",
+        db_index=False,
     )
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="scores")
     score = models.FloatField(null=True, help_text="Empty when no component had data.")
@@ -417,7 +429,10 @@ class AccountHealth(models.Model):
     health_score = models.ForeignKey(HealthScore, on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="+")
     score = models.FloatField(null=True)
-    band = models.ForeignKey(Band, null=True, on_delete=models.PROTECT, related_name="+")
+    # Band lookups use accounthealth_band_score, which starts with the band.
+    band = models.ForeignKey(
+        Band, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     completeness = models.FloatField()
     computed_at = models.DateTimeField()
     trend_7d = models.FloatField(null=True, help_text="Change against the score 7 days earlier.")

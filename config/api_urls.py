@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from accounts import api as accounts_api
+from playbooks import api as playbooks_api
 from scoring import api as scoring_api
 
 app_name = "api"
@@ -36,6 +37,8 @@ urlpatterns = [
     path("signals/", scoring_api.SignalIngestView.as_view(), name="signals"),
     path("metrics/", scoring_api.MetricListView.as_view(), name="metric-list"),
     path("metrics/<slug:key>/", scoring_api.MetricDetailView.as_view(), name="metric-detail"),
+    path("tasks/", playbooks_api.TaskListView.as_view(), name="task-list"),
+    path("tasks/<int:id>/", playbooks_api.TaskDetailView.as_view(), name="task-detail"),
     path("scoring-models/", scoring_api.ScoringModelListView.as_view(), name="scoring-model-list"),
     path(
         "scoring-models/<int:id>/",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 
-from accounts.models import Account, Team, User
+from accounts.models import Account, ApiToken, Team, User
 from accounts.selectors import account_scope_q, accounts_visible_to, teams_managed_by
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.models import PRIORITY_RANK, Note, PlaybookRun, Task
@@ -34,10 +34,12 @@ __all__ = [
     "task_assignees_for",
     "task_counts",
     "task_get_visible",
+    "task_get_visible_to_token",
     "task_queue",
     "tasks_due",
     "tasks_due_count",
     "tasks_visible_to",
+    "tasks_visible_to_token",
     "team_overview",
 ]
 
@@ -67,6 +69,24 @@ def tasks_visible_to(*, user: User, queryset: QuerySet[Task] | None = None) -> Q
         return qs
     in_scope = Account.objects.filter(scope).values("pk")
     return qs.filter(Q(account__in=in_scope) | Q(assignee=user))
+
+
+def tasks_visible_to_token(
+    *, token: ApiToken, queryset: QuerySet[Task] | None = None
+) -> QuerySet[Task]:
+    """What an API token reaches: its user's tasks (``tasks_visible_to``), or every task
+    for a token without a user."""
+    if token.user_id is None:
+        return Task.objects.all() if queryset is None else queryset
+    return tasks_visible_to(user=token.user, queryset=queryset)
+
+
+def task_get_visible_to_token(*, token: ApiToken, pk: int, queryset: QuerySet[Task]) -> Task:
+    """The task ``pk`` if ``token`` reaches it; Http404 otherwise (never 403)."""
+    try:
+        return tasks_visible_to_token(token=token, queryset=queryset).get(pk=pk)
+    except (Task.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such task.") from None
 
 
 def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = None) -> Task:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.tokens import SCOPES
 from config.views import server_error
+from playbooks.models import Task
 from scoring.models import HealthScore, Metric, ScoringModel, Signal
 from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
 from tests.scoring.builders import add_signal, make_metric, make_model
@@ -26,7 +27,7 @@ MODEL = {
 }
 
 # Every operation with the scope it needs: (method, path, body, scope). "{draft}" is the
-# id of a draft scoring model.
+# id of a draft scoring model; "{task}" of an open task.
 OPERATIONS = [
     ("get", "/api/v1/accounts/", None, "accounts:read"),
     ("get", "/api/v1/accounts/acme/", None, "accounts:read"),
@@ -48,6 +49,9 @@ OPERATIONS = [
     ("get", "/api/v1/scoring-models/{draft}/", None, "config:read"),
     ("patch", "/api/v1/scoring-models/{draft}/", {"name": "Renamed"}, "config:write"),
     ("post", "/api/v1/scoring-models/{draft}/activate/", None, "config:write"),
+    ("get", "/api/v1/tasks/", None, "tasks:read"),
+    ("get", "/api/v1/tasks/{task}/", None, "tasks:read"),
+    ("patch", "/api/v1/tasks/{task}/", {"status": "done"}, "tasks:write"),
 ]
 
 
@@ -67,7 +71,8 @@ def world(book) -> dict:
     )
     add_signal(book["alice"], "logins", 60, timezone.now() - dt.timedelta(days=1))
     scoring_run_execute(run=scoring_run_create())
-    return {"draft": scoring_model_new_version(model=active).pk}
+    task = Task.objects.create(account=book["alice"], title="Call", due_date=timezone.localdate())
+    return {"draft": scoring_model_new_version(model=active).pk, "task": task.pk}
 
 
 def snapshot() -> list:
@@ -77,6 +82,7 @@ def snapshot() -> list:
         list(HealthScore.objects.values_list("id")),
         list(Metric.objects.values_list("key", "name", "unit")),
         list(ScoringModel.objects.values_list("id", "name", "status")),
+        list(Task.objects.values_list("id", "status", "assignee")),
     ]
 
 

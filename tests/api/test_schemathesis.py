@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.tokens import SCOPES, api_token_create
 from config.wsgi import application
+from playbooks.models import Task
 from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
 from tests.factories import AccountFactory
 from tests.scoring.builders import add_signal, make_metric, make_model
@@ -57,7 +58,7 @@ def api_schema(db, settings):
 
 @pytest.fixture
 def world(db) -> dict[str, str]:
-    """An account with a score, metrics, an active model and a draft."""
+    """An account with a score and a task, metrics, an active model and a draft."""
     account = AccountFactory(external_id="acme")
     make_metric("nps")
     make_metric("spare")
@@ -76,8 +77,16 @@ def world(db) -> dict[str, str]:
     add_signal(account, "logins", 12, timezone.now() - dt.timedelta(days=1))
     scoring_run_execute(run=scoring_run_create())
     draft = scoring_model_new_version(model=active)
+    task = Task.objects.create(account=account, title="Call", due_date=timezone.localdate())
     _, raw = api_token_create(name="Fuzzer", scopes=SCOPES)
-    return {"token": raw, "external_id": "acme", "key": "logins", "id": str(draft.pk)}
+    return {
+        "token": raw,
+        "external_id": "acme",
+        "key": "logins",
+        "id": str(draft.pk),
+        # Where "id" names another kind of object.
+        "/api/v1/tasks/{id}/": {"id": str(task.pk)},
+    }
 
 
 MAX_EXAMPLES = 25  # per operation and mode: the whole run stays well under a minute
@@ -100,11 +109,12 @@ def test_every_operation_answers_within_its_schema(api_schema, world):
                 phases=[Phase.explicit, Phase.generate],
             )
             def exercise(case):
+                real = {**world, **world.get(case.operation.path, {})}
                 for name in case.path_parameters or {}:
                     # Half of the generated values are replaced by a real object's (by
                     # the value's length, so that the choice is reproducible).
-                    if name in world and len(str(case.path_parameters[name])) % 2 == 0:
-                        case.path_parameters[name] = world[name]
+                    if name in real and len(str(case.path_parameters[name])) % 2 == 0:
+                        case.path_parameters[name] = real[name]
                 case.call_and_validate(
                     headers={"Authorization": f"Bearer {world['token']}"}, checks=CHECKS
                 )

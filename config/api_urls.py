@@ -39,6 +39,12 @@ urlpatterns = [
     path("metrics/<slug:key>/", scoring_api.MetricDetailView.as_view(), name="metric-detail"),
     path("tasks/", playbooks_api.TaskListView.as_view(), name="task-list"),
     path("tasks/<int:id>/", playbooks_api.TaskDetailView.as_view(), name="task-detail"),
+    path("playbooks/", playbooks_api.PlaybookListView.as_view(), name="playbook-list"),
+    path(
+        "playbooks/<int:id>/",
+        playbooks_api.PlaybookDetailView.as_view(),
+        name="playbook-detail",
+    ),
     path("scoring-models/", scoring_api.ScoringModelListView.as_view(), name="scoring-model-list"),
     path(
         "scoring-models/<int:id>/",

@@ -8,7 +8,7 @@ any other task, existing or not. Changes go through ``playbooks.services``.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -21,13 +21,17 @@ from accounts.models import ApiToken, User
 from config.api_schema import error_responses
 from config.errors import Conflict
 from playbooks.filters import TaskApiFilter
-from playbooks.models import PRIORITY_RANK, Task
+from playbooks.models import PRIORITY_RANK, Playbook, PlaybookStep, Task
 from playbooks.selectors import (
     task_assignees_for,
     task_get_visible_to_token,
     tasks_visible_to_token,
 )
-from playbooks.serializers import TaskSerializer, TaskUpdateSerializer
+from playbooks.serializers import (
+    PlaybookSerializer,
+    TaskSerializer,
+    TaskUpdateSerializer,
+)
 from playbooks.services import PlaybookError, task_complete, task_reassign, task_snooze
 
 TASKS_READ = "tasks:read"
@@ -154,3 +158,48 @@ class TaskDetailView(APIView):
         except PlaybookError as error:
             raise _task_error(error) from None
         return Response(TaskSerializer(self._get(request, task.pk)).data)
+
+
+# --- Playbooks -------------------------------------------------------------------------------
+
+
+def _playbooks() -> QuerySet[Playbook]:
+    return Playbook.objects.select_related("metric", "owner_team").prefetch_related(
+        Prefetch(
+            "steps",
+            queryset=PlaybookStep.objects.select_related("assignee_user", "webhook_endpoint"),
+        )
+    )
+
+
+@extend_schema(
+    tags=["configuration"],
+    summary="List playbooks",
+    description="Every playbook, by name, with its trigger, conditions and steps.",
+    responses={200: PlaybookSerializer(many=True), **error_responses(404)},
+)
+class PlaybookListView(generics.ListAPIView):
+    required_scopes = {"GET": "config:read"}
+    serializer_class = PlaybookSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Playbook]:
+        return _playbooks().order_by("name", "pk")
+
+
+@extend_schema(
+    tags=["configuration"],
+    summary="Get a playbook",
+    parameters=[
+        OpenApiParameter("id", int, OpenApiParameter.PATH, description="The playbook's id.")
+    ],
+    responses={200: PlaybookSerializer, **error_responses(404)},
+)
+class PlaybookDetailView(generics.RetrieveAPIView):
+    required_scopes = {"GET": "config:read"}
+    serializer_class = PlaybookSerializer
+    lookup_field = "pk"
+    lookup_url_kwarg = "id"
+
+    def get_queryset(self) -> QuerySet[Playbook]:
+        return _playbooks()

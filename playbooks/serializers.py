@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from playbooks.models import Task
+from accounts.models import Account
+from playbooks.models import Playbook, PlaybookStep, Task
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -76,3 +77,109 @@ class TaskUpdateSerializer(serializers.Serializer):
         if "snoozed_until" in data and data.get("status") != "snoozed":
             raise serializers.ValidationError({"snoozed_until": ["Only with `status: snoozed`."]})
         return data
+
+
+# --- Playbooks -------------------------------------------------------------------------------
+
+
+class PlaybookStepSerializer(serializers.ModelSerializer):
+    assignee_user = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="`assignee_rule: user`: username of the person the task goes to.",
+    )
+    # Empty when not used, so no "email"/"uri" format: the schema must admit "".
+    email_address = serializers.CharField(
+        read_only=True, help_text="`email_to: address`: the address; otherwise empty."
+    )
+    slack_webhook_url = serializers.CharField(
+        read_only=True, help_text="Empty = the site's SLACK_DEFAULT_WEBHOOK_URL."
+    )
+    webhook_endpoint = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="`send_webhook`: name of the webhook endpoint.",
+    )
+
+    class Meta:
+        model = PlaybookStep
+        fields = [
+            "position",
+            "kind",
+            "wait_days",
+            "task_title",
+            "task_description",
+            "task_priority",
+            "task_due_in_days",
+            "assignee_rule",
+            "assignee_user",
+            "email_to",
+            "email_address",
+            "email_subject",
+            "email_body",
+            "slack_webhook_url",
+            "slack_text",
+            "webhook_endpoint",
+            "field_name",
+            "field_value",
+        ]
+        read_only_fields = fields
+
+
+class PlaybookSerializer(serializers.ModelSerializer):
+    metric = serializers.SlugRelatedField(
+        slug_field="key",
+        read_only=True,
+        allow_null=True,
+        help_text="`metric_threshold`: the metric's key.",
+    )
+    owner_team = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="Only accounts owned by a member of this team (its name).",
+    )
+    # Empty means "any" (a condition) or "not used" (the direction of other triggers).
+    direction = serializers.ChoiceField(
+        choices=Playbook.Direction.choices, allow_blank=True, read_only=True
+    )
+    segment = serializers.ChoiceField(
+        choices=Account.Segment.choices, allow_blank=True, read_only=True
+    )
+    lifecycle_stage = serializers.ChoiceField(
+        choices=Account.Stage.choices, allow_blank=True, read_only=True
+    )
+    steps = PlaybookStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Playbook
+        fields = [
+            "id",
+            "name",
+            "description",
+            "is_active",
+            "trigger",
+            "from_band_name",
+            "to_band_name",
+            "drop_points",
+            "within_days",
+            "score_threshold",
+            "renewal_days",
+            "band_names",
+            "band_names_exclude",
+            "metric",
+            "direction",
+            "threshold",
+            "segment",
+            "plan",
+            "lifecycle_stage",
+            "arr_min",
+            "arr_max",
+            "owner_team",
+            "cooldown_days",
+            "created_at",
+            "steps",
+        ]
+        read_only_fields = fields

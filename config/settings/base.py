@@ -277,6 +277,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
+    # Choice sets shared by several fields, or whose field names clash, named once.
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "playbooks.models.Priority",
+        "StepKindEnum": "playbooks.models.PlaybookStep.Kind",
+        "ScoringModelKindEnum": "scoring.models.ScoringModel.Kind",
+    },
 }
 
 # --- Cache ---------------------------------------------------------------------------

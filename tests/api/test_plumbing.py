@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.tokens import SCOPES
 from config.views import server_error
-from playbooks.models import Task
+from playbooks.models import Playbook, Task
 from scoring.models import HealthScore, Metric, ScoringModel, Signal
 from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
 from tests.scoring.builders import add_signal, make_metric, make_model
@@ -27,7 +27,7 @@ MODEL = {
 }
 
 # Every operation with the scope it needs: (method, path, body, scope). "{draft}" is the
-# id of a draft scoring model; "{task}" of an open task.
+# id of a draft scoring model; "{task}" of an open task; "{playbook}" of a playbook.
 OPERATIONS = [
     ("get", "/api/v1/accounts/", None, "accounts:read"),
     ("get", "/api/v1/accounts/acme/", None, "accounts:read"),
@@ -52,6 +52,8 @@ OPERATIONS = [
     ("get", "/api/v1/tasks/", None, "tasks:read"),
     ("get", "/api/v1/tasks/{task}/", None, "tasks:read"),
     ("patch", "/api/v1/tasks/{task}/", {"status": "done"}, "tasks:write"),
+    ("get", "/api/v1/playbooks/", None, "config:read"),
+    ("get", "/api/v1/playbooks/{playbook}/", None, "config:read"),
 ]
 
 
@@ -72,7 +74,12 @@ def world(book) -> dict:
     add_signal(book["alice"], "logins", 60, timezone.now() - dt.timedelta(days=1))
     scoring_run_execute(run=scoring_run_create())
     task = Task.objects.create(account=book["alice"], title="Call", due_date=timezone.localdate())
-    return {"draft": scoring_model_new_version(model=active).pk, "task": task.pk}
+    playbook = Playbook.objects.create(name="Welcome", trigger="account_created")
+    return {
+        "draft": scoring_model_new_version(model=active).pk,
+        "task": task.pk,
+        "playbook": playbook.pk,
+    }
 
 
 def snapshot() -> list:

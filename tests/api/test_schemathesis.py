@@ -30,6 +30,7 @@ from config.wsgi import application
 from playbooks.models import Task
 from scoring.services import scoring_model_new_version, scoring_run_create, scoring_run_execute
 from tests.factories import AccountFactory
+from tests.playbooks.builders import make_playbook
 from tests.scoring.builders import add_signal, make_metric, make_model
 
 CHECKS = [
@@ -78,6 +79,7 @@ def world(db) -> dict[str, str]:
     scoring_run_execute(run=scoring_run_create())
     draft = scoring_model_new_version(model=active)
     task = Task.objects.create(account=account, title="Call", due_date=timezone.localdate())
+    playbook = make_playbook("Became At-risk")
     _, raw = api_token_create(name="Fuzzer", scopes=SCOPES)
     return {
         "token": raw,
@@ -86,6 +88,7 @@ def world(db) -> dict[str, str]:
         "id": str(draft.pk),
         # Where "id" names another kind of object.
         "/api/v1/tasks/{id}/": {"id": str(task.pk)},
+        "/api/v1/playbooks/{id}/": {"id": str(playbook.pk)},
     }
 
 

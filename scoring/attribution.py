@@ -112,20 +112,23 @@ def delta_update_sql(
         new_expr, new_params = _contribution(kind, "n", i, n, weights)
         old_expr, old_params = _contribution(kind, "o", i, n, weights)
         parts.add(f", ({new_expr}) - ({old_expr}) AS d{i}", *new_params, *old_params)
-    parts.add(" FROM (").add(pairs.text, *pairs.params).add(") pairs")
+    # PostgreSQL would flatten the sub-selects and read each component out of the JSON
+    # once per mention (every contribution re-adds the weights present): OFFSET 0 keeps
+    # each level a step of its own, so that each value is computed once.
+    fence = " OFFSET 0" if vendor == "postgresql" else ""
+    parts.add(" FROM (").add(pairs.text, *pairs.params).add(f"{fence}) pairs")
 
-    json_object = "json_build_object" if vendor == "postgresql" else "json_object"
-    json_array = "json_build_array" if vendor == "postgresql" else "json_array"
+    # PostgreSQL: jsonb built directly rather than json text parsed again (same values).
+    json_object = "jsonb_build_object" if vendor == "postgresql" else "json_object"
+    json_array = "jsonb_build_array" if vendor == "postgresql" else "json_array"
     array = f"{json_array}({', '.join(f'd{i}' for i in range(n))})"
     parts_expr = f"CASE WHEN same = 1 THEN {array} END"
     if vendor != "postgresql":
         # A CASE drops SQLite's JSON subtype: json() restores it (and keeps NULL).
         parts_expr = f"json({parts_expr})"
     value = f"{json_object}('from', pid, 'change', change, 'parts', {parts_expr})"
-    if vendor == "postgresql":
-        value += "::jsonb"
     sql = Sql()
     sql.add(f"UPDATE scoring_healthscore SET delta = {value} FROM (")
     sql.add(parts.text, *parts.params)
-    sql.add(") d WHERE d.hid = scoring_healthscore.id")
+    sql.add(f"{fence}) d WHERE d.hid = scoring_healthscore.id")
     return sql

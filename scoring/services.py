@@ -647,6 +647,11 @@ def _ts(value: dt.datetime):
 def scoring_chunk_process(*, chunk_id: int) -> bool:
     """Score one chunk exactly once. Returns False if it was already done."""
     ScoringRunChunk.objects.filter(pk=chunk_id, done=False).update(attempts=F("attempts") + 1)
+    # Outside the chunk's transaction: inside it, the run row would stay locked until the
+    # first chunk commits, and every other chunk would wait for it.
+    ScoringRun.objects.filter(chunks=chunk_id, status=ScoringRun.Status.PENDING).update(
+        status=ScoringRun.Status.RUNNING, started_at=timezone.now()
+    )
     with transaction.atomic():
         try:
             # Lock the chunk row only: a plain FOR UPDATE would lock the joined run row
@@ -661,10 +666,6 @@ def scoring_chunk_process(*, chunk_id: int) -> bool:
         if chunk.done:
             return False
         run = chunk.run
-        if run.status == ScoringRun.Status.PENDING:
-            ScoringRun.objects.filter(pk=run.pk, status=ScoringRun.Status.PENDING).update(
-                status=ScoringRun.Status.RUNNING, started_at=timezone.now()
-            )
         counts = _score_range(
             run=run, first_id=chunk.first_account_id, last_id=chunk.last_account_id
         )

@@ -2,16 +2,17 @@
 
 Tasks are reached through ``tasks_visible_to_token``: a token acting for a person sees
 the tasks on that person's accounts and the tasks assigned to them, and answers 404 for
-any other task, existing or not. Changes go through ``playbooks.services``.
+any other task, existing or not. Playbooks are configuration (``config:read`` to read,
+``config:write`` to create and change). Changes go through ``playbooks.services``.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +33,13 @@ from playbooks.serializers import (
     TaskSerializer,
     TaskUpdateSerializer,
 )
-from playbooks.services import PlaybookError, task_complete, task_reassign, task_snooze
+from playbooks.services import (
+    PlaybookError,
+    playbook_save,
+    task_complete,
+    task_reassign,
+    task_snooze,
+)
 
 TASKS_READ = "tasks:read"
 TASKS_WRITE = "tasks:write"
@@ -172,34 +179,121 @@ def _playbooks() -> QuerySet[Playbook]:
     )
 
 
-@extend_schema(
-    tags=["configuration"],
-    summary="List playbooks",
-    description="Every playbook, by name, with its trigger, conditions and steps.",
-    responses={200: PlaybookSerializer(many=True), **error_responses(404)},
+def _playbook_save(serializer: PlaybookSerializer, playbook: Playbook | None) -> Playbook:
+    data = dict(serializer.validated_data)
+    steps = data.pop("steps", None)
+    if playbook is None and steps is None:
+        steps = []
+    try:
+        saved = playbook_save(playbook=playbook, fields=data, steps=steps)
+    except PlaybookError as error:
+        raise Conflict(
+            error.message, code="playbook_has_runs", fields={"steps": [error.message]}
+        ) from None
+    except IntegrityError:
+        raise Conflict(
+            "Another playbook with this name was saved at the same moment; try again.",
+            code="conflict",
+        ) from None
+    return _playbooks().get(pk=saved.pk)
+
+
+PLAYBOOK_EXAMPLE = OpenApiExample(
+    "Call accounts that turn At-risk",
+    value={
+        "name": "Became At-risk",
+        "trigger": "band_changed",
+        "to_band_name": "At-risk",
+        "segment": "enterprise",
+        "cooldown_days": 30,
+        "steps": [
+            {
+                "kind": "create_task",
+                "task_title": "Call {account}: now {band} ({score})",
+                "task_priority": "high",
+                "task_due_in_days": 2,
+            },
+            {
+                "kind": "send_email",
+                "wait_days": 3,
+                "email_to": "owner_manager",
+                "email_subject": "{account} is {band}",
+                "email_body": "{owner} has been asked to call {account}.",
+            },
+        ],
+    },
+    request_only=True,
 )
-class PlaybookListView(generics.ListAPIView):
-    required_scopes = {"GET": "config:read"}
+
+
+@extend_schema(tags=["configuration"])
+class PlaybookListView(generics.ListCreateAPIView):
+    required_scopes = {"GET": "config:read", "POST": "config:write"}
     serializer_class = PlaybookSerializer
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Playbook]:
         return _playbooks().order_by("name", "pk")
 
+    @extend_schema(
+        summary="List playbooks",
+        description="Every playbook, by name, with its trigger, conditions and steps.",
+        responses={200: PlaybookSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a playbook",
+        description="A playbook with its steps, in order (their `position` follows). It "
+        "is checked as in the admin: the parameters its trigger needs, band names that "
+        "exist, the ARR range, and each step for its kind and its placeholders "
+        "({account}, {score}, {band}, {previous_band}, {owner}, {delta}). 400 names "
+        "each bad field; for a step, under `steps` by its index from 0, then the field.",
+        examples=[PLAYBOOK_EXAMPLE],
+        responses={201: PlaybookSerializer, **error_responses(400, 409, 413)},
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        playbook = _playbook_save(serializer, None)
+        return Response(self.get_serializer(playbook).data, status=status.HTTP_201_CREATED)
+
 
 @extend_schema(
     tags=["configuration"],
-    summary="Get a playbook",
     parameters=[
         OpenApiParameter("id", int, OpenApiParameter.PATH, description="The playbook's id.")
     ],
-    responses={200: PlaybookSerializer, **error_responses(404)},
 )
-class PlaybookDetailView(generics.RetrieveAPIView):
-    required_scopes = {"GET": "config:read"}
+class PlaybookDetailView(generics.RetrieveUpdateAPIView):
+    required_scopes = {"GET": "config:read", "PATCH": "config:write"}
+    http_method_names = ["get", "patch", "head", "options"]
     serializer_class = PlaybookSerializer
     lookup_field = "pk"
     lookup_url_kwarg = "id"
 
     def get_queryset(self) -> QuerySet[Playbook]:
         return _playbooks()
+
+    @extend_schema(
+        summary="Get a playbook",
+        responses={200: PlaybookSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Change a playbook",
+        description="The fields given change, and the whole playbook is checked again "
+        "as on create. `steps`, when given, replace the playbook's steps, in one "
+        "transaction. Once the playbook has run, its steps are the record of those runs "
+        "and are not replaced: 409 `playbook_has_runs` (change the other fields, or "
+        "create a new playbook and deactivate this one).",
+        responses={200: PlaybookSerializer, **error_responses(400, 404, 409, 413)},
+    )
+    def patch(self, request: Request, *args, **kwargs) -> Response:
+        playbook = self.get_object()
+        serializer = self.get_serializer(playbook, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return Response(self.get_serializer(_playbook_save(serializer, playbook)).data)

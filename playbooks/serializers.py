@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator, URLValidator
 from rest_framework import serializers
 
-from accounts.models import Account
-from playbooks.models import Playbook, PlaybookStep, Task
+from accounts.models import Account, Team, User
+from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
+from scoring.models import Metric
+from scoring.serializers.configuration import RelatedListField
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -83,22 +90,34 @@ class TaskUpdateSerializer(serializers.Serializer):
 
 
 class PlaybookStepSerializer(serializers.ModelSerializer):
+    """One step. On a write, ``position`` comes from the step's place in ``steps``."""
+
     assignee_user = serializers.SlugRelatedField(
         slug_field="username",
-        read_only=True,
+        queryset=User.objects.filter(is_active=True),
+        required=False,
         allow_null=True,
-        help_text="`assignee_rule: user`: username of the person the task goes to.",
+        help_text="`assignee_rule: user`: username of the (active) person the task goes to.",
     )
     # Empty when not used, so no "email"/"uri" format: the schema must admit "".
     email_address = serializers.CharField(
-        read_only=True, help_text="`email_to: address`: the address; otherwise empty."
+        required=False,
+        allow_blank=True,
+        max_length=254,
+        validators=[EmailValidator()],
+        help_text="`email_to: address`: the address; otherwise empty.",
     )
     slack_webhook_url = serializers.CharField(
-        read_only=True, help_text="Empty = the site's SLACK_DEFAULT_WEBHOOK_URL."
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Empty = the site's SLACK_DEFAULT_WEBHOOK_URL.",
     )
     webhook_endpoint = serializers.SlugRelatedField(
         slug_field="name",
-        read_only=True,
+        queryset=WebhookEndpoint.objects.all(),
+        required=False,
         allow_null=True,
         help_text="`send_webhook`: name of the webhook endpoint.",
     )
@@ -125,33 +144,48 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
             "field_name",
             "field_value",
         ]
-        read_only_fields = fields
+        read_only_fields = ["position"]
 
 
 class PlaybookSerializer(serializers.ModelSerializer):
+    """A playbook with its steps (in order).
+
+    Writes are checked as the admin checks them: each field, the trigger's parameters and
+    conditions together (``Playbook.clean``), and each step for its kind and placeholders
+    (errors under ``steps``, keyed by the step's index from 0, then the field).
+    """
+
     metric = serializers.SlugRelatedField(
         slug_field="key",
-        read_only=True,
+        queryset=Metric.objects.all(),
+        required=False,
         allow_null=True,
         help_text="`metric_threshold`: the metric's key.",
     )
     owner_team = serializers.SlugRelatedField(
         slug_field="name",
-        read_only=True,
+        queryset=Team.objects.all(),
+        required=False,
         allow_null=True,
         help_text="Only accounts owned by a member of this team (its name).",
     )
     # Empty means "any" (a condition) or "not used" (the direction of other triggers).
     direction = serializers.ChoiceField(
-        choices=Playbook.Direction.choices, allow_blank=True, read_only=True
+        choices=Playbook.Direction.choices, allow_blank=True, required=False
     )
     segment = serializers.ChoiceField(
-        choices=Account.Segment.choices, allow_blank=True, read_only=True
+        choices=Account.Segment.choices, allow_blank=True, required=False
     )
     lifecycle_stage = serializers.ChoiceField(
-        choices=Account.Stage.choices, allow_blank=True, read_only=True
+        choices=Account.Stage.choices, allow_blank=True, required=False
     )
-    steps = PlaybookStepSerializer(many=True, read_only=True)
+    steps = RelatedListField(
+        child=PlaybookStepSerializer(),
+        max_length=50,
+        required=False,
+        help_text="In order. Given on a write, it replaces the playbook's steps (refused "
+        "with 409 `playbook_has_runs` once runs have used them).",
+    )
 
     class Meta:
         model = Playbook
@@ -182,4 +216,25 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "created_at",
             "steps",
         ]
-        read_only_fields = fields
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        fields = {name: value for name, value in attrs.items() if name != "steps"}
+        playbook = copy.copy(self.instance) if self.instance is not None else Playbook()
+        for name, value in fields.items():
+            setattr(playbook, name, value)
+        errors: dict[str, Any] = {}
+        try:
+            playbook.clean()
+        except DjangoValidationError as error:
+            errors.update(error.message_dict)
+        step_errors = {}
+        for index, step in enumerate(attrs.get("steps") or []):
+            found = PlaybookStep(position=index + 1, **step).errors()
+            if found:
+                step_errors[str(index)] = found
+        if step_errors:
+            errors["steps"] = step_errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

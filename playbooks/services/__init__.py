@@ -3,12 +3,14 @@
 - ``triggers``: score events and periodic state checks become playbook runs, once each;
 - ``steps``: the steps of runs are executed, once each, and due work is dispatched;
 - ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
-- ``task_ops``: what people do with tasks and notes.
+- ``task_ops``: what people do with tasks and notes;
+- ``config``: playbooks and their steps, written through the API.
 
 Import from here: ``from playbooks.services import task_complete``.
 """
 
 from playbooks.services.common import PlaybookError, StepError
+from playbooks.services.config import playbook_save
 from playbooks.services.outbound import (
     AttemptOutcome,
     backoff_seconds,
@@ -59,6 +61,7 @@ __all__ = [
     "due_work_dispatch",
     "note_add",
     "playbook_run_cancel",
+    "playbook_save",
     "score_events_process",
     "score_events_process_all",
     "signature",

@@ -1,9 +1,18 @@
-"""Playbooks over the API: configuration tools read them with their steps."""
+"""Playbooks over the API: configuration tools read them with their steps, and create
+and change them, checked as the admin checks them."""
 
 from __future__ import annotations
 
-from playbooks.models import PlaybookStep, WebhookEndpoint
-from tests.playbooks.builders import make_playbook, task_step
+from django.utils import timezone
+
+from playbooks.models import (
+    Playbook,
+    PlaybookRun,
+    PlaybookStep,
+    PlaybookStepRun,
+    WebhookEndpoint,
+)
+from tests.playbooks.builders import make_playbook, task_step, usage_model
 
 
 def test_playbooks_are_listed_with_their_steps_in_order(api_as, alice):
@@ -46,3 +55,172 @@ def test_one_playbook_by_id_and_a_missing_one_is_404(api_as):
     assert found.json()["steps"][0]["task_title"] == "Call {account}"
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+# --- Writes ------------------------------------------------------------------------------
+
+
+def test_a_playbook_is_created_with_its_steps_in_order(api_as, alice):
+    usage_model()
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url="https://crm.example/hooks")
+
+    response = api_as("config:write").post(
+        "/api/v1/playbooks/",
+        {
+            "name": "Became At-risk",
+            "trigger": "band_changed",
+            "to_band_name": "At-risk",
+            "steps": [
+                {
+                    "kind": "create_task",
+                    "task_title": "Call {account}",
+                    "assignee_rule": "user",
+                    "assignee_user": "alice",
+                },
+                {"kind": "send_webhook", "webhook_endpoint": "CRM", "wait_days": 3},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert [(s["position"], s["kind"]) for s in body["steps"]] == [
+        (1, "create_task"),
+        (2, "send_webhook"),
+    ]
+    playbook = Playbook.objects.get(pk=body["id"])
+    assert (playbook.trigger, playbook.to_band_name) == ("band_changed", "At-risk")
+    first, second = playbook.steps.order_by("position")
+    assert (first.task_title, first.assignee_user) == ("Call {account}", alice)
+    assert (second.webhook_endpoint, second.wait_days) == (endpoint, 3)
+
+
+def test_each_bad_field_and_step_is_named(api_as):
+    api = api_as("config:write")
+
+    response = api.post(
+        "/api/v1/playbooks/",
+        {
+            "name": "Broken",
+            "trigger": "band_changed",
+            "to_band_name": "Nowhere",
+            "steps": [
+                {"kind": "create_task", "task_title": "Fine"},
+                {"kind": "create_task", "task_title": "Call {customer}"},
+                {"kind": "send_email", "email_to": "address", "email_body": "Hi"},
+                {"kind": "bogus"},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    fields = error["fields"]
+    assert set(fields) == {"steps"}  # the item errors come before the whole is checked
+    assert set(fields["steps"]) == {"3"}
+    assert "kind" in fields["steps"]["3"]
+    assert not Playbook.objects.exists()
+
+    response = api.post(
+        "/api/v1/playbooks/",
+        {
+            "name": "Broken",
+            "trigger": "band_changed",
+            "to_band_name": "Nowhere",
+            "steps": [
+                {"kind": "create_task", "task_title": "Fine"},
+                {"kind": "create_task", "task_title": "Call {customer}"},
+                {"kind": "send_email", "email_to": "address", "email_body": "Hi"},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "No scoring model has a band named 'Nowhere'" in fields["to_band_name"][0]
+    assert set(fields["steps"]) == {"1", "2"}
+    assert "Unknown placeholder {customer}" in fields["steps"]["1"]["task_title"][0]
+    assert set(fields["steps"]["2"]) == {"email_address", "email_subject"}
+    assert not Playbook.objects.exists()
+
+
+def test_a_trigger_without_its_parameters_is_refused_by_field(api_as):
+    response = api_as("config:write").post(
+        "/api/v1/playbooks/",
+        {"name": "Drops", "trigger": "score_dropped", "arr_min": "500", "arr_max": "100"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"drop_points", "within_days", "arr_max"}
+
+
+def test_patch_changes_fields_and_replaces_the_steps(api_as):
+    usage_model()
+    playbook = make_playbook("Became At-risk")
+    api = api_as("config:write")
+
+    response = api.patch(
+        f"/api/v1/playbooks/{playbook.pk}/",
+        {
+            "cooldown_days": 7,
+            "steps": [
+                {
+                    "kind": "post_slack",
+                    "slack_webhook_url": "https://hooks.example/x",
+                    "slack_text": "{account} is {band}",
+                }
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["cooldown_days"] == 7
+    assert [(s.position, s.kind) for s in playbook.steps.all()] == [(1, "post_slack")]
+
+    # Without "steps" the steps stay; the whole playbook is checked again.
+    response = api.patch(f"/api/v1/playbooks/{playbook.pk}/", {"to_band_name": ""}, format="json")
+    assert response.status_code == 400
+    assert "to_band_name" in response.json()["error"]["fields"]
+    assert playbook.steps.count() == 1
+
+
+def test_steps_that_runs_used_are_not_replaced(api_as, book):
+    usage_model()
+    playbook = make_playbook("Became At-risk")
+    run = PlaybookRun.objects.create(playbook=playbook, account=book["alice"], event_key="x:1")
+    step = playbook.steps.get()
+    PlaybookStepRun.objects.create(run=run, step=step, due_at=timezone.now())
+    api = api_as("config:write")
+
+    refused = api.patch(
+        f"/api/v1/playbooks/{playbook.pk}/",
+        {"is_active": False, "steps": [{"kind": "create_task", "task_title": "New"}]},
+        format="json",
+    )
+    allowed = api.patch(f"/api/v1/playbooks/{playbook.pk}/", {"is_active": False}, format="json")
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "playbook_has_runs"
+    assert allowed.status_code == 200
+    assert list(playbook.steps.all()) == [step]
+    assert step.step_runs.count() == 1
+
+
+def test_writing_playbooks_needs_config_write(api_as):
+    playbook = make_playbook("Account created", trigger="account_created", steps=[])
+    api = api_as("config:read")
+
+    created = api.post(
+        "/api/v1/playbooks/", {"name": "X", "trigger": "account_created"}, format="json"
+    )
+    changed = api.patch(f"/api/v1/playbooks/{playbook.pk}/", {"name": "Y"}, format="json")
+
+    assert (created.status_code, changed.status_code) == (403, 403)
+    assert not Playbook.objects.filter(name__in=["X", "Y"]).exists()

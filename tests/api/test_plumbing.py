@@ -54,6 +54,13 @@ OPERATIONS = [
     ("patch", "/api/v1/tasks/{task}/", {"status": "done"}, "tasks:write"),
     ("get", "/api/v1/playbooks/", None, "config:read"),
     ("get", "/api/v1/playbooks/{playbook}/", None, "config:read"),
+    (
+        "post",
+        "/api/v1/playbooks/",
+        {"name": "Onboard", "trigger": "account_created"},
+        "config:write",
+    ),
+    ("patch", "/api/v1/playbooks/{playbook}/", {"cooldown_days": 7}, "config:write"),
 ]
 
 

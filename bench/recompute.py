@@ -102,7 +102,7 @@ class Sampler(threading.Thread):
     """Samples the resident memory of some processes every 100 ms; keeps the peaks.
 
     ``pids`` is a list, or a function returning the processes to watch (called again
-    every second: a Celery pool's processes and their database backends come and go)."""
+    every 250 ms: a Celery pool's processes and their database backends come and go)."""
 
     def __init__(self, pids) -> None:
         super().__init__(daemon=True)
@@ -113,7 +113,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         pids, discovered = [], 0.0
         while not self.stopped.wait(0.1):
-            if time.monotonic() - discovered > 1:
+            if time.monotonic() - discovered > 0.25:
                 pids, discovered = list(self.discover()), time.monotonic()
             for pid in pids:
                 status = proc_status(pid)
@@ -789,7 +789,7 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
-def markdown(results: list[dict], *, args, info: dict, started: str) -> str:
+def markdown(results: list[dict], *, info: dict, started: str, command: str) -> str:
     lines = []
     settings = ", ".join(f"{k} {v}" for k, v in info["pg_settings"].items())
     lines += [
@@ -797,7 +797,7 @@ def markdown(results: list[dict], *, args, info: dict, started: str) -> str:
         f" ({info['cpu']}), {info['memory_gb']} GB RAM, PostgreSQL {info['postgresql']}"
         f" (server defaults: {settings}), Python {info['python']}.",
         "",
-        f"Command: `{' '.join(['python', 'bench/recompute.py', *sys.argv[1:]])}`"
+        f"Command: `{command}`"
         f" — ours ran on: {results[0]['ours'][0]['executor']}, chunks of"
         f" {results[0]['ours'][0]['chunk_size']:,} accounts; the reference in one process,"
         " one transaction.",
@@ -808,13 +808,16 @@ def markdown(results: list[dict], *, args, info: dict, started: str) -> str:
         lines += [
             f"#### {n:,} accounts, {r['signals']:,} signals",
             "",
-            "| run | wall time | accounts/s | peak worker RSS | peak DB backend RSS"
-            " (private) | load avg before → after |",
+            "| run | wall time | accounts/s | peak RSS of the worker processes"
+            " | peak DB backend RSS (private) | load avg before → after |",
             "|---|---:|---:|---:|---:|---|",
         ]
         rows = []
         if r.get("first_night"):
-            rows.append(("ours", r["first_night"]))
+            first = dict(r["first_night"])
+            if r.get("generation_s") is None:  # --reuse: measured when the data was made
+                first["label"] += ", when the data was made"
+            rows.append(("ours", first))
         for key in ("warmup_ours", "warmup_reference"):
             if key in r:
                 rows.append(("ours" if "ours" in key else "reference", r[key]))
@@ -822,19 +825,26 @@ def markdown(results: list[dict], *, args, info: dict, started: str) -> str:
             rows += [("ours", ours), ("reference", ref)]
         for side, m in rows:
             name = m["label"] if side in m["label"] else f"{side}: {m['label']}"
+            memory = f"{m['worker_peak_rss_mb']:.0f} MB"
+            if "worker_all_processes_peak_rss_mb" in m:
+                memory += f" each, {m['worker_all_processes_peak_rss_mb']:.0f} MB in all"
             lines.append(
                 f"| {name} | {_fmt_s(m['wall_s'])} | {m['accounts_per_s']:,.0f}"
-                f" | {m['worker_peak_rss_mb']:.0f} MB"
+                f" | {memory}"
                 f" | {m['backend_peak_rss_mb']:.0f} MB ({m['backend_peak_private_mb']:.0f} MB)"
                 f" | {m['load_before']} → {m['load_after']} |"
             )
         ours_s = _median([m["wall_s"] for m in r["ours"]])
         ref_s = _median([m["wall_s"] for m in r["reference"]])
+        pairs = ", ".join(
+            f"{o['wall_s'] / f['wall_s']:.2f}×"
+            for o, f in zip(r["ours"], r["reference"], strict=True)
+        )
         lines += [
             "",
             f"Measured runs: ours {_fmt_s(ours_s)}, reference {_fmt_s(ref_s)}:"
             f" **ours / reference = {ours_s / ref_s:.2f}×**"
-            + (" (median of the repeats)." if len(r["ours"]) > 1 else "."),
+            + (f" (medians; run by run {pairs})." if len(r["ours"]) > 1 else "."),
             "",
         ]
         check = r["checks"][-1]
@@ -889,15 +899,17 @@ def markdown(results: list[dict], *, args, info: dict, started: str) -> str:
             "#### Growth",
             "",
             "| accounts | signals | ours | accounts/s | reference | ours / reference |"
-            " peak worker RSS |",
+            " peak RSS of a worker process |",
             "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results:
             o = _median([m["wall_s"] for m in r["ours"]])
             f = _median([m["wall_s"] for m in r["reference"]])
             peak = max(m["worker_peak_rss_mb"] for m in r["ours"])
+            scored = r["ours"][0]["accounts"]
             lines.append(
-                f"| {r['accounts']:,} | {r['signals']:,} | {_fmt_s(o)} | {r['accounts'] / o:,.0f}"
+                f"| {r['accounts']:,} ({scored:,} scored) | {r['signals']:,} | {_fmt_s(o)}"
+                f" | {scored / o:,.0f}"
                 f" | {_fmt_s(f)} | {o / f:.2f}× | {peak:.0f} MB |"
             )
         lines.append("")
@@ -942,7 +954,25 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep data of the same size")
     parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update ('' = none)")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--render", metavar="JSON", help="only write the Markdown of results saved with --json"
+    )
     args = parser.parse_args()
+    # Stopped from outside: still stop the Celery worker it started (see _run_ours_celery).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        text = markdown(
+            saved["results"],
+            info=saved["machine"],
+            started=saved["started"],
+            command=saved["command"],
+        )
+        print(text)
+        if args.docs:
+            write_docs(Path(args.docs), mode=saved["mode"], text=text)
+        return
 
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -963,10 +993,12 @@ def main() -> None:
     info = machine()
     _log(f"machine: {info}; load {loadavg()}; disk {_disk()}")
     results = [bench_size(args, accounts=a, signals=s) for a, s in sizes]
-    text = markdown(results, args=args, info=info, started=started)
+    command = " ".join(["python", "bench/recompute.py", *sys.argv[1:]])
+    text = markdown(results, info=info, started=started, command=command)
     print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=2))
+        saved = {"machine": info, "results": results, "started": started, "command": command}
+        Path(args.json).write_text(json.dumps({**saved, "mode": mode}, indent=2))
     if args.docs:
         write_docs(Path(args.docs), mode=mode, text=text)
 

@@ -9,7 +9,8 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, RiskLevel, User
+from accounts.selectors import churned_q, customers_q
 
 RENEWAL_WINDOWS = [
     ("30", "Next 30 days"),
@@ -48,6 +49,12 @@ SORTS: dict[str, tuple[str, list[str | OrderBy]]] = {
     ),
 }
 
+# Risk levels of the confirmed band (the one vocabulary across scoring models), and the
+# customers not scored yet. Churned accounts have no level: they are customers no more.
+UNSCORED = "unscored"
+LEVELS = [*RiskLevel.choices, (UNSCORED, "Not scored")]
+CUSTOMERS = [("active", "Customers"), ("churned", "Churned")]
+
 TRENDS = [
     ("down10", "Dropped 10+ points (30 days)"),
     ("down", "Falling (30 days)"),
@@ -68,8 +75,17 @@ class AccountFilter(django_filters.FilterSet):
     renewal = django_filters.ChoiceFilter(
         choices=RENEWAL_WINDOWS, method="filter_renewal", label="Renewal", empty_label="Any renewal"
     )
+    level = django_filters.ChoiceFilter(
+        choices=LEVELS, method="filter_level", label="Risk level", empty_label="Any level"
+    )
     band = django_filters.ChoiceFilter(
         choices=[], method="filter_band", label="Band", empty_label="Any band"
+    )
+    customer = django_filters.ChoiceFilter(
+        choices=CUSTOMERS,
+        method="filter_customer",
+        label="Customer",
+        empty_label="Customers and churned",
     )
     trend = django_filters.ChoiceFilter(
         choices=TRENDS, method="filter_trend", label="Trend", empty_label="Any trend"
@@ -83,7 +99,18 @@ class AccountFilter(django_filters.FilterSet):
 
     class Meta:
         model = Account
-        fields = ["q", "band", "trend", "segment", "owner", "lifecycle_stage", "renewal", "sort"]
+        fields = [
+            "q",
+            "level",
+            "band",
+            "trend",
+            "segment",
+            "owner",
+            "lifecycle_stage",
+            "renewal",
+            "customer",
+            "sort",
+        ]
 
     def __init__(
         self,
@@ -102,10 +129,22 @@ class AccountFilter(django_filters.FilterSet):
         self.filters["band"].extra["choices"] = [(n, n) for n in names] + [("none", "Not scored")]
         self.today = today or timezone.localdate()
 
+    def filter_level(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        # The same customers the home page's level tiles count.
+        return filter_by_level(queryset, [value], today=self.today)
+
     def filter_band(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        queryset = queryset.filter(customers_q(on=self.today))
         if value == "none":
             return queryset.filter(Q(health__isnull=True) | Q(health__band__isnull=True))
         return queryset.filter(health__band__name=value)
+
+    def filter_customer(
+        self, queryset: QuerySet[Account], name: str, value: str
+    ) -> QuerySet[Account]:
+        if value == "churned":
+            return queryset.filter(churned_q(on=self.today))
+        return queryset.filter(customers_q(on=self.today))
 
     def filter_trend(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
         # "Steady" is within half a point either way, the same threshold as the arrows.
@@ -162,6 +201,16 @@ class AccountFilter(django_filters.FilterSet):
         ]
 
 
+def filter_by_level(
+    queryset: QuerySet[Account], levels: list[str], *, today: dt.date
+) -> QuerySet[Account]:
+    """Customers whose confirmed band is at one of ``levels`` (``UNSCORED``: not scored)."""
+    wanted = Q(health__level__in=[level for level in levels if level != UNSCORED])
+    if UNSCORED in levels:
+        wanted |= Q(health__isnull=True) | Q(health__level="")
+    return queryset.filter(customers_q(on=today)).filter(wanted)
+
+
 class _StableOrderingFilter(django_filters.OrderingFilter):
     """Ends every ordering with the primary key, so that pages never overlap nor skip rows.
     By score, accounts not scored yet come last in either direction, on every database."""
@@ -196,8 +245,15 @@ class AccountApiFilter(django_filters.FilterSet):
     band = django_filters.CharFilter(
         field_name="health__band__name",
         lookup_expr="iexact",
-        help_text="Name of the band of the account's latest health score, e.g. At-risk "
-        "(any letter case). Accounts not scored yet never match.",
+        help_text="Name of the confirmed band of the account's latest health score, e.g. "
+        "At-risk (any letter case). Accounts not scored yet never match.",
+    )
+    level = django_filters.MultipleChoiceFilter(
+        choices=LEVELS,
+        method="filter_level",
+        help_text="Risk level of the confirmed band — healthy, neutral, at_risk, critical — "
+        "or unscored; repeat the parameter for several (level=at_risk&level=critical). "
+        "Customers only: churned accounts have no level.",
     )
 
     segment = django_filters.ChoiceFilter(choices=Account.Segment.choices, help_text="Segment.")
@@ -221,6 +277,13 @@ class AccountApiFilter(django_filters.FilterSet):
 
     class Meta:
         model = Account
-        fields = ["band", "segment", "owner", "renewal_before", "search", "ordering"]
+        fields = ["band", "level", "segment", "owner", "renewal_before", "search", "ordering"]
 
     filter_search = AccountFilter.filter_search
+
+    def filter_level(
+        self, queryset: QuerySet[Account], name: str, value: list[str]
+    ) -> QuerySet[Account]:
+        if not value:
+            return queryset
+        return filter_by_level(queryset, list(value), today=timezone.localdate())

@@ -8,6 +8,38 @@ from django.db.models import Q
 from django.urls import reverse
 
 
+class RiskLevel(models.TextChoices):
+    """The one risk vocabulary across scoring models: every band maps to one of these,
+    so playbooks, filters, dashboards and the API speak alike whatever model scored an
+    account. Ordered from best to worst (``RISK_ORDER``)."""
+
+    HEALTHY = "healthy", "Healthy"
+    NEUTRAL = "neutral", "Neutral"
+    AT_RISK = "at_risk", "At risk"
+    CRITICAL = "critical", "Critical"
+
+
+# Best first: a higher number is a worse level.
+RISK_ORDER: dict[str, int] = {level: rank for rank, level in enumerate(RiskLevel.values)}
+# The levels that count towards "ARR at risk" and the at-risk tiles.
+AT_RISK_LEVELS: tuple[str, ...] = (RiskLevel.AT_RISK, RiskLevel.CRITICAL)
+RISK_COLORS: dict[str, str] = {
+    RiskLevel.HEALTHY: "#16a34a",
+    RiskLevel.NEUTRAL: "#d97706",
+    RiskLevel.AT_RISK: "#dc2626",
+    RiskLevel.CRITICAL: "#7f1d1d",
+}
+
+
+def levels_at_or_worse(level: str) -> list[str]:
+    """``level`` and every worse one, e.g. at_risk → [at_risk, critical]."""
+    return [other for other in RiskLevel.values if RISK_ORDER[other] >= RISK_ORDER[level]]
+
+
+def levels_better_than(level: str) -> list[str]:
+    return [other for other in RiskLevel.values if RISK_ORDER[other] < RISK_ORDER[level]]
+
+
 class User(AbstractUser):
     """A member of the customer success team (or CS ops).
 

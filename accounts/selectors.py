@@ -7,10 +7,25 @@ account outside the user's scope answers 404 exactly as a missing one does.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Account, ApiToken, Team, User
+
+
+def customers_q(*, on: dt.date, prefix: str = "") -> Q:
+    """Accounts that were still customers on ``on``: not churned, or churned later. An
+    account churned on a day is gone that day (it is not scored, alerted or counted as
+    at risk from then on). ``prefix`` reaches the account from a related model
+    ("account__")."""
+    return Q(**{f"{prefix}churned_at__isnull": True}) | Q(**{f"{prefix}churned_at__gt": on})
+
+
+def churned_q(*, on: dt.date, prefix: str = "") -> Q:
+    """Accounts that had churned by ``on`` (the complement of ``customers_q``)."""
+    return Q(**{f"{prefix}churned_at__lte": on})
 
 
 def account_scope_q(*, user: User) -> Q | None:

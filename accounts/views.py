@@ -15,7 +15,12 @@ from django.utils.cache import patch_vary_headers
 
 from accounts.filters import AccountFilter
 from accounts.models import Account
-from accounts.selectors import account_get_visible, accounts_visible_to, owners_visible_to
+from accounts.selectors import (
+    account_get_visible,
+    accounts_visible_to,
+    customers_q,
+    owners_visible_to,
+)
 from playbooks.context import account_tasks_context
 from playbooks.selectors import task_counts, tasks_due
 from scoring.context import account_health_context, book_context
@@ -35,6 +40,7 @@ CSV_COLUMNS = [
     ("churned_at", "Churned at"),
     ("health_score", "Health score"),
     ("health_band", "Band"),
+    ("health_level", "Risk level"),
     ("health_trend_30d", "30-day change"),
 ]
 
@@ -54,8 +60,10 @@ def _account_filter(request: HttpRequest, *, form_shown: bool = True) -> Account
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    accounts = accounts_visible_to(user=request.user)
+    book = accounts_visible_to(user=request.user)
     today = timezone.localdate()
+    # The book is the customers: accounts that churned are counted apart (book_context).
+    accounts = book.filter(customers_q(on=today))
     totals = accounts.aggregate(count=Count("pk"), arr=Sum("arr"))
     segment_labels = dict(Account.Segment.choices)
     by_segment = [
@@ -80,7 +88,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "renewals": renewals,
             "task_counts": task_counts(user=request.user, today=today),
             "tasks_due": tasks_due(user=request.user, today=today),
-            **book_context(accounts=accounts),
+            **book_context(accounts=book, today=today),
         },
     )
 
@@ -153,6 +161,8 @@ def _csv_value(account: Account, field: str) -> str:
             return ""
         if field == "health_band":
             return health.band.name if health.band else ""
+        if field == "health_level":
+            return health.level
         value = health.score if field == "health_score" else health.trend_30d
         return "" if value is None else f"{value:.2f}"
     if field == "owner":

@@ -119,7 +119,7 @@ METRICS = [
         },
     ),
 ]
-BANDS = [("At risk", 0.0, True), ("Watch", 50.0, False), ("Healthy", 75.0, False)]
+BANDS = [("At risk", 0.0, "at_risk"), ("Watch", 50.0, "neutral"), ("Healthy", 75.0, "healthy")]
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,8 @@ def create_model() -> Scenario:
             default_value=c.get("default"),
         )
     bands = {}
-    for name, lower, at_risk in BANDS:
-        bands[name] = Band.objects.create(model=model, name=name, lower=lower, is_at_risk=at_risk)
+    for name, lower, level in BANDS:
+        bands[name] = Band.objects.create(model=model, name=name, lower=lower, level=level)
     scoring_model_activate(model=model)
     return Scenario(model=model, metrics=metrics, bands=bands)
 

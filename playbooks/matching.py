@@ -12,12 +12,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import customers_q
 from playbooks.models import Playbook
 
 
 def active_accounts_q(*, today: dt.date, prefix: str = "") -> Q:
-    """Accounts that can still fire playbooks: not churned (as of ``today``)."""
-    return Q(**{f"{prefix}churned_at__isnull": True}) | Q(**{f"{prefix}churned_at__gt": today})
+    """Accounts that can still fire playbooks: customers on ``today``."""
+    return customers_q(on=today, prefix=prefix)
 
 
 def conditions_q(*, playbook: Playbook, prefix: str = "") -> Q:

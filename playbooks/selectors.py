@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 
-from accounts.models import Account, ApiToken, Team, User
-from accounts.selectors import account_scope_q, accounts_visible_to, teams_managed_by
+from accounts.models import AT_RISK_LEVELS, Account, ApiToken, RiskLevel, Team, User
+from accounts.selectors import account_scope_q, accounts_visible_to, churned_q, teams_managed_by
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.models import PRIORITY_RANK, Note, PlaybookRun, Task
 from scoring.models import CsmSentiment, ScoreEvent
-from scoring.selectors import band_names
 
 __all__ = [
     "DryRun",
@@ -359,29 +358,30 @@ def task_assignees_for(*, user: User) -> QuerySet[User]:
 
 @dataclass
 class TeamMemberRow:
-    """One person's line on the team page."""
+    """One person's line on the team page: their customers per risk level."""
 
     user: User
-    bands: list[int]
+    levels: list[int]
     unscored: int
     accounts: int
     arr_at_risk: float
+    churned: int
     open_tasks: int
     overdue_tasks: int
 
 
 @dataclass
 class TeamOverview:
-    band_names: list[str]
+    levels: list[tuple[str, str]]
     teams: list[tuple[Team, list[TeamMemberRow]]]
 
 
 def team_overview(*, user: User, today: dt.date) -> TeamOverview:
-    """Per member of each team ``user`` manages (every team for an admin): accounts per
-    band, ARR at risk, open and overdue tasks. A fixed number of queries whatever the
-    size of the teams and their books: teams with their members, one aggregate of
-    accounts by owner and band, one of ARR at risk, one of open tasks, one of overdue
-    tasks, and the band order."""
+    """Per member of each team ``user`` manages (every team for an admin): customers per
+    risk level of their confirmed band, ARR at risk, churned accounts, open and overdue
+    tasks. A fixed number of queries whatever the size of the teams and their books:
+    teams with their members, one aggregate of accounts by owner, level and churn, one of
+    open tasks, one of overdue tasks."""
     teams = list(
         teams_managed_by(user=user)
         .order_by("name")
@@ -389,16 +389,25 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
     )
     ids = {member.pk for team in teams for member in team.members.all()}
     accounts = accounts_visible_to(user=user).filter(owner__in=ids)
-    per_band: dict[int, dict[str | None, int]] = {}
-    for row in accounts.values("owner", "health__band__name").annotate(n=Count("pk")).order_by():
-        per_band.setdefault(row["owner"], {})[row["health__band__name"]] = row["n"]
-    at_risk = {
-        row["owner"]: row["arr"]
-        for row in accounts.filter(health__band__is_at_risk=True)
-        .values("owner")
-        .annotate(arr=Sum("arr"))
+    per_level: dict[int, dict[str, int]] = {}
+    at_risk: dict[int, float] = {}
+    churned: dict[int, int] = {}
+    gone = churned_q(on=today)
+    for row in (
+        accounts.annotate(gone=Case(When(gone, then=Value(1)), default=Value(0)))
+        .values("owner", "health__level", "gone")
+        .annotate(n=Count("pk"), arr=Sum("arr"))
         .order_by()
-    }
+    ):
+        owner = row["owner"]
+        if row["gone"]:
+            churned[owner] = churned.get(owner, 0) + row["n"]
+            continue
+        level = row["health__level"] or ""
+        counts = per_level.setdefault(owner, {})
+        counts[level] = counts.get(level, 0) + row["n"]
+        if level in AT_RISK_LEVELS:
+            at_risk[owner] = at_risk.get(owner, 0.0) + float(row["arr"] or 0)
     open_tasks = {
         row["assignee_id"]: row["n"]
         for row in Task.objects.filter(assignee_id__in=ids, status__in=ACTIVE)
@@ -407,21 +416,19 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
         .order_by()
     }
     overdue = overdue_counts_by_assignee(users=list(ids), today=today)
-    names = band_names()
-    seen = {name for counts in per_band.values() for name in counts if name is not None}
-    names += sorted(seen - set(names))
-    overview = TeamOverview(band_names=names, teams=[])
+    overview = TeamOverview(levels=list(RiskLevel.choices), teams=[])
     for team in teams:
         rows = []
         for member in team.members.all():
-            counts = per_band.get(member.pk, {})
+            counts = per_level.get(member.pk, {})
             rows.append(
                 TeamMemberRow(
                     user=member,
-                    bands=[counts.get(name, 0) for name in names],
-                    unscored=counts.get(None, 0),
+                    levels=[counts.get(level, 0) for level, _ in RiskLevel.choices],
+                    unscored=counts.get("", 0),
                     accounts=sum(counts.values()),
-                    arr_at_risk=at_risk.get(member.pk) or 0,
+                    arr_at_risk=at_risk.get(member.pk, 0.0),
+                    churned=churned.get(member.pk, 0),
                     open_tasks=open_tasks.get(member.pk, 0),
                     overdue_tasks=overdue.get(member.pk, 0),
                 )

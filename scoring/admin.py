@@ -53,6 +53,8 @@ from scoring.selectors import component_labels, delta_summary
 from scoring.services import (
     ScoringError,
     component_params_errors,
+    metric_definition_kept_by,
+    metric_save,
     model_errors,
     scoring_model_activate,
     scoring_model_new_version,
@@ -134,25 +136,34 @@ class MetricAdmin(admin.ModelAdmin):
     def used_by(self, metric: Metric) -> str:
         if metric.pk is None:
             return "—"
-        models = ScoringModel.objects.filter(components__metric=metric).order_by("key", "version")
-        if not models:
+        components = (
+            ScoringComponent.objects.filter(metric=metric)
+            .select_related("model")
+            .order_by("model__key", "model__version")
+        )
+        if not components:
             return "No scoring model."
-        return format_html_join(", ", "{} ({})", ((str(m), m.get_status_display()) for m in models))
+        return format_html_join(
+            ", ",
+            "{} ({}, {})",
+            ((str(c.model), c.model.get_status_display(), c.describe_rollup()) for c in components),
+        )
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and self._scored_with(obj):
-            # Scores already stored were rolled up this way; a different roll-up is a
-            # different metric.
-            fields += ["rollup", "window_days"]
-        return fields
-
-    @staticmethod
-    def _scored_with(metric: Metric) -> bool:
-        return ScoringComponent.objects.filter(
-            metric=metric,
-            model__status__in=[ScoringModel.Status.ACTIVE, ScoringModel.Status.RETIRED],
-        ).exists()
+    def save_model(self, request, obj, form, change):
+        # The one write path of metrics: drafts follow a new roll-up, versions in use keep
+        # theirs (scoring.services.metric_save).
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        metric_save(metric=obj, fields=fields if change else form.cleaned_data)
+        if change and {"rollup", "window_days"} & set(fields):
+            kept = metric_definition_kept_by(metric=obj)
+            if kept:
+                self.message_user(
+                    request,
+                    f"{', '.join(str(m) for m in kept)} keep rolling {obj.key} up as before "
+                    "(the definition they were activated with), so their scores do not move. "
+                    "Create a new version of them to use the new definition.",
+                    messages.WARNING,
+                )
 
 
 @admin.register(Signal)
@@ -245,7 +256,7 @@ class BandInline(_DraftOnlyInline):
     model = Band
     form = BandForm
     formset = BandFormSet
-    fields = ["name", "lower", "color", "is_at_risk"]
+    fields = ["name", "lower", "color", "level"]
 
     def get_extra(self, request, obj=None, **kwargs) -> int:
         return 1 if self._editable(obj) and (obj is None or not obj.bands.exists()) else 0
@@ -282,6 +293,16 @@ class ScoringModelAdmin(admin.ModelAdmin):
                     "fields": ["segment", "plan", "lifecycle_stage"],
                     "description": "Empty means any. An account is scored by the most "
                     "specific active model that matches it.",
+                },
+            ),
+            (
+                "Flap control",
+                {
+                    "fields": ["exit_margin", "dwell_scorings", "dwell_days"],
+                    "description": "A band change counts (fills queues and tiles, fires "
+                    "playbooks) only once the score is past the band's edge by the exit "
+                    "margin and has stayed in the new band for the dwell. The raw band of "
+                    "every score stays in the history.",
                 },
             ),
         ]

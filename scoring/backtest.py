@@ -29,9 +29,10 @@ from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import customers_q
 from scoring import calibration, stats
 from scoring.asof import as_of_moment
-from scoring.models import Band, ScoringModel, Signal
+from scoring.models import Band, Metric, ScoringModel, Signal
 from scoring.preview import score_rows_as_of
 from scoring.services import ScoringError, model_spec, scoring_model_new_version
 
@@ -133,7 +134,7 @@ def backtest_population(
     """The accounts that were customers on ``day`` and that ``model`` applies to."""
     accounts = Account.objects.filter(
         Q(contract_start__isnull=True) | Q(contract_start__lte=day),
-        Q(churned_at__isnull=True) | Q(churned_at__gt=day),
+        customers_q(on=day),
     )
     if model.segment:
         accounts = accounts.filter(segment=model.segment)
@@ -183,10 +184,8 @@ def backtest_run(
         )
     bands = sorted(model.bands.all(), key=lambda b: (b.lower is not None, b.lower or 0.0))
     metric_ids = [c.metric_id for c in components]
-    needs = [history_needed(metric=c.metric) for c in components]
-    window = max(
-        [c.metric.window_days for c, need in zip(components, needs, strict=True) if need] or [0]
-    )
+    needs = [history_needed(metric=c) for c in components]
+    window = max([c.window_days for c, need in zip(components, needs, strict=True) if need] or [0])
     covered = functools.cache(
         lambda day, days: _history_covers(metric_ids=metric_ids, day=day, days=days)
     )
@@ -259,11 +258,12 @@ def backtest_run(
 
 
 def history_needed(*, metric) -> int:
-    """Days of signals a metric's roll-up looks back over: its window (two for a change
-    against the previous window); 0 for latest and days-since, which take any history."""
-    if metric.rollup not in metric.WINDOWED:
+    """Days of signals a roll-up (a metric's, or a component's own) looks back over: its
+    window (two for a change against the previous window); 0 for latest and days-since,
+    which take any history."""
+    if metric.rollup not in Metric.WINDOWED:
         return 0
-    return metric.window_days * (2 if metric.rollup == metric.Rollup.CHANGE_PCT else 1)
+    return metric.window_days * (2 if metric.rollup == Metric.Rollup.CHANGE_PCT else 1)
 
 
 def _history_covers(*, metric_ids: list[int], day: dt.date, days: int) -> bool:

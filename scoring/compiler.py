@@ -6,7 +6,8 @@ The recompute never brings account rows into Python. For a chunk of accounts it 
    every metric the active models use into a column of a temporary table, and choosing
    each account's model (the most specific active model whose filter matches);
 2. ``score_insert_sql`` per active model: component scores, score, band, completeness
-   and breakdown computed in SQL and inserted as history rows;
+   and breakdown computed in SQL, the confirmed band decided by flap control, and
+   inserted as history rows;
 3. the event and latest-score statements in ``scoring/services.py``.
 
 A preview of a draft model (``scoring/preview.py``) runs steps 1 and 2 for a sample of
@@ -23,12 +24,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from scoring.engine import POINTS, WEIGHTED, BandSpec, ComponentSpec
+from scoring.engine import POINTS, WEIGHTED, BandSpec, ComponentSpec, FlapRules, band_bounds
 
 
 @dataclass(frozen=True)
 class MetricColumn:
-    """A metric the chunk needs, and the name of its column in the roll-up table."""
+    """A metric rolled up one way, and the name of its column in the roll-up table.
+
+    A metric's roll-up belongs to each model version that uses it (the version keeps the
+    definition it was activated with), so two versions may roll the same metric up over
+    different windows: one column each."""
 
     id: int
     key: str
@@ -37,7 +42,19 @@ class MetricColumn:
 
     @property
     def column(self) -> str:
-        return f"m{self.id}"
+        window = self.window_days if self.rollup not in ("latest", "days_since") else 0
+        return f"m{self.id}_{self.rollup}_{window}"
+
+    @property
+    def definition(self) -> tuple[int, str, int]:
+        return (self.id, self.rollup, self.window_days)
+
+
+def metric_column(component) -> MetricColumn:
+    """The roll-up column a scoring component reads (``select_related("metric")``)."""
+    return MetricColumn(
+        component.metric_id, component.metric.key, component.rollup, component.window_days
+    )
 
 
 @dataclass(frozen=True)
@@ -344,10 +361,10 @@ def _fence(vendor: str) -> str:
     return " OFFSET 0" if vendor == "postgresql" else ""
 
 
-def _breakdown_sql(vendor: str, n: int) -> str:
+def _breakdown_sql(vendor: str, n: int, prefix: str = "") -> str:
     # PostgreSQL: jsonb built directly rather than json text parsed again (same values).
     json_array = "jsonb_build_array" if vendor == "postgresql" else "json_array"
-    pairs = ", ".join(f"{json_array}(r{i}, c{i})" for i in range(n))
+    pairs = ", ".join(f"{json_array}({prefix}r{i}, {prefix}c{i})" for i in range(n))
     return f"{json_array}({pairs})"
 
 
@@ -377,6 +394,22 @@ def score_select_sql(
     return sql
 
 
+def _within_sql(bands: tuple[BandSpec, ...], margin: float, sql: Sql) -> None:
+    """1 when ``score`` lies within confirmed band ``pb`` widened by the exit margin, else 0
+    (``engine.within_band``)."""
+    sql.add("CASE")
+    for band_id, (lower, upper) in band_bounds(bands).items():
+        conditions, params = [f"pb = {int(band_id)}"], []
+        if lower is not None:
+            conditions.append("score >= %s")
+            params.append(lower - margin)
+        if upper is not None:
+            conditions.append("score < %s")
+            params.append(upper + margin)
+        sql.add(f" WHEN {' AND '.join(conditions)} THEN 1", *params)
+    sql.add(" ELSE 0 END")
+
+
 def score_insert_sql(
     *,
     vendor: str,
@@ -385,10 +418,18 @@ def score_insert_sql(
     kind: str,
     components: list[tuple[ComponentSpec, MetricColumn]],
     bands: tuple[BandSpec, ...],
+    rules: FlapRules,
     run_id: int | None,
     computed_at: dt.datetime,
 ) -> Sql:
-    """INSERT the history rows of every account in the roll-up table scored by ``model_id``."""
+    """INSERT the history rows of every account in the roll-up table scored by ``model_id``,
+    each with its raw band and, by flap control against the account's latest health
+    (``engine.confirm_band``), its confirmed and pending band.
+
+    Levels above the scores: l4 joins the latest health and says how this scoring
+    relates to it (``mode``: 0 a first score or baseline, 1 a re-baseline under another
+    model, 2 the same model); l5 decides whether the score has left the confirmed band
+    and counts the pending band; the SELECT writes the state."""
     levels = _levels_sql(
         vendor=vendor,
         rollup_table=rollup_table,
@@ -396,19 +437,64 @@ def score_insert_sql(
         kind=kind,
         components=components,
     )
+    fence = _fence(vendor)
+    at = _ts(vendor, computed_at)
+
+    l4 = Sql()
+    l4.add("SELECT l3.account_id AS account_id, l3.score AS score, ")
+    _band_sql(bands, "l3.score", l4)
+    l4.add(
+        f" AS raw, l3.completeness AS completeness,"
+        f" {_breakdown_sql(vendor, len(components), 'l3.')} AS breakdown,"
+        " ah.band_id AS pb, ah.pending_band_id AS ppb, ah.pending_count AS ppc,"
+        " ah.pending_since AS pps,"
+        # A previous score dated at or after this one (a past-dated run) is no previous.
+        " CASE WHEN ah.account_id IS NULL OR ah.computed_at >= %s THEN 0"
+        f" WHEN ah.model_id <> {int(model_id)} THEN 1"
+        " WHEN ah.band_id IS NULL THEN 0 ELSE 2 END AS mode",
+        at,
+    )
+    l4.add(" FROM (").add(levels.text, *levels.params).add(f"{fence}) l3")
+    l4.add(" LEFT JOIN scoring_accounthealth ah ON ah.account_id = l3.account_id")
+
+    l5 = Sql()
+    l5.add("SELECT account_id, score, raw, completeness, breakdown, pb, mode, ")
+    l5.add("CASE WHEN mode = 2 AND score IS NOT NULL AND raw IS NOT NULL AND ")
+    _within_sql(bands, float(rules.exit_margin), l5)
+    l5.add(
+        " = 0 THEN 1 ELSE 0 END AS moving,"
+        " CASE WHEN raw = ppb THEN ppc + 1 ELSE 1 END AS cnt,"
+        " CASE WHEN raw = ppb THEN pps ELSE %s END AS since",
+        at,
+    )
+    l5.add(" FROM (").add(l4.text, *l4.params).add(f"{fence}) l4")
+
+    settle = Sql()
+    settle.add(
+        "cnt >= %s AND since <= %s",
+        int(rules.dwell_scorings),
+        _ts(vendor, computed_at - dt.timedelta(days=int(rules.dwell_days))),
+    )
+    waiting = f"mode = 2 AND moving = 1 AND NOT ({settle.text})"
     sql = Sql()
     sql.add(
         "INSERT INTO scoring_healthscore"
-        " (account_id, run_id, model_id, score, band_id, completeness, breakdown, computed_at)"
-        " SELECT account_id, %s, %s, score, ",
+        " (account_id, run_id, model_id, score, band_id, confirmed_band_id, pending_band_id,"
+        " pending_count, pending_since, rebaseline, completeness, breakdown, computed_at)"
+        " SELECT account_id, %s, %s, score, raw,",
         run_id,
         model_id,
     )
-    _band_sql(bands, "score", sql)
     sql.add(
-        f", completeness, {_breakdown_sql(vendor, len(components))}, %s", _ts(vendor, computed_at)
+        f" CASE WHEN mode <> 2 THEN raw WHEN moving = 0 THEN pb WHEN {settle.text} THEN raw"
+        " ELSE pb END,",
+        *settle.params,
     )
-    sql.add(" FROM (").add(levels.text, *levels.params).add(f"{_fence(vendor)}) l3")
+    sql.add(f" CASE WHEN {waiting} THEN raw END,", *settle.params)
+    sql.add(f" CASE WHEN {waiting} THEN cnt ELSE 0 END,", *settle.params)
+    sql.add(f" CASE WHEN {waiting} THEN since END,", *settle.params)
+    sql.add(" CASE WHEN mode = 1 THEN TRUE ELSE FALSE END, completeness, breakdown, %s", at)
+    sql.add(" FROM (").add(l5.text, *l5.params).add(f"{fence}) l5")
     if vendor == "postgresql":
         sql.add(" ON CONFLICT DO NOTHING")
     else:

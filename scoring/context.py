@@ -9,7 +9,9 @@ import itertools
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import customers_q
 from scoring import charts
+from scoring.formatting import MINUS
 from scoring.forms import SentimentForm
 from scoring.models import AccountHealth, Band, CsmSentiment
 from scoring.selectors import (
@@ -29,7 +31,9 @@ def account_health_context(
     days: int = 90,
 ) -> dict:
     health = (
-        AccountHealth.objects.select_related("band", "model", "health_score__model")
+        AccountHealth.objects.select_related(
+            "band", "raw_band", "pending_band", "model", "health_score__model"
+        )
         .filter(account=account)
         .first()
     )
@@ -53,6 +57,7 @@ def account_health_context(
     return {
         "account": account,
         "health": health,
+        "band_state": band_state(health) if health else "",
         "breakdown": score_breakdown(health_score=health.health_score) if health else [],
         "delta_summary": delta_summary(health_score=health.health_score) if health else "",
         # Letter grades read 0–100 scores; points models have no such scale.
@@ -67,37 +72,72 @@ def account_health_context(
     }
 
 
-def book_context(*, accounts, days: int = 7) -> dict:
-    """The health part of "my book": bands with counts and ARR, ARR at risk, the score
-    distribution and the band changes of the last ``days`` days."""
+def band_state(health: AccountHealth) -> str:
+    """What flap control is doing, in words: "Pending: entering At-risk (1 of 2
+    scorings)", or why the score's band is not the account's; empty when they agree."""
+    model = health.model
+    if health.pending_band_id:
+        parts = [f"{health.pending_count} of {model.dwell_scorings} scorings"]
+        if model.dwell_days and health.pending_since:
+            days = (timezone.now() - health.pending_since).days
+            parts.append(f"{min(days, model.dwell_days)} of {model.dwell_days} days")
+        return f"Pending: entering {health.pending_band.name} ({', '.join(parts)})."
+    if health.raw_band_id and health.raw_band_id != health.band_id and health.band_id:
+        return (
+            f"The score is in {health.raw_band.name}, within {model.exit_margin:g} points of "
+            f"{health.band.name}: the account stays {health.band.name} (exit margin)."
+        )
+    if health.rebaseline:
+        return f"A new baseline: the first score under {model}."
+    return ""
+
+
+def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> dict:
+    """The health part of "my book": customers and ARR per risk level, ARR at risk,
+    churned ARR apart, each model's score distribution on its own scale, and the
+    confirmed band changes of the last ``days`` days."""
     from scoring.models import ScoreEvent
-    from scoring.selectors import account_events, arr_at_risk, book_by_band, score_distribution
-
-    slices = book_by_band(accounts=accounts)
-    distribution = score_distribution(accounts=accounts)
-    # Colour each bucket like the band (of an active weighted model) its middle falls in.
-    bands = list(
-        Band.objects.filter(model__status="active", model__kind="weighted", lower__isnull=False)
-        .order_by("-lower")
-        .values_list("lower", "color")
+    from scoring.selectors import (
+        account_events,
+        arr_at_risk,
+        book_by_level,
+        churned_book,
+        score_distributions,
     )
 
-    def colour(score: float) -> str:
-        return next((color for lower, color in bands if score >= lower), "#94a3b8")
-
-    bars = charts.bar_chart(
-        buckets=[(f"{low}", count, colour(low + 5)) for low, count in distribution],
-        width=480,
-        height=180,
-    )
+    today = today or timezone.localdate()
+    levels = book_by_level(accounts=accounts, today=today)
+    churned_count, churned_arr = churned_book(accounts=accounts, today=today)
+    distributions = [
+        {
+            "model": d.model,
+            "accounts": d.accounts,
+            "bars": charts.bar_chart(
+                buckets=[(_axis(b.low), b.count, b.color) for b in d.buckets],
+                width=480,
+                height=180,
+            ),
+            "buckets": d.buckets,
+        }
+        for d in score_distributions(accounts=accounts, today=today)
+    ]
     since = timezone.now() - dt.timedelta(days=days)
     return {
-        "band_slices": slices,
-        "band_total_accounts": sum(s.accounts for s in slices),
-        "arr_at_risk": arr_at_risk(accounts=accounts),
-        "distribution_bars": bars,
+        "level_slices": levels,
+        "level_total_accounts": sum(s.accounts for s in levels),
+        "arr_at_risk": arr_at_risk(accounts=accounts, today=today),
+        "churned_accounts": churned_count,
+        "churned_arr": churned_arr,
+        "distributions": distributions,
         "recent_changes": account_events(
-            accounts=accounts, since=since, kind=ScoreEvent.Kind.BAND_CHANGED
+            accounts=accounts.filter(customers_q(on=today)),
+            since=since,
+            kind=ScoreEvent.Kind.BAND_CHANGED,
         )[:15],
         "recent_days": days,
     }
+
+
+def _axis(value: float) -> str:
+    text = f"{value:g}"
+    return text.replace("-", MINUS)

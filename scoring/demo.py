@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
-from accounts.models import Account
+from accounts.models import Account, RiskLevel
 from scoring.models import (
     AccountHealth,
     Band,
@@ -67,9 +67,9 @@ STANDARD_MODEL = [
     ),
 ]
 STANDARD_BANDS = [
-    ("At-risk", 0, "#dc2626", True),
-    ("Neutral", 50, "#d97706", False),
-    ("Healthy", 75, "#16a34a", False),
+    ("At-risk", 0, "#dc2626", RiskLevel.AT_RISK),
+    ("Neutral", 50, "#d97706", RiskLevel.NEUTRAL),
+    ("Healthy", 75, "#16a34a", RiskLevel.HEALTHY),
 ]
 
 ENTERPRISE_POINTS = [
@@ -99,11 +99,11 @@ ENTERPRISE_POINTS = [
     (SENTIMENT_METRIC_KEY, "table", {"table": {"5": 15, "4": 5, "3": 0, "2": -10, "1": -20}}),
 ]
 ENTERPRISE_BANDS = [
-    ("Critical", None, "#7f1d1d", True),
-    ("Struggling", 0, "#dc2626", True),
-    ("Stable", 26, "#d97706", False),
-    ("Thriving", 51, "#65a30d", False),
-    ("Superstar", 76, "#16a34a", False),
+    ("Critical", None, "#7f1d1d", RiskLevel.CRITICAL),
+    ("Struggling", 0, "#dc2626", RiskLevel.AT_RISK),
+    ("Stable", 26, "#d97706", RiskLevel.NEUTRAL),
+    ("Thriving", 51, "#65a30d", RiskLevel.HEALTHY),
+    ("Superstar", 76, "#16a34a", RiskLevel.HEALTHY),
 ]
 
 
@@ -135,10 +135,8 @@ def seed_scoring_config() -> dict[str, ScoringModel]:
                 missing=missing,
                 default_value=default,
             )
-        for name, lower, color, risk in STANDARD_BANDS:
-            Band.objects.create(
-                model=standard, name=name, lower=lower, color=color, is_at_risk=risk
-            )
+        for name, lower, color, level in STANDARD_BANDS:
+            Band.objects.create(model=standard, name=name, lower=lower, color=color, level=level)
         scoring_model_activate(model=standard)
     models["standard"] = standard
     enterprise = ScoringModel.objects.filter(key="enterprise-points").order_by("-version").first()
@@ -154,10 +152,8 @@ def seed_scoring_config() -> dict[str, ScoringModel]:
             ScoringComponent.objects.create(
                 model=enterprise, metric=metrics[key], position=position, rule=rule, params=params
             )
-        for name, lower, color, risk in ENTERPRISE_BANDS:
-            Band.objects.create(
-                model=enterprise, name=name, lower=lower, color=color, is_at_risk=risk
-            )
+        for name, lower, color, level in ENTERPRISE_BANDS:
+            Band.objects.create(model=enterprise, name=name, lower=lower, color=color, level=level)
         scoring_model_activate(model=enterprise)
     models["enterprise"] = enterprise
     return models

@@ -30,6 +30,22 @@ share of the weight (points models: of the components) whose metric had data.
 
 Bands: the band with the highest lower bound <= score; a band with no lower bound
 catches every lower score; no score (or below every bound) => no band.
+
+Flap control (``confirm_band``): the band a score falls in is its *raw* band; the
+account's *confirmed* band changes only when
+
+  1. the score is outside the confirmed band by more than the model's exit margin
+     (the band runs from its lower bound to the next band's; an account stays while
+     lower - margin <= score < upper + margin; open ends never leave), and
+  2. the raw band has held for ``dwell_scorings`` scorings in a row (the scoring that
+     first reached it counts as one) and for ``dwell_days`` days since that first one.
+
+Until then the raw band is *pending* (with its count and start). A scoring inside the
+confirmed band (within the margin) clears it; a scoring in yet another band starts it
+again at 1. A scoring with no score (or one no band covers) changes nothing and clears
+the pending band. The
+first scoring of an account, the first after a scoring with no band, and the first under
+another model than the previous scoring (a *re-baseline*) confirm the raw band at once.
 """
 
 from __future__ import annotations
@@ -233,3 +249,72 @@ def score_account(model: ModelSpec, values: Mapping[str, float | None]) -> Score
             contribution = score
         results.append(ComponentResult(spec.metric, raw, score, spec.weight, contribution, had))
     return ScoreResult(total, band_for(model.bands, total), completeness, tuple(results))
+
+
+# --- Flap control -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlapRules:
+    exit_margin: float = 0.0
+    dwell_scorings: int = 1
+    dwell_days: int = 0
+
+
+@dataclass(frozen=True)
+class BandState:
+    """Where an account stands after a scoring (ids of bands; None for none)."""
+
+    confirmed: int | None
+    pending: int | None = None
+    count: int = 0
+    since: dt.datetime | None = None
+    rebaseline: bool = False
+
+
+def band_bounds(bands: Iterable[BandSpec]) -> dict[int | None, tuple[float | None, float | None]]:
+    """Each band's (lower, upper) by id: upper is the next band's lower (None: open)."""
+    bounded = sorted((b for b in bands if b.lower is not None), key=lambda b: b.lower)
+    bounds: dict[int | None, tuple[float | None, float | None]] = {}
+    for band in bands:
+        if band.lower is None:
+            upper = bounded[0].lower if bounded else None
+            bounds[band.id] = (None, upper)
+    for i, band in enumerate(bounded):
+        upper = bounded[i + 1].lower if i + 1 < len(bounded) else None
+        bounds[band.id] = (band.lower, upper)
+    return bounds
+
+
+def within_band(bounds: tuple[float | None, float | None], score: float, margin: float) -> bool:
+    lower, upper = bounds
+    return (lower is None or score >= lower - margin) and (upper is None or score < upper + margin)
+
+
+def confirm_band(
+    *,
+    bands: Iterable[BandSpec],
+    rules: FlapRules,
+    previous: BandState | None,
+    same_model: bool,
+    score: float | None,
+    raw: int | None,
+    at: dt.datetime,
+) -> BandState:
+    """The account's band state after a scoring with ``score`` in raw band ``raw`` at
+    ``at``, given the state after its previous scoring (None: the first)."""
+    if previous is None or previous.confirmed is None or not same_model:
+        return BandState(raw, rebaseline=previous is not None and not same_model)
+    if score is None or raw is None:
+        return BandState(previous.confirmed)
+    bounds = band_bounds(bands)
+    current = bounds.get(previous.confirmed)
+    if current is not None and within_band(current, score, rules.exit_margin):
+        return BandState(previous.confirmed)
+    if raw == previous.pending:
+        count, since = previous.count + 1, previous.since
+    else:
+        count, since = 1, at
+    if count >= rules.dwell_scorings and since <= at - dt.timedelta(days=rules.dwell_days):
+        return BandState(raw)
+    return BandState(previous.confirmed, raw, count, since)

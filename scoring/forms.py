@@ -17,7 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from accounts.models import Account
 from scoring.models import Band, GradeScale, ScoringComponent, ScoringModel, ScoringRun
 from scoring.preview import PREVIEW_MAX_ACCOUNTS
-from scoring.services import band_errors, component_params_errors
+from scoring.services import MODEL_FIELDS, band_errors, component_params_errors
 
 hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb, e.g. #16a34a.")
 
@@ -33,7 +33,27 @@ def _number(value: Decimal | float) -> str:
 class ScoringModelForm(forms.ModelForm):
     class Meta:
         model = ScoringModel
-        fields = ["key", "name", "description", "kind", "segment", "plan", "lifecycle_stage"]
+        fields = ["key", *MODEL_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, flap control keeps the product's defaults.
+        for name in ("exit_margin", "dwell_scorings", "dwell_days"):
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def _default_if_empty(self, name: str):
+        value = self.cleaned_data.get(name)
+        return ScoringModel._meta.get_field(name).default if value is None else value
+
+    def clean_exit_margin(self):
+        return self._default_if_empty("exit_margin")
+
+    def clean_dwell_scorings(self):
+        return self._default_if_empty("dwell_scorings")
+
+    def clean_dwell_days(self):
+        return self._default_if_empty("dwell_days")
 
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
@@ -68,7 +88,7 @@ class BandForm(forms.ModelForm):
 
     class Meta:
         model = Band
-        fields = ["name", "lower", "color", "is_at_risk"]
+        fields = ["name", "lower", "color", "level"]
 
 
 class GradeScaleForm(forms.ModelForm):

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import AT_RISK_LEVELS, Account, RiskLevel
 
 
 class Metric(models.Model):
@@ -56,9 +56,24 @@ class Metric(models.Model):
         return f"{self.name} ({self.key})"
 
     def describe_rollup(self) -> str:
-        if self.rollup in self.WINDOWED:
-            return f"{self.get_rollup_display()} of {self.window_days} days"
-        return self.get_rollup_display()
+        return describe_rollup(self.rollup, self.window_days)
+
+
+def describe_rollup(rollup: str, window_days: int) -> str:
+    label = Metric.Rollup(rollup).label
+    if rollup in Metric.WINDOWED:
+        return f"{label} of {window_days} days"
+    return label
+
+
+def rollup_unit(rollup: str, unit: str) -> str:
+    """The unit of a rolled-up value: days for "days since", per cent for a change,
+    the metric's own unit otherwise."""
+    if rollup == Metric.Rollup.DAYS_SINCE:
+        return "days"
+    if rollup == Metric.Rollup.CHANGE_PCT:
+        return "%"
+    return unit
 
 
 class Signal(models.Model):
@@ -125,6 +140,20 @@ class ScoringModel(models.Model):
     based_on = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Flap control (scoring.engine.confirm_band): a band change counts once confirmed.
+    exit_margin = models.FloatField(
+        default=2.0,
+        help_text="Hysteresis in points: an account leaves its band only when its score is "
+        "more than this far past the band's edge.",
+    )
+    dwell_scorings = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Consecutive scorings in the new band before a band change counts (1 = at once).",
+    )
+    dwell_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Days the new band must have lasted before a band change counts (0 = no wait).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     # With activated_at, which version was active at any past moment (backtests).
@@ -137,10 +166,24 @@ class ScoringModel(models.Model):
             models.UniqueConstraint(
                 fields=["key"], condition=Q(status="active"), name="scoring_model_one_active"
             ),
+            models.CheckConstraint(
+                condition=Q(exit_margin__gte=0), name="scoring_model_exit_margin_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(dwell_scorings__gte=1), name="scoring_model_dwell_at_least_one"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def describe_flap_control(self) -> str:
+        parts = [f"exit margin {self.exit_margin:g} points"]
+        if self.dwell_scorings > 1:
+            parts.append(f"{self.dwell_scorings} scorings in a row")
+        if self.dwell_days:
+            parts.append(f"{self.dwell_days} day{'s' if self.dwell_days != 1 else ''}")
+        return ", ".join(parts)
 
     @property
     def specificity(self) -> int:
@@ -181,6 +224,11 @@ class ScoringComponent(models.Model):
 
     model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="components")
     metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="components")
+    # The metric's roll-up as this version scores it: copied from the metric while the
+    # version is a draft, kept once it is active, so a metric edited later never moves
+    # the scores of a version already in use (see scoring.services.metric_save).
+    rollup = models.CharField(max_length=16, choices=Metric.Rollup.choices, editable=False)
+    window_days = models.PositiveIntegerField(editable=False)
     label = models.CharField(max_length=120, blank=True, help_text="Defaults to the metric's name.")
     position = models.PositiveSmallIntegerField(default=0)
     weight = models.DecimalField(
@@ -212,9 +260,19 @@ class ScoringComponent(models.Model):
     def __str__(self) -> str:
         return self.label or self.metric.name
 
+    def save(self, *args, **kwargs):
+        # A new component takes the metric's roll-up; a draft's follow the metric's
+        # edits through metric_save.
+        if not self.rollup and self.metric_id:
+            self.rollup, self.window_days = self.metric.rollup, self.metric.window_days
+        super().save(*args, **kwargs)
+
     @property
     def display_label(self) -> str:
         return self.label or self.metric.name
+
+    def describe_rollup(self) -> str:
+        return describe_rollup(self.rollup, self.window_days)
 
     def clean(self) -> None:
         from scoring.services import component_params_errors
@@ -243,8 +301,12 @@ class Band(models.Model):
         null=True, blank=True, help_text="Lowest score in the band; empty = open below."
     )
     color = models.CharField(max_length=7, default="#64748b", help_text="#rrggbb")
-    is_at_risk = models.BooleanField(
-        default=False, help_text="Counts towards ARR at risk on dashboards."
+    level = models.CharField(
+        max_length=10,
+        choices=RiskLevel.choices,
+        default=RiskLevel.NEUTRAL,
+        help_text="The risk level this band stands for. At risk and Critical count towards "
+        "ARR at risk; playbooks can act on a level whatever model scored the account.",
     )
 
     class Meta:
@@ -259,6 +321,10 @@ class Band(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_at_risk(self) -> bool:
+        return self.level in AT_RISK_LEVELS
 
 
 class GradeScale(models.Model):
@@ -369,7 +435,26 @@ class ScoringRunChunk(models.Model):
         return f"chunk {self.index} of run {self.run_id}"
 
 
-class HealthScore(models.Model):
+class FlapState(models.Model):
+    """Where flap control stands after a scoring (scoring.engine.confirm_band), beside the
+    raw and the confirmed band: kept on every history row and on the latest health."""
+
+    # A band change on its way to being confirmed: the band, how many scorings in a
+    # row it has held, since when. Empty when the score is in the confirmed band.
+    pending_band = models.ForeignKey(
+        Band, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    pending_count = models.PositiveSmallIntegerField(default=0)
+    pending_since = models.DateTimeField(null=True)
+    # The first score under another model (a new version was activated, or the account
+    # moved to another model's filter): its band is a new baseline, not a change.
+    rebaseline = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class HealthScore(FlapState):
     """One computation of one account's health: the history row.
 
     ``breakdown`` is a list aligned with the model version's components (by position):
@@ -397,7 +482,12 @@ class HealthScore(models.Model):
     )
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="scores")
     score = models.FloatField(null=True, help_text="Empty when no component had data.")
+    # The band the score falls in (raw), and the band the account is in after flap
+    # control (scoring.engine.confirm_band): the confirmed band is what counts.
     band = models.ForeignKey(Band, null=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_band = models.ForeignKey(
+        Band, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     completeness = models.FloatField(help_text="Share (0–1) of the weight that had data.")
     breakdown = models.JSONField(default=list)
     # What moved the score since the account's previous one (scoring.attribution):
@@ -419,7 +509,7 @@ class HealthScore(models.Model):
         return f"{self.account_id}: {self.score} @ {self.computed_at:%Y-%m-%d}"
 
 
-class AccountHealth(models.Model):
+class AccountHealth(FlapState):
     """The latest health of an account, kept narrow so a nightly update of a million
     rows writes as little as possible; pages join it for score, band and trend."""
 
@@ -429,8 +519,14 @@ class AccountHealth(models.Model):
     health_score = models.ForeignKey(HealthScore, on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="+")
     score = models.FloatField(null=True)
-    # Band lookups use accounthealth_band_score, which starts with the band.
+    # The confirmed band (what lists, tiles and playbooks go by) and its risk level,
+    # the raw band, and flap control's state as in the history row. Band lookups use
+    # accounthealth_band_score, which starts with the band.
     band = models.ForeignKey(
+        Band, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    level = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
+    raw_band = models.ForeignKey(
         Band, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     completeness = models.FloatField()
@@ -442,6 +538,7 @@ class AccountHealth(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["band", "score"], name="accounthealth_band_score"),
+            models.Index(fields=["level", "score"], name="accounthealth_level_score"),
             models.Index(fields=["score"], name="accounthealth_score"),
             models.Index(fields=["trend_30d"], name="accounthealth_trend30"),
         ]
@@ -451,8 +548,9 @@ class AccountHealth(models.Model):
 
 
 class ScoreEvent(models.Model):
-    """A band change or a score drop found by a computation: exactly one per kind per
-    computation (the unique constraint), consumed by playbooks through ``claimed_at``."""
+    """A confirmed band change or a score drop found by a computation: exactly one per
+    kind per computation (the unique constraint), consumed by playbooks through
+    ``claimed_at``. Bands are the confirmed ones (after flap control)."""
 
     class Kind(models.TextChoices):
         BAND_CHANGED = "band_changed", "Band changed"
@@ -473,6 +571,9 @@ class ScoreEvent(models.Model):
     )
     score_before = models.FloatField(null=True)
     score_after = models.FloatField(null=True)
+    # Caused by a change of scoring model rather than by the account's data: recorded,
+    # but playbooks act on it only when they opt in.
+    rebaseline = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
 
@@ -496,6 +597,14 @@ class ScoreEvent(models.Model):
         if self.score_before is None or self.score_after is None:
             return None
         return self.score_after - self.score_before
+
+    @property
+    def from_level(self) -> str:
+        return self.from_band.level if self.from_band_id else ""
+
+    @property
+    def to_level(self) -> str:
+        return self.to_band.level if self.to_band_id else ""
 
 
 class CsmSentiment(models.Model):

@@ -25,9 +25,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import Account
+from accounts.selectors import customers_q
 from scoring import compiler
 from scoring.models import AccountHealth, ScoringModel
 from scoring.services import model_spec
@@ -91,9 +92,7 @@ def _filter_kwargs(model: ScoringModel) -> dict[str, str]:
 
 def preview_accounts(*, model: ScoringModel, as_of: dt.datetime) -> QuerySet[Account]:
     """The accounts ``model`` would score if it were activated now."""
-    accounts = Account.objects.filter(
-        Q(churned_at__isnull=True) | Q(churned_at__gt=as_of.date()), **_filter_kwargs(model)
-    )
+    accounts = Account.objects.filter(customers_q(on=as_of.date()), **_filter_kwargs(model))
     # The recompute gives an account to the most specific matching model, the older
     # one on a tie (compiler.model_choice_sql); activating retires the own key's version.
     rivals = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).exclude(key=model.key)
@@ -132,12 +131,7 @@ def score_rows_as_of(
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
     components = list(model.components.select_related("metric").order_by("position", "id"))
     spec = model_spec(model=model)
-    columns = {
-        c.metric_id: compiler.MetricColumn(
-            c.metric.id, c.metric.key, c.metric.rollup, c.metric.window_days
-        )
-        for c in components
-    }
+    columns = {c.metric_id: compiler.metric_column(c) for c in components}
     table = f"vitals_preview_{int(model.pk)}_{uuid.uuid4().hex[:12]}"
     with transaction.atomic():
         with connection.cursor() as cursor:

@@ -7,12 +7,17 @@ nothing here decides access.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, FloatField, Max, Min, QuerySet, Sum, When
+from django.db.models.functions import Floor
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import AT_RISK_LEVELS, RISK_COLORS, Account, RiskLevel
+from accounts.selectors import churned_q, customers_q
+from scoring.engine import BandSpec, band_for
+from scoring.formatting import format_delta
 from scoring.models import (
     AccountHealth,
     Band,
@@ -21,6 +26,7 @@ from scoring.models import (
     ScoringComponent,
     ScoringModel,
     Signal,
+    rollup_unit,
 )
 
 TRENDS = {"7": "trend_7d", "30": "trend_30d", "90": "trend_90d"}
@@ -66,8 +72,10 @@ def score_breakdown(*, health_score: HealthScore) -> list[BreakdownRow]:
             BreakdownRow(
                 label=component.display_label,
                 metric_key=component.metric.key,
-                unit=component.metric.unit,
-                rollup=component.metric.describe_rollup(),
+                # The unit of the rolled-up value: "32.4 days" since the last meeting,
+                # not "32.4 meetings".
+                unit=rollup_unit(component.rollup, component.metric.unit),
+                rollup=component.describe_rollup(),
                 rule=component.get_rule_display(),
                 weight=float(component.weight),
                 raw=raw,
@@ -135,40 +143,160 @@ def account_events(
 
 
 @dataclass(frozen=True)
-class BandSlice:
-    name: str
+class LevelSlice:
+    """Customers and their ARR at one risk level (``level`` "" for those not scored)."""
+
+    level: str
+    label: str
     color: str
-    is_at_risk: bool
     accounts: int
     arr: float
 
+    @property
+    def query(self) -> str:
+        return f"level={self.level or UNSCORED}"
 
-def book_by_band(*, accounts: QuerySet[Account]) -> list[BandSlice]:
-    """Accounts and ARR per band name (across models), plus the unscored, in band order."""
+
+UNSCORED = "unscored"
+UNSCORED_COLOR = "#94a3b8"
+
+
+def book_by_level(*, accounts: QuerySet[Account], today: dt.date) -> list[LevelSlice]:
+    """The customers among ``accounts`` and their ARR per risk level of the confirmed
+    band, best level first, then those not scored. Accounts that have churned are not
+    in it (``churned_book``)."""
     rows = (
-        accounts.values("health__band__name", "health__band__color", "health__band__is_at_risk")
-        .annotate(n=Count("pk"), arr=Sum("arr"), low=Sum("health__band__lower"))
+        accounts.filter(customers_q(on=today))
+        .values("health__level")
+        .annotate(n=Count("pk"), arr=Sum("arr"))
         .order_by()
     )
-    merged: dict[str, dict] = {}
+    totals: dict[str, tuple[int, float]] = {}
     for row in rows:
-        name = row["health__band__name"] or "Not scored"
-        slot = merged.setdefault(
-            name,
-            {
-                "color": row["health__band__color"] or "#94a3b8",
-                "risk": bool(row["health__band__is_at_risk"]),
-                "n": 0,
-                "arr": 0.0,
-            },
-        )
-        slot["n"] += row["n"]
-        slot["arr"] += float(row["arr"] or 0)
-    order = _band_order()
+        level = row["health__level"] or ""
+        n, arr = totals.get(level, (0, 0.0))
+        totals[level] = (n + row["n"], arr + float(row["arr"] or 0))
     slices = [
-        BandSlice(name, v["color"], v["risk"], v["n"], v["arr"]) for name, v in merged.items()
+        LevelSlice(level, label, RISK_COLORS[level], *totals.get(level, (0, 0.0)))
+        for level, label in RiskLevel.choices
     ]
-    return sorted(slices, key=lambda s: order.get(s.name, -1e9), reverse=True)
+    slices.append(LevelSlice("", "Not scored", UNSCORED_COLOR, *totals.get("", (0, 0.0))))
+    return slices
+
+
+def arr_at_risk(*, accounts: QuerySet[Account], today: dt.date) -> float:
+    """ARR of the customers whose confirmed band is at risk or critical."""
+    total = accounts.filter(customers_q(on=today), health__level__in=AT_RISK_LEVELS).aggregate(
+        arr=Sum("arr")
+    )["arr"]
+    return float(total or 0)
+
+
+def churned_book(*, accounts: QuerySet[Account], today: dt.date) -> tuple[int, float]:
+    """How many of ``accounts`` had churned by ``today``, and the ARR they took."""
+    row = accounts.filter(churned_q(on=today)).aggregate(n=Count("pk"), arr=Sum("arr"))
+    return row["n"], float(row["arr"] or 0)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    low: float
+    high: float
+    count: int
+    color: str
+    band: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:g}"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How one model version's scores spread, on its own scale, coloured by its bands."""
+
+    model: ScoringModel
+    accounts: int
+    buckets: list[Bucket]
+
+
+def _nice_step(span: float, buckets: int = 10) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 25, 50, 100, … that cuts ``span`` into at most
+    ``buckets`` buckets."""
+    step = 1.0
+    while True:
+        for factor in (1, 2, 2.5, 5):
+            if span / (step * factor) <= buckets:
+                return step * factor
+        step *= 10
+
+
+def score_distributions(*, accounts: QuerySet[Account], today: dt.date) -> list[Distribution]:
+    """Per model version that scored the customers among ``accounts``: their latest
+    scores in buckets. A weighted model reads 0–100 in tens; a points model its own
+    range (scores below 0 or above 100 included), in buckets of a round width. Each
+    bucket takes the colour of the band its middle falls in, in that model's bands.
+    Three queries whatever the book's size."""
+    scored = AccountHealth.objects.filter(
+        account__in=accounts.filter(customers_q(on=today)), score__isnull=False
+    )
+    ranges = {
+        row["model_id"]: row
+        for row in scored.values("model_id")
+        .annotate(lo=Min("score"), hi=Max("score"), n=Count("pk"))
+        .order_by()
+    }
+    if not ranges:
+        return []
+    models = {
+        m.pk: m for m in ScoringModel.objects.filter(pk__in=list(ranges)).prefetch_related("bands")
+    }
+    scales: dict[int, tuple[float, float, int]] = {}
+    for model_id, row in ranges.items():
+        if models[model_id].kind == ScoringModel.Kind.WEIGHTED:
+            scales[model_id] = (0.0, 10.0, 10)
+            continue
+        step = _nice_step(max(row["hi"] - row["lo"], 1.0))
+        low = math.floor(row["lo"] / step) * step
+        count = math.floor((row["hi"] - low) / step) + 1
+        scales[model_id] = (low, step, count)
+    bucket = Case(
+        *(
+            When(model_id=model_id, then=Floor((F("score") - low) / step))
+            for model_id, (low, step, _) in scales.items()
+        ),
+        output_field=FloatField(),
+    )
+    counts = {
+        (row["model_id"], int(row["bucket"])): row["n"]
+        for row in scored.annotate(bucket=bucket)
+        .values("model_id", "bucket")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    distributions = []
+    for model_id in sorted(ranges, key=lambda pk: (str(models[pk]), pk)):
+        model = models[model_id]
+        low, step, n = scales[model_id]
+        specs = [BandSpec(b.name, b.lower, b.pk) for b in model.bands.all()]
+        colors = {b.pk: b.color for b in model.bands.all()}
+        buckets = []
+        for i in range(n):
+            count = counts.get((model_id, i), 0)
+            if model.kind == ScoringModel.Kind.WEIGHTED and i == n - 1:
+                count += counts.get((model_id, n), 0)  # a score of 100 joins 90–100
+            band = band_for(specs, low + step * (i + 0.5))
+            buckets.append(
+                Bucket(
+                    low + step * i,
+                    low + step * (i + 1),
+                    count,
+                    colors.get(band.id, UNSCORED_COLOR) if band else UNSCORED_COLOR,
+                    band.name if band else "",
+                )
+            )
+        distributions.append(Distribution(model, ranges[model_id]["n"], buckets))
+    return distributions
 
 
 def _band_order() -> dict[str, float]:
@@ -179,27 +307,6 @@ def _band_order() -> dict[str, float]:
     ):
         order[name] = max(order.get(name, -1e9), lower if lower is not None else -1e6)
     return order
-
-
-def arr_at_risk(*, accounts: QuerySet[Account]) -> float:
-    total = accounts.filter(health__band__is_at_risk=True).aggregate(arr=Sum("arr"))["arr"]
-    return float(total or 0)
-
-
-def score_distribution(*, accounts: QuerySet[Account], bucket: int = 10) -> list[tuple[int, int]]:
-    """How many accounts score in each bucket of ``bucket`` points (0–9, 10–19, … 90–100)."""
-    scores = AccountHealth.objects.filter(account__in=accounts, score__isnull=False)
-    buckets = []
-    for low in range(0, 100, bucket):
-        high = low + bucket
-        condition = Q(score__gte=low) & (Q(score__lte=100) if high >= 100 else Q(score__lt=high))
-        buckets.append((low, condition))
-    counts = scores.aggregate(
-        **{f"b{low}": Count("pk", filter=condition) for low, condition in buckets},
-        below=Count("pk", filter=Q(score__lt=0)),
-        above=Count("pk", filter=Q(score__gt=100)),
-    )
-    return [(low, counts[f"b{low}"]) for low, _ in buckets]
 
 
 def band_names() -> list[str]:
@@ -215,13 +322,6 @@ def grade_for(*, score: float | None):
     if score is None:
         return None
     return GradeScale.objects.filter(lower__lte=score).order_by("-lower").first()
-
-
-def _signed(value: float) -> str:
-    rounded = round(value, 1)
-    if rounded == 0:
-        return "±0"
-    return f"{'+' if rounded > 0 else '−'}{abs(rounded):g}"
 
 
 def component_labels(*, model_id: int) -> list[str]:
@@ -251,8 +351,8 @@ def delta_summary(
     if health_score.score is None:
         return "No score: no component had data."
     if change is None:
-        return f"{_signed(health_score.score)}: the first score with data."
-    head = _signed(change)
+        return f"{format_delta(health_score.score)}: the first score with data."
+    head = format_delta(change)
     parts = delta.get("parts")
     if parts is None:
         previous = HealthScore.objects.filter(pk=delta.get("from")).select_related("model").first()
@@ -266,8 +366,8 @@ def delta_summary(
     )
     if not moved:
         return f"{head}: no component moved."
-    shown = [f"{label} {_signed(part)}" for label, part in moved[:limit]]
+    shown = [f"{label} {format_delta(part)}" for label, part in moved[:limit]]
     rest = moved[limit:]
     if rest:
-        shown.append(f"others {_signed(sum(part for _, part in rest))}")
+        shown.append(f"others {format_delta(sum(part for _, part in rest))}")
     return f"{head}: {', '.join(shown)}"

@@ -27,13 +27,14 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, ProtectedError, Q
+from django.db.models import Exists, F, OuterRef, ProtectedError
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, RiskLevel, User
+from accounts.selectors import customers_q
 from scoring import attribution, compiler
-from scoring.engine import BandSpec, ComponentSpec, ModelSpec
+from scoring.engine import BandSpec, ComponentSpec, FlapRules, ModelSpec
 from scoring.models import (
     Band,
     CsmSentiment,
@@ -205,11 +206,18 @@ def scoring_model_new_version(*, model: ScoringModel) -> ScoringModel:
         lifecycle_stage=model.lifecycle_stage,
         based_on=model,
         status=ScoringModel.Status.DRAFT,
+        exit_margin=model.exit_margin,
+        dwell_scorings=model.dwell_scorings,
+        dwell_days=model.dwell_days,
     )
+    # A new version rolls its metrics up as they are defined now (the version it copies
+    # keeps the definitions it was activated with).
     ScoringComponent.objects.bulk_create(
         ScoringComponent(
             model=draft,
             metric_id=c.metric_id,
+            rollup=c.metric.rollup,
+            window_days=c.metric.window_days,
             label=c.label,
             position=c.position,
             weight=c.weight,
@@ -218,10 +226,10 @@ def scoring_model_new_version(*, model: ScoringModel) -> ScoringModel:
             missing=c.missing,
             default_value=c.default_value,
         )
-        for c in model.components.all()
+        for c in model.components.select_related("metric")
     )
     Band.objects.bulk_create(
-        Band(model=draft, name=b.name, lower=b.lower, color=b.color, is_at_risk=b.is_at_risk)
+        Band(model=draft, name=b.name, lower=b.lower, color=b.color, level=b.level)
         for b in model.bands.all()
     )
     return draft
@@ -261,10 +269,20 @@ class BandInput:
     name: str
     lower: float | None
     color: str = "#64748b"
-    is_at_risk: bool = False
+    level: str = RiskLevel.NEUTRAL
 
 
-MODEL_FIELDS = ("name", "description", "kind", "segment", "plan", "lifecycle_stage")
+MODEL_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "segment",
+    "plan",
+    "lifecycle_stage",
+    "exit_margin",
+    "dwell_scorings",
+    "dwell_days",
+)
 
 
 def scoring_model_draft_save(
@@ -318,6 +336,8 @@ def scoring_model_draft_save(
                 ScoringComponent(
                     model=model,
                     metric=c.metric,
+                    rollup=c.metric.rollup,
+                    window_days=c.metric.window_days,
                     label=c.label,
                     position=position,
                     weight=c.weight,
@@ -336,7 +356,7 @@ def scoring_model_draft_save(
                     name=b.name,
                     lower=b.lower,
                     color=b.color,
-                    is_at_risk=b.is_at_risk,
+                    level=b.level,
                 )
                 for b in bands
             )
@@ -347,12 +367,18 @@ def scoring_model_draft_save(
 
 
 def metric_save(*, metric: Metric | None = None, fields: dict) -> Metric:
-    """Create a metric, or change the given fields of one. A key already taken (by a
+    """Create a metric, or change the given fields of one. The one write path of metrics
+    (admin, API, demo and imports).
+
+    A metric's roll-up and window decide the scores of every model version that uses it,
+    so a version keeps the definition it had when it was activated: a change here is
+    copied to the drafts that use the metric, and reaches active versions only through a
+    new version (``metric_definition_kept_by`` names them). A key already taken (by a
     request racing this one) is a ValidationError on ``key``, as the serializer's own
     uniqueness check would have said."""
     editable = ("key", "name", "unit", "description", "rollup", "window_days")
     fields = {name: value for name, value in fields.items() if name in editable}
-    creating = metric is None
+    creating = metric is None or metric.pk is None
     metric = metric or Metric()
     for name, value in fields.items():
         setattr(metric, name, value)
@@ -362,9 +388,27 @@ def metric_save(*, metric: Metric | None = None, fields: dict) -> Metric:
                 metric.save()
             elif fields:
                 metric.save(update_fields=list(fields))
+                if {"rollup", "window_days"} & set(fields):
+                    ScoringComponent.objects.filter(
+                        metric=metric, model__status=ScoringModel.Status.DRAFT
+                    ).update(rollup=metric.rollup, window_days=metric.window_days)
     except IntegrityError:
         raise ValidationError({"key": ["A metric with this key already exists."]}) from None
     return metric
+
+
+def metric_definition_kept_by(*, metric: Metric) -> list[ScoringModel]:
+    """The active versions that roll ``metric`` up by an earlier definition than its
+    current one (they keep it until a new version of theirs is activated)."""
+    same = {"rollup": metric.rollup}
+    if metric.rollup in Metric.WINDOWED:
+        same["window_days"] = metric.window_days
+    earlier = ScoringComponent.objects.filter(model=OuterRef("pk"), metric=metric).exclude(**same)
+    return list(
+        ScoringModel.objects.filter(Exists(earlier), status=ScoringModel.Status.ACTIVE).order_by(
+            "key", "version"
+        )
+    )
 
 
 def metric_delete(*, metric: Metric) -> None:
@@ -557,7 +601,7 @@ def _active_models(model_ids: Iterable[int] | None = None) -> list[ScoringModel]
 
 
 def _accounts_in_scope(*, scope: str, segment: str, account_id: int | None, as_of: dt.datetime):
-    qs = Account.objects.filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of.date()))
+    qs = Account.objects.filter(customers_q(on=as_of.date()))
     if scope == ScoringRun.Scope.SEGMENT:
         qs = qs.filter(segment=segment)
     elif scope == ScoringRun.Scope.ACCOUNT:
@@ -622,13 +666,22 @@ def scoring_run_create(
     return run
 
 
-def _metric_columns(models: list[ScoringModel]) -> dict[int, compiler.MetricColumn]:
-    columns: dict[int, compiler.MetricColumn] = {}
+def _metric_columns(models: list[ScoringModel]) -> dict[tuple, compiler.MetricColumn]:
+    """Every roll-up the models' components need, by definition (metric, roll-up, window)."""
+    columns: dict[tuple, compiler.MetricColumn] = {}
     for model in models:
         for c in model.components.all():
-            m = c.metric
-            columns[m.id] = compiler.MetricColumn(m.id, m.key, m.rollup, m.window_days)
+            column = compiler.metric_column(c)
+            columns[column.definition] = column
     return columns
+
+
+def flap_rules(model: ScoringModel) -> FlapRules:
+    return FlapRules(
+        exit_margin=model.exit_margin,
+        dwell_scorings=model.dwell_scorings,
+        dwell_days=model.dwell_days,
+    )
 
 
 def _execute(cursor, sql: compiler.Sql) -> int:
@@ -709,9 +762,11 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
         for model in models:
             spec = model_spec(model=model)
             components = [
-                (cs, columns[c.metric_id])
+                (cs, columns[compiler.metric_column(c).definition])
                 for cs, c in zip(
-                    spec.components, model.components.all().order_by("position", "id"), strict=True
+                    spec.components,
+                    model.components.select_related("metric").order_by("position", "id"),
+                    strict=True,
                 )
             ]
             counts["scored"] += _execute(
@@ -723,6 +778,7 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
                     kind=model.kind,
                     components=components,
                     bands=spec.bands,
+                    rules=flap_rules(model),
                     run_id=run.pk,
                     computed_at=run.as_of,
                 ),
@@ -749,25 +805,28 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
 
 
 def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now) -> tuple[int, int]:
-    """Band changes and score drops of this run's new scores against the latest ones,
-    dated ``now``: the moment the run scored (its as-of), not when it happened to run."""
+    """Confirmed band changes and score drops of this run's new scores against the latest
+    ones, dated ``now``: the moment the run scored (its as-of), not when it happened to
+    run. Bands compare by name and level (each version has band rows of its own); a
+    change under another model than the latest score's is flagged a re-baseline."""
     common = (
         " FROM scoring_healthscore h"
         " JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"
         " LEFT JOIN scoring_band ob ON ob.id = ah.band_id"
-        " LEFT JOIN scoring_band nb ON nb.id = h.band_id"
+        " LEFT JOIN scoring_band nb ON nb.id = h.confirmed_band_id"
         " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
         " AND ah.computed_at < h.computed_at"
     )
     insert = (
         "INSERT INTO scoring_scoreevent (kind, account_id, health_score_id, run_id,"
-        " from_band_id, to_band_id, score_before, score_after, created_at)"
-        " SELECT %s, h.account_id, h.id, h.run_id, ah.band_id, h.band_id, ah.score, h.score, %s"
+        " from_band_id, to_band_id, score_before, score_after, rebaseline, created_at)"
+        " SELECT %s, h.account_id, h.id, h.run_id, ah.band_id, h.confirmed_band_id,"
+        " ah.score, h.score, h.rebaseline, %s"
     )
     cursor.execute(
-        insert
-        + common
-        + " AND COALESCE(ob.name, '') <> COALESCE(nb.name, '') ON CONFLICT DO NOTHING",
+        # A first band (after scorings without one) is a baseline, not a change.
+        insert + common + " AND ob.id IS NOT NULL AND (ob.name <> COALESCE(nb.name, '')"
+        " OR ob.level <> COALESCE(nb.level, '')) ON CONFLICT DO NOTHING",
         ["band_changed", _ts(now), run.pk, first_id, last_id],
     )
     band_changes = cursor.rowcount
@@ -786,13 +845,19 @@ def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> N
     params = [_ts(run.as_of - dt.timedelta(days=days)) for days in (7, 30, 90)]
     cursor.execute(
         "INSERT INTO scoring_accounthealth (account_id, health_score_id, model_id, score, band_id,"
+        " level, raw_band_id, pending_band_id, pending_count, pending_since, rebaseline,"
         " completeness, computed_at, trend_7d, trend_30d, trend_90d)"
-        " SELECT h.account_id, h.id, h.model_id, h.score, h.band_id, h.completeness, h.computed_at,"
+        " SELECT h.account_id, h.id, h.model_id, h.score, h.confirmed_band_id,"
+        " COALESCE(cb.level, ''), h.band_id, h.pending_band_id, h.pending_count,"
+        " h.pending_since, h.rebaseline, h.completeness, h.computed_at,"
         f" {earlier}, {earlier}, {earlier}"
-        " FROM scoring_healthscore h"
+        " FROM scoring_healthscore h LEFT JOIN scoring_band cb ON cb.id = h.confirmed_band_id"
         " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
         " ON CONFLICT (account_id) DO UPDATE SET health_score_id = excluded.health_score_id,"
         " model_id = excluded.model_id, score = excluded.score, band_id = excluded.band_id,"
+        " level = excluded.level, raw_band_id = excluded.raw_band_id,"
+        " pending_band_id = excluded.pending_band_id, pending_count = excluded.pending_count,"
+        " pending_since = excluded.pending_since, rebaseline = excluded.rebaseline,"
         " completeness = excluded.completeness, computed_at = excluded.computed_at,"
         " trend_7d = excluded.trend_7d, trend_30d = excluded.trend_30d,"
         " trend_90d = excluded.trend_90d"

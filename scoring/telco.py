@@ -27,7 +27,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from accounts.models import Account
+from accounts.models import Account, RiskLevel
 from accounts.services import accounts_bulk_upsert
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
 from scoring.services import SignalRow, scoring_model_activate, signals_store
@@ -188,9 +188,9 @@ MODEL = (
     ("services", 0, "linear", {"worst": 0, "best": 9}),
 )
 BANDS = (
-    ("At-risk", 0, "#dc2626", True),
-    ("Neutral", 50, "#d97706", False),
-    ("Healthy", 75, "#16a34a", False),
+    ("At-risk", 0, "#dc2626", RiskLevel.AT_RISK),
+    ("Neutral", 50, "#d97706", RiskLevel.NEUTRAL),
+    ("Healthy", 75, "#16a34a", RiskLevel.HEALTHY),
 )
 
 
@@ -273,8 +273,8 @@ def _ensure_config() -> tuple[ScoringModel, bool]:
             rule=rule,
             params=params,
         )
-    for name, lower, color, risk in BANDS:
-        Band.objects.create(model=model, name=name, lower=lower, color=color, is_at_risk=risk)
+    for name, lower, color, level in BANDS:
+        Band.objects.create(model=model, name=name, lower=lower, color=color, level=level)
     scoring_model_activate(model=model)
     return model, True
 

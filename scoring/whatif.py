@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import customers_q
 from scoring import compiler
 from scoring.models import ScoringModel
 from scoring.preview import NO_BAND, NOT_SCORED, MatrixRow
@@ -47,7 +47,7 @@ class BookMoves:
 
 
 def _chunks(*, as_of: dt.datetime, size: int) -> list[tuple[int, int]]:
-    accounts = Account.objects.filter(Q(churned_at__isnull=True) | Q(churned_at__gt=as_of.date()))
+    accounts = Account.objects.filter(customers_q(on=as_of.date()))
     inner, params = accounts.values("id").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -67,12 +67,7 @@ def book_band_moves(
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
     components = list(model.components.select_related("metric").order_by("position", "id"))
     spec = model_spec(model=model)
-    columns = {
-        c.metric_id: compiler.MetricColumn(
-            c.metric.id, c.metric.key, c.metric.rollup, c.metric.window_days
-        )
-        for c in components
-    }
+    columns = {c.metric_id: compiler.metric_column(c) for c in components}
     rivals = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).exclude(key=model.key)
     filters = [
         compiler.ModelFilter(m.pk, m.segment, m.plan, m.lifecycle_stage) for m in [model, *rivals]

@@ -74,7 +74,10 @@ class MetricDetailView(generics.RetrieveUpdateDestroyAPIView):
     @extend_schema(
         summary="Change a metric",
         description="Changes the fields given. The key cannot change. A new roll-up or "
-        "window applies from the next recompute.",
+        "window applies to the drafts that use the metric at once; an active scoring "
+        "model version keeps the definition it was activated with (listed in `kept_by`), "
+        "so its scores never move and past scores stay reproducible, until a new version "
+        "of it is activated.",
         responses={200: MetricSerializer, **error_responses(400, 404, 413)},
     )
     def patch(self, request: Request, *args, **kwargs) -> Response:
@@ -152,9 +155,9 @@ SCORING_MODEL_EXAMPLE = OpenApiExample(
             },
         ],
         "bands": [
-            {"name": "At-risk", "lower": None, "color": "#dc2626", "is_at_risk": True},
-            {"name": "Neutral", "lower": 50, "color": "#ca8a04"},
-            {"name": "Healthy", "lower": 75, "color": "#16a34a"},
+            {"name": "At-risk", "lower": None, "color": "#dc2626", "level": "at_risk"},
+            {"name": "Neutral", "lower": 50, "color": "#ca8a04", "level": "neutral"},
+            {"name": "Healthy", "lower": 75, "color": "#16a34a", "level": "healthy"},
         ],
     },
     request_only=True,

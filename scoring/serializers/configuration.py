@@ -9,9 +9,16 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from accounts.models import RiskLevel
 from config.api import json_without_nul
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
-from scoring.services import BandInput, ComponentInput, band_errors, component_params_errors
+from scoring.services import (
+    BandInput,
+    ComponentInput,
+    band_errors,
+    component_params_errors,
+    metric_definition_kept_by,
+)
 
 # The longest roll-up window: ten years of history is more than any health score needs,
 # and it keeps window arithmetic far from the limits of dates.
@@ -25,10 +32,24 @@ class MetricSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Length of the roll-up window in days (windowed roll-ups only). Default 30.",
     )
+    kept_by = serializers.SerializerMethodField(
+        help_text="Active scoring model versions that still roll this metric up by an "
+        "earlier definition: a version keeps the definition it was activated with, so a "
+        "new roll-up or window reaches their scores only through a new version."
+    )
 
     class Meta:
         model = Metric
-        fields = ["key", "name", "unit", "description", "rollup", "window_days", "created_at"]
+        fields = [
+            "key",
+            "name",
+            "unit",
+            "description",
+            "rollup",
+            "window_days",
+            "kept_by",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "key": {
@@ -44,6 +65,11 @@ class MetricSerializer(serializers.ModelSerializer):
                 "renamed, because signals and integrations use them."
             )
         return value
+
+    def get_kept_by(self, metric: Metric) -> list[str]:
+        return [
+            f"{model.key}:{model.version}" for model in metric_definition_kept_by(metric=metric)
+        ]
 
 
 # --- Scoring models ------------------------------------------------------------------------
@@ -109,6 +135,14 @@ class ComponentSerializer(serializers.Serializer):
         default=None,
         help_text="The raw value used without data (with `missing: default`).",
     )
+    rollup = serializers.CharField(
+        read_only=True,
+        help_text="How this version rolls the metric up: the metric's roll-up when the "
+        "version was a draft, kept once it is active.",
+    )
+    window_days = serializers.IntegerField(
+        read_only=True, help_text="The roll-up window this version uses, in days."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["missing"] == ScoringComponent.Missing.DEFAULT and attrs["default_value"] is None:
@@ -126,6 +160,8 @@ class ComponentSerializer(serializers.Serializer):
             "params": component.params,
             "missing": component.missing,
             "default_value": component.default_value,
+            "rollup": component.rollup,
+            "window_days": component.window_days,
         }
 
 
@@ -139,15 +175,31 @@ class BandSerializer(serializers.Serializer):
     color = serializers.CharField(
         max_length=7, required=False, default="#64748b", validators=[_COLOR]
     )
-    is_at_risk = serializers.BooleanField(
-        required=False, default=False, help_text="Counts towards ARR at risk on dashboards."
+    level = serializers.ChoiceField(
+        choices=RiskLevel.choices,
+        required=False,
+        help_text="The risk level the band stands for (healthy, neutral, at_risk, critical): "
+        "the one vocabulary of playbooks, filters and dashboards across models. Default "
+        "neutral, or at_risk when `is_at_risk` is true.",
     )
+    is_at_risk = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Earlier form of `level`: true means at_risk when no level is given. "
+        "Read back as whether the level counts towards ARR at risk.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "level" not in attrs:
+            attrs["level"] = RiskLevel.AT_RISK if attrs["is_at_risk"] else RiskLevel.NEUTRAL
+        return attrs
 
     def to_representation(self, band: Band) -> dict[str, Any]:
         return {
             "name": band.name,
             "lower": band.lower,
             "color": band.color,
+            "level": band.level,
             "is_at_risk": band.is_at_risk,
         }
 
@@ -324,8 +376,6 @@ def component_inputs(rows: list[dict[str, Any]]) -> list[ComponentInput]:
 
 def band_inputs(rows: list[dict[str, Any]]) -> list[BandInput]:
     return [
-        BandInput(
-            name=row["name"], lower=row["lower"], color=row["color"], is_at_risk=row["is_at_risk"]
-        )
+        BandInput(name=row["name"], lower=row["lower"], color=row["color"], level=row["level"])
         for row in rows
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.models import RiskLevel
 from scoring.models import ScoringModel
 
 
@@ -18,7 +19,11 @@ class ModelRefSerializer(serializers.Serializer):
 class BandRefSerializer(serializers.Serializer):
     name = serializers.CharField()
     color = serializers.CharField(help_text="#rrggbb")
-    is_at_risk = serializers.BooleanField()
+    level = serializers.ChoiceField(
+        choices=RiskLevel.choices,
+        help_text="The risk level the band stands for, the same vocabulary across models.",
+    )
+    is_at_risk = serializers.BooleanField(help_text="Whether the level is at_risk or critical.")
 
 
 class ScoreComponentSerializer(serializers.Serializer):

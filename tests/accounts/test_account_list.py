@@ -415,7 +415,7 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
     header = text.splitlines()[0]
     assert header == (
         "External id,Name,Domain,Owner,Segment,Plan,Lifecycle stage,ARR,"
-        "Contract start,Renewal date,Churned at,Health score,Band,30-day change"
+        "Contract start,Renewal date,Churned at,Health score,Band,Risk level,30-day change"
     )
     row = next(csv.DictReader(io.StringIO(text)))
     assert row == {
@@ -432,6 +432,7 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
         "Churned at": "",
         "Health score": "",  # not scored yet: tests/scoring/test_pages.py has scores
         "Band": "",
+        "Risk level": "",
         "30-day change": "",
     }
 

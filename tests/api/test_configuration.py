@@ -200,6 +200,8 @@ def test_a_model_is_created_as_a_draft_with_its_components_and_bands(metrics, ap
             "params": {"worst": 0, "best": 20},
             "missing": "skip",
             "default_value": None,
+            "rollup": "latest",
+            "window_days": 30,
         },
         {
             "metric": "nps",
@@ -209,6 +211,8 @@ def test_a_model_is_created_as_a_draft_with_its_components_and_bands(metrics, ap
             "params": {"steps": [[-100, 0], [0, 50], [30, 100]]},
             "missing": "default",
             "default_value": 0.0,
+            "rollup": "latest",
+            "window_days": 30,
         },
     ]
     assert [b["name"] for b in body["bands"]] == ["At-risk", "Neutral", "Healthy"]
@@ -216,6 +220,7 @@ def test_a_model_is_created_as_a_draft_with_its_components_and_bands(metrics, ap
         "name": "At-risk",
         "lower": None,
         "color": "#dc2626",
+        "level": "at_risk",
         "is_at_risk": True,
     }
     assert api.get(model_url(body["id"])).json() == body

@@ -48,7 +48,7 @@ def health_model(db):
         bands=[("At-risk", None), ("Neutral", 50), ("Healthy", 75)],
     )
     Band.objects.filter(model=model, name="Neutral").update(color="#ca8a04")
-    Band.objects.filter(model=model, name="At-risk").update(is_at_risk=True)
+    Band.objects.filter(model=model, name="At-risk").update(level="at_risk")
     return model
 
 
@@ -80,7 +80,7 @@ def test_the_latest_score_comes_with_its_band_trend_and_breakdown(book, health_m
             "kind": "weighted",
         },
         "score": 65.0,
-        "band": {"name": "Neutral", "color": "#ca8a04", "is_at_risk": False},
+        "band": {"name": "Neutral", "color": "#ca8a04", "level": "neutral", "is_at_risk": False},
         "completeness": 1.0,
         "computed_at": "2026-11-20T03:00:00Z",
         "trend_7d": -9.0,
@@ -176,7 +176,12 @@ def test_the_history_lists_every_score_newest_first(acme_history, api_as):
         ("2026-11-01", 20.0),
     ]
     latest = body["results"][0]
-    assert latest["band"] == {"name": "Healthy", "color": "#64748b", "is_at_risk": False}
+    assert latest["band"] == {
+        "name": "Healthy",
+        "color": "#64748b",
+        "level": "neutral",
+        "is_at_risk": False,
+    }
     assert latest["completeness"] == pytest.approx(0.6)
     assert latest["model"]["key"] == "health"
 

@@ -32,7 +32,7 @@ def usage_model() -> ScoringModel:
                 "weight": 100,
             }
         ],
-        bands=[("At-risk", 0), ("Neutral", 50), ("Healthy", 75)],
+        bands=[("At-risk", 0, "at_risk"), ("Neutral", 50, "neutral"), ("Healthy", 75, "healthy")],
     )
 
 

@@ -329,7 +329,7 @@ def test_the_queue_does_not_query_per_task(
 def scored_book(book, usage):
     """Acme (Alice) At-risk, Borealis (Bob) Healthy, Cobalt (Charlie) Neutral, and one of
     Alice's accounts not scored."""
-    Band.objects.filter(name="At-risk").update(is_at_risk=True)
+    Band.objects.filter(name="At-risk").update(level="at_risk")
     book["alice"].arr = 120_000
     book["alice"].save(update_fields=["arr"])
     score_each(
@@ -355,19 +355,20 @@ def test_maggie_sees_her_team_per_csm(client_as, maggie, alice, bob, scored_book
     assert response.status_code == 200
     overview = response.context["overview"]
     assert [team.name for team, _ in overview.teams] == ["Enterprise"]
-    names = overview.band_names
-    assert names == ["Healthy", "Neutral", "At-risk"]
+    names = [label for _, label in overview.levels]
+    assert names == ["Healthy", "Neutral", "At risk", "Critical"]
     rows = {row.user.username: row for row in overview.teams[0][1]}
     assert set(rows) == {"alice", "bob"}
-    assert dict(zip(names, rows["alice"].bands, strict=True)) == {
+    assert dict(zip(names, rows["alice"].levels, strict=True)) == {
         "Healthy": 0,
         "Neutral": 0,
-        "At-risk": 1,
+        "At risk": 1,
+        "Critical": 0,
     }
     assert rows["alice"].unscored == 1 and rows["alice"].accounts == 2
     assert rows["alice"].arr_at_risk == 120_000
     assert (rows["alice"].open_tasks, rows["alice"].overdue_tasks) == (2, 1)
-    assert rows["bob"].bands == [1, 0, 0]
+    assert rows["bob"].levels == [1, 0, 0, 0]
     assert (rows["bob"].arr_at_risk, rows["bob"].open_tasks, rows["bob"].overdue_tasks) == (
         0,
         1,
@@ -382,7 +383,8 @@ def test_an_admin_sees_every_team(client_as, ada, scored_book):
     overview = client_as(ada).get(TEAM_URL).context["overview"]
     assert [team.name for team, _ in overview.teams] == ["Enterprise", "SMB"]
     smb = {row.user.username: row for row in overview.teams[1][1]}
-    assert dict(zip(overview.band_names, smb["charlie"].bands, strict=True))["Neutral"] == 1
+    levels = dict(zip([level for level, _ in overview.levels], smb["charlie"].levels, strict=True))
+    assert levels["neutral"] == 1
 
 
 def test_the_team_page_does_not_query_per_csm_or_account(

@@ -28,16 +28,34 @@ def make_model(
     *,
     kind: str = "weighted",
     components: list[dict],
-    bands: list[tuple[str, float | None]],
+    bands: list[tuple],
     activate: bool = True,
+    exit_margin: float = 0.0,
+    dwell_scorings: int = 1,
+    dwell_days: int = 0,
     **filters,
 ) -> ScoringModel:
-    """``components``: dicts with metric (key or Metric), rule, params, weight, missing, default."""
-    model = ScoringModel.objects.create(key=key, name=key.title(), kind=kind, **filters)
+    """``components``: dicts with metric (key or Metric), rule, params, weight, missing, default.
+    ``bands``: (name, lower) or (name, lower, level).
+
+    Without flap-control arguments the model has none (no margin, a band change counts
+    at once), so that tests about other things see every band change; the product's
+    defaults are tested where flap control is the subject."""
+    model = ScoringModel.objects.create(
+        key=key,
+        name=key.title(),
+        kind=kind,
+        exit_margin=exit_margin,
+        dwell_scorings=dwell_scorings,
+        dwell_days=dwell_days,
+        **filters,
+    )
     for position, spec in enumerate(components):
         metric = spec["metric"]
         if isinstance(metric, str):
             metric = make_metric(metric)
+        elif isinstance(metric, dict):
+            metric = make_metric(**metric)
         ScoringComponent.objects.create(
             model=model,
             metric=metric,
@@ -48,8 +66,10 @@ def make_model(
             missing=spec.get("missing", "skip"),
             default_value=spec.get("default"),
         )
-    for name, lower in bands:
-        Band.objects.create(model=model, name=name, lower=lower)
+    for name, lower, *level in bands:
+        Band.objects.create(
+            model=model, name=name, lower=lower, level=level[0] if level else "neutral"
+        )
     if activate:
         scoring_model_activate(model=model)
     return model

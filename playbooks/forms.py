@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.utils import timezone
 
 from accounts.models import User
 from playbooks.services.task_ops import NOTE_MAX
@@ -59,3 +60,46 @@ class NoteForm(forms.Form):
         if not body:
             raise forms.ValidationError("Write something in the note.")
         return body
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class BackfillForm(forms.Form):
+    """Admin: since when to act on the events a playbook missed before it was switched on."""
+
+    since = forms.DateField(
+        label="Events since",
+        widget=DateInput,
+        help_text="Events from this day up to when the playbook was switched on.",
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def since_moment(self) -> dt.datetime:
+        return _start_of(self.cleaned_data["since"])
+
+
+class EffectivenessForm(forms.Form):
+    """Admin: the period of runs to judge and how long after each to look for recovery."""
+
+    since = forms.DateField(label="Runs from", widget=DateInput, required=False)
+    until = forms.DateField(label="to (not included)", widget=DateInput, required=False)
+    days = forms.IntegerField(
+        label="Outcome after (days)", min_value=1, max_value=365, initial=30, required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            self.add_error("until", "End the period after it starts.")
+        return data
+
+    def period(self) -> tuple[dt.datetime, dt.datetime, int]:
+        """(since, until, days): by default the last 180 days, outcomes after 30 days."""
+        data = self.cleaned_data if self.is_bound else {}
+        today = timezone.localdate()
+        until = data.get("until") or today + dt.timedelta(days=1)
+        since = data.get("since") or until - dt.timedelta(days=180)
+        return _start_of(since), _start_of(until), data.get("days") or 30

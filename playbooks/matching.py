@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, RiskLevel, levels_at_or_worse
 from accounts.selectors import customers_q
 from playbooks.models import Playbook
 
@@ -37,6 +36,8 @@ def conditions_q(*, playbook: Playbook, prefix: str = "") -> Q:
         q &= Q(**{f"{prefix}arr__lte": playbook.arr_max})
     if playbook.owner_team_id is not None:
         q &= Q(**{f"{prefix}owner__teams": playbook.owner_team_id})
+    if playbook.level_at_least:
+        q &= Q(**{f"{prefix}health__level__in": levels_at_or_worse(playbook.level_at_least)})
     return q
 
 
@@ -49,10 +50,11 @@ class ConditionCheck:
 
 
 def conditions_check(
-    *, playbook: Playbook, account: Account, team_members: set[int] | None
+    *, playbook: Playbook, account: Account, team_members: set[int] | None, level: str = ""
 ) -> list[ConditionCheck]:
-    """Each condition the playbook sets, against ``account`` (no queries when
-    ``team_members`` — the owner team's member ids — is given or not needed)."""
+    """Each condition the playbook sets, against ``account`` at risk ``level`` (its
+    confirmed level; no queries when ``team_members`` — the owner team's member ids — is
+    given or not needed)."""
     checks = []
     if playbook.segment:
         checks.append(
@@ -107,15 +109,26 @@ def conditions_check(
                 account.owner_id in team_members,
             )
         )
+    if playbook.level_at_least:
+        checks.append(
+            ConditionCheck(
+                "Risk level",
+                f"{RiskLevel(playbook.level_at_least).label} or worse",
+                RiskLevel(level).label if level else "not scored",
+                bool(level) and level in levels_at_or_worse(playbook.level_at_least),
+            )
+        )
     return checks
 
 
 def conditions_match(
-    *, playbook: Playbook, account: Account, team_members: set[int] | None
+    *, playbook: Playbook, account: Account, team_members: set[int] | None, level: str = ""
 ) -> bool:
     return all(
         c.ok
-        for c in conditions_check(playbook=playbook, account=account, team_members=team_members)
+        for c in conditions_check(
+            playbook=playbook, account=account, team_members=team_members, level=level
+        )
     )
 
 
@@ -156,19 +169,3 @@ def renewal_band_q(*, playbook: Playbook, prefix: str = "") -> Q:
 
 def local_today(now: dt.datetime) -> dt.date:
     return timezone.localdate(now)
-
-
-def fmt_score(value: float | None) -> str:
-    """A score to one decimal, cut rather than rounded: 49.96 is "49.9", never "50" in a
-    band that ends below 50."""
-    if value is None:
-        return ""
-    cut = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
-    return "0" if cut == 0 else f"{cut:.1f}".removesuffix(".0")
-
-
-def fmt_delta(value: float | None) -> str:
-    if value is None:
-        return ""
-    text = fmt_score(abs(value))
-    return f"-{text}" if value < 0 and text != "0" else f"+{text}"

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Account, Team
+from accounts.models import RISK_ORDER, Account, RiskLevel, Team
 from scoring.models import Band, Metric, ScoreEvent
 
 # Placeholders that step texts may use; each is rendered as a plain string.
@@ -73,6 +73,7 @@ class Playbook(models.Model):
     """
 
     class Trigger(models.TextChoices):
+        LEVEL_ENTERED = "level_entered", "Entered a risk level (or worse)"
         BAND_CHANGED = "band_changed", "Band changed"
         SCORE_DROPPED = "score_dropped", "Score dropped by X points within N days"
         SCORE_BELOW = "score_below", "Score below X"
@@ -80,11 +81,16 @@ class Playbook(models.Model):
         METRIC_THRESHOLD = "metric_threshold", "Metric crossed a threshold"
         ACCOUNT_CREATED = "account_created", "Account created"
 
-    EVENT_TRIGGERS = (Trigger.BAND_CHANGED, Trigger.SCORE_DROPPED)
+    EVENT_TRIGGERS = (Trigger.LEVEL_ENTERED, Trigger.BAND_CHANGED, Trigger.SCORE_DROPPED)
 
     class Direction(models.TextChoices):
         ABOVE = "above", "rises above"
         BELOW = "below", "falls below"
+
+    class OnRecovery(models.TextChoices):
+        CLOSE = "close", "Close its open tasks"
+        KEEP = "keep", "Keep its tasks open"
+        NOTIFY = "notify", "Keep them open and tell the assignee"
 
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
@@ -92,6 +98,17 @@ class Playbook(models.Model):
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
 
     # Trigger parameters (which ones apply depends on the trigger).
+    level = models.CharField(
+        max_length=10,
+        choices=RiskLevel.choices,
+        blank=True,
+        help_text="Entered a risk level: the level, whatever model scored the account.",
+    )
+    or_worse = models.BooleanField(
+        default=True,
+        help_text="Entered a risk level: also when the account goes straight to a worse one "
+        "(e.g. At risk or worse).",
+    )
     from_band_name = models.CharField(
         max_length=60, blank=True, help_text="Band changed: from this band; empty = from any."
     )
@@ -148,10 +165,43 @@ class Playbook(models.Model):
         related_name="+",
         help_text="Only accounts owned by a member of this team.",
     )
+    level_at_least = models.CharField(
+        "risk level at least",
+        max_length=10,
+        choices=RiskLevel.choices,
+        blank=True,
+        help_text="Only accounts whose confirmed band is at this risk level or worse.",
+    )
 
     cooldown_days = models.PositiveIntegerField(
         default=30,
         help_text="Fires at most once per account in this many days (0 = once per event).",
+    )
+    on_rebaseline = models.BooleanField(
+        "act on re-baselines",
+        default=False,
+        help_text="Also fire when a band change or score comes only from a new scoring model "
+        "version (a re-baseline). Off: a new version never raises alarms by itself.",
+    )
+    on_recovery = models.CharField(
+        max_length=8,
+        choices=OnRecovery.choices,
+        default=OnRecovery.CLOSE,
+        help_text="When the account recovers out of the level that fired a run (a confirmed "
+        "band change), what happens to the run's open tasks.",
+    )
+    holdout_pct = models.PositiveSmallIntegerField(
+        "hold-out %",
+        default=0,
+        help_text="Share of eligible runs (chosen at random) recorded as held out: no tasks, "
+        "no messages. Comparing them with the others shows whether the playbook works.",
+    )
+    enabled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the playbook was last switched on: it acts on events from then on "
+        "(earlier ones only by an explicit backfill).",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -163,6 +213,9 @@ class Playbook(models.Model):
                 | Q(arr_max__isnull=True)
                 | Q(arr_min__lte=models.F("arr_max")),
                 name="playbook_arr_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_pct__lte=50), name="playbook_holdout_at_most_half"
             ),
         ]
 
@@ -181,7 +234,9 @@ class Playbook(models.Model):
                 errors.setdefault(field, []).append(message)
 
         t = self.Trigger
-        if self.trigger == t.BAND_CHANGED:
+        if self.trigger == t.LEVEL_ENTERED:
+            need("level", "Choose the risk level the account enters.")
+        elif self.trigger == t.BAND_CHANGED:
             need("to_band_name", "Name the band the account changes into.")
             if self.from_band_name and self.from_band_name == self.to_band_name:
                 errors.setdefault("from_band_name", []).append(
@@ -227,11 +282,18 @@ class Playbook(models.Model):
                         )
         if self.arr_min is not None and self.arr_max is not None and self.arr_min > self.arr_max:
             errors.setdefault("arr_max", []).append("ARR at most must not be below ARR at least.")
+        if self.holdout_pct is not None and self.holdout_pct > 50:
+            errors.setdefault("holdout_pct", []).append(
+                "Hold out at most half of the runs (50 %): the rest must be acted on."
+            )
         if errors:
             raise ValidationError(errors)
 
     def describe_trigger(self) -> str:
         t = self.Trigger
+        if self.trigger == t.LEVEL_ENTERED:
+            level = RiskLevel(self.level).label if self.level else "?"
+            return f"entered {level}{' or worse' if self.or_worse else ''}"
         if self.trigger == t.BAND_CHANGED:
             return f"band changed from {self.from_band_name or 'any band'} to {self.to_band_name}"
         if self.trigger == t.SCORE_DROPPED:
@@ -268,7 +330,21 @@ class Playbook(models.Model):
             parts.append(f"ARR ≤ {self.arr_max:,.0f}")
         if self.owner_team_id:
             parts.append(f"owner in team {self.owner_team}")
+        if self.level_at_least:
+            parts.append(f"level {RiskLevel(self.level_at_least).label} or worse")
         return ", ".join(parts) or "any account"
+
+    def level_entered(self, *, from_level: str, to_level: str) -> bool:
+        """Whether a confirmed change from ``from_level`` to ``to_level`` enters this
+        playbook's level ("" = no level)."""
+        if not self.level or not to_level:
+            return False
+        target = RISK_ORDER[self.level]
+        after = RISK_ORDER[to_level]
+        before = RISK_ORDER[from_level] if from_level else None
+        if self.or_worse:
+            return after >= target and (before is None or before < target)
+        return after == target and before != target
 
 
 class WebhookEndpoint(models.Model):
@@ -278,6 +354,7 @@ class WebhookEndpoint(models.Model):
     class Event(models.TextChoices):
         BAND_CHANGED = "account.band_changed", "Account band changed"
         SCORE_DROPPED = "account.score_dropped", "Account score dropped"
+        REBASELINED = "account.rebaselined", "Account re-baselined by a new model version"
         TASK_CREATED = "task.created", "Task created"
         TASK_COMPLETED = "task.completed", "Task completed"
 
@@ -488,6 +565,12 @@ class PlaybookRun(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        RESOLVED = "resolved", "Resolved: the account recovered"
+        HELD_OUT = "held_out", "Held out (no tasks, no messages)"
+        SKIPPED = "skipped", "Not acted on: a re-baseline"
+
+    # Runs that made no tasks and sent nothing on purpose.
+    QUIET = (Status.HELD_OUT, Status.SKIPPED)
 
     id = models.BigAutoField(primary_key=True)
     playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="runs")
@@ -501,6 +584,13 @@ class PlaybookRun(models.Model):
     )
     context = models.JSONField(
         default=dict, blank=True, help_text="Score, band, previous band and delta when it fired."
+    )
+    level = models.CharField(
+        max_length=10,
+        choices=RiskLevel.choices,
+        blank=True,
+        help_text="The risk level that caused the run (the level entered, or the account's "
+        "level when it fired): recovering to a better one closes its work.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     created_at = models.DateTimeField(default=timezone.now)
@@ -538,6 +628,14 @@ class PlaybookStepRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    merged_task = models.ForeignKey(
+        "Task",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The open task this step added to instead of making a second one.",
+    )
 
     class Meta:
         ordering = ["run", "step__position"]
@@ -562,6 +660,10 @@ class Task(models.Model):
         DONE = "done", "Done"
         SNOOZED = "snoozed", "Snoozed"
         CANCELLED = "cancelled", "Cancelled"
+        RESOLVED = "resolved", "Resolved"
+
+    ACTIVE = (Status.OPEN, Status.SNOOZED)
+    CLOSED = (Status.DONE, Status.CANCELLED, Status.RESOLVED)
 
     Priority = Priority
 
@@ -589,6 +691,16 @@ class Task(models.Model):
         related_name="tasks",
         help_text="The playbook step that made it; empty for a manual task.",
     )
+    # The step it came from, kept beside the step run so that the database holds "one
+    # open task per account and step" (task_one_open_per_step).
+    playbook_step = models.ForeignKey(
+        PlaybookStep,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -606,6 +718,14 @@ class Task(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was resolved or cancelled."
+    )
+    close_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why it closed without being done, e.g. “Resolved: back to Healthy on 12 Nov”.",
+    )
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -619,6 +739,12 @@ class Task(models.Model):
                 condition=Q(origin_step_run__isnull=False),
                 name="task_once_per_step_run",
             ),
+            # A step triggered again while its task is still open adds to that task.
+            models.UniqueConstraint(
+                fields=["account", "playbook_step"],
+                condition=Q(playbook_step__isnull=False, status__in=["open", "snoozed"]),
+                name="task_one_open_per_step",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
                 name="task_snoozed_has_date",
@@ -631,6 +757,24 @@ class Task(models.Model):
     @property
     def is_manual(self) -> bool:
         return self.origin_step_run_id is None
+
+    def is_awake(self, today) -> bool:
+        """Open, or snoozed until a day that has come: due work either way."""
+        return self.status == self.Status.OPEN or (
+            self.status == self.Status.SNOOZED and self.snoozed_until <= today
+        )
+
+    def current_status(self, today) -> str:
+        """The status as it stands today: a snooze whose day has come is open again."""
+        if self.status == self.Status.SNOOZED and self.snoozed_until <= today:
+            return self.Status.OPEN
+        return self.status
+
+    def current_due_date(self, today):
+        """The day the task is due: a woken snooze is due on its wake-up day."""
+        if self.status == self.Status.SNOOZED and self.snoozed_until <= today:
+            return self.snoozed_until
+        return self.due_date
 
 
 class Note(models.Model):

@@ -7,12 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Account, Team, User
+from accounts.models import Account, RiskLevel, Team, User
 from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
 from scoring.models import Metric
-from scoring.serializers.configuration import RelatedListField
+from scoring.serializers.configuration import MetricKeyField, RelatedListField
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -28,6 +30,16 @@ class TaskSerializer(serializers.ModelSerializer):
     )
     playbook = serializers.SerializerMethodField(
         help_text="Name of the playbook that made it; null for a task made by hand."
+    )
+    status = serializers.SerializerMethodField(
+        help_text="open, snoozed, done, resolved (closed because the account recovered) or "
+        "cancelled. A snooze whose day has come reads open."
+    )
+    due_date = serializers.SerializerMethodField(
+        help_text="The day it is due; a snooze that has woken is due on its wake-up day."
+    )
+    snoozed_until = serializers.SerializerMethodField(
+        help_text="The day a snoozed task comes back; null otherwise."
     )
 
     class Meta:
@@ -45,8 +57,25 @@ class TaskSerializer(serializers.ModelSerializer):
             "playbook",
             "created_at",
             "completed_at",
+            "closed_at",
+            "close_reason",
         ]
         read_only_fields = fields
+
+    def _today(self):
+        return timezone.localdate()
+
+    @extend_schema_field(serializers.ChoiceField(choices=Task.Status.choices))
+    def get_status(self, task: Task) -> str:
+        return task.current_status(self._today())
+
+    @extend_schema_field(serializers.DateField())
+    def get_due_date(self, task: Task):
+        return task.current_due_date(self._today())
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_snoozed_until(self, task: Task):
+        return task.snoozed_until if task.current_status(self._today()) == "snoozed" else None
 
     def get_playbook(self, task: Task) -> str | None:
         step_run = task.origin_step_run
@@ -155,12 +184,13 @@ class PlaybookSerializer(serializers.ModelSerializer):
     (errors under ``steps``, keyed by the step's index from 0, then the field).
     """
 
-    metric = serializers.SlugRelatedField(
+    metric = MetricKeyField(
         slug_field="key",
         queryset=Metric.objects.all(),
         required=False,
         allow_null=True,
         help_text="`metric_threshold`: the metric's key.",
+        error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
     owner_team = serializers.SlugRelatedField(
         slug_field="name",
@@ -179,6 +209,19 @@ class PlaybookSerializer(serializers.ModelSerializer):
     lifecycle_stage = serializers.ChoiceField(
         choices=Account.Stage.choices, allow_blank=True, required=False
     )
+    level = serializers.ChoiceField(
+        choices=RiskLevel.choices,
+        allow_blank=True,
+        required=False,
+        help_text="`level_entered`: the risk level the account enters (with `or_worse`, "
+        "or a worse one), whatever scoring model scored it.",
+    )
+    level_at_least = serializers.ChoiceField(
+        choices=RiskLevel.choices,
+        allow_blank=True,
+        required=False,
+        help_text="Condition: only accounts whose confirmed band is at this level or worse.",
+    )
     steps = RelatedListField(
         child=PlaybookStepSerializer(),
         max_length=50,
@@ -194,7 +237,10 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "is_active",
+            "enabled_at",
             "trigger",
+            "level",
+            "or_worse",
             "from_band_name",
             "to_band_name",
             "drop_points",
@@ -212,11 +258,18 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "arr_min",
             "arr_max",
             "owner_team",
+            "level_at_least",
             "cooldown_days",
+            "on_recovery",
+            "on_rebaseline",
+            "holdout_pct",
             "created_at",
             "steps",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "enabled_at", "created_at"]
+        extra_kwargs = {
+            "holdout_pct": {"min_value": 0, "max_value": 50},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         fields = {name: value for name, value in attrs.items() if name != "steps"}
@@ -238,3 +291,58 @@ class PlaybookSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+# --- Backfill and effectiveness ----------------------------------------------------------------
+
+
+class BackfillSerializer(serializers.Serializer):
+    since = serializers.DateField(
+        help_text="Act on the events from this day up to when the playbook was switched on."
+    )
+    dry_run = serializers.BooleanField(
+        default=True,
+        help_text="true (the default): count the runs a backfill would create, create none.",
+    )
+
+
+class BackfillResultSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField(
+        allow_null=True, help_text="When the playbook was switched on."
+    )
+    events = serializers.IntegerField(help_text="Events matching the trigger and conditions.")
+    runs = serializers.IntegerField(help_text="Runs created (or, in a dry run, that would be).")
+    dry_run = serializers.BooleanField()
+
+
+class ArmSerializer(serializers.Serializer):
+    runs = serializers.IntegerField()
+    mature = serializers.IntegerField(help_text="Runs whose outcome window has passed.")
+    recovered = serializers.IntegerField()
+    retained = serializers.IntegerField()
+    recovered_rate = serializers.FloatField(allow_null=True)
+    retained_rate = serializers.FloatField(allow_null=True)
+
+
+class EffectSerializer(serializers.Serializer):
+    difference = serializers.FloatField(help_text="Acted-on rate minus held-out rate (0–1).")
+    lower = serializers.FloatField(help_text="95 % confidence interval, lower end.")
+    upper = serializers.FloatField(help_text="95 % confidence interval, upper end.")
+
+
+class EffectivenessSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    days = serializers.IntegerField(
+        help_text="Outcomes are measured this many days after each run."
+    )
+    acted = ArmSerializer(help_text="Runs acted on (tasks, messages).")
+    held_out = ArmSerializer(help_text="Runs held out at random: no tasks, no messages.")
+    skipped = serializers.IntegerField(help_text="Re-baselines recorded but not acted on.")
+    tasks = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Tasks of the runs acted on, by status."
+    )
+    median_days_to_done = serializers.FloatField(allow_null=True)
+    recovered_effect = EffectSerializer(allow_null=True)
+    retained_effect = EffectSerializer(allow_null=True)

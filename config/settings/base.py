@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "PriorityEnum": "playbooks.models.Priority",
         "StepKindEnum": "playbooks.models.PlaybookStep.Kind",
         "ScoringModelKindEnum": "scoring.models.ScoringModel.Kind",
+        "RiskLevelEnum": "accounts.models.RiskLevel",
     },
 }
 

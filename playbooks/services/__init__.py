@@ -4,11 +4,13 @@
 - ``steps``: the steps of runs are executed, once each, and due work is dispatched;
 - ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
 - ``task_ops``: what people do with tasks and notes;
+- ``closing``: work that closes itself (recovery, churn, the end of a snooze);
 - ``config``: playbooks and their steps, written through the API.
 
 Import from here: ``from playbooks.services import task_complete``.
 """
 
+from playbooks.services.closing import tasks_wake, work_close_for_churned, work_close_on_recovery
 from playbooks.services.common import PlaybookError, StepError
 from playbooks.services.config import playbook_save
 from playbooks.services.outbound import (
@@ -40,7 +42,9 @@ from playbooks.services.task_ops import (
     task_snooze,
 )
 from playbooks.services.triggers import (
+    Backfill,
     TriggerResult,
+    playbook_backfill,
     score_events_process,
     score_events_process_all,
     state_triggers_evaluate,
@@ -49,6 +53,7 @@ from playbooks.services.triggers import (
 __all__ = [
     "Assignment",
     "AttemptOutcome",
+    "Backfill",
     "PlaybookError",
     "StepError",
     "TriggerResult",
@@ -60,6 +65,7 @@ __all__ = [
     "delivery_retry",
     "due_work_dispatch",
     "note_add",
+    "playbook_backfill",
     "playbook_run_cancel",
     "playbook_save",
     "score_events_process",
@@ -75,5 +81,8 @@ __all__ = [
     "task_create_manual",
     "task_reassign",
     "task_snooze",
+    "tasks_wake",
     "webhook_event_enqueue",
+    "work_close_for_churned",
+    "work_close_on_recovery",
 ]

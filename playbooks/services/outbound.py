@@ -39,6 +39,7 @@ from django.template.loader import render_to_string
 from accounts.models import Account
 from playbooks.models import Delivery, Task, WebhookEndpoint
 from playbooks.services.common import send_on_commit
+from scoring.formatting import format_change, format_delta
 
 logger = logging.getLogger(__name__)
 
@@ -183,31 +184,47 @@ def task_event_enqueue(
     )
 
 
-def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[int]:
-    """Deliveries of ``account.band_changed`` / ``account.score_dropped`` for a batch of
-    score events (``select_related`` account, bands, health score), in one insert.
-    Returns the ids of the deliveries created."""
-    by_kind = {
-        "band_changed": WebhookEndpoint.Event.BAND_CHANGED,
-        "score_dropped": WebhookEndpoint.Event.SCORE_DROPPED,
+def score_event_name(ev) -> str:
+    """The outbound event a score event is: a confirmed band change, a score drop, or —
+    when a new scoring model version alone caused it — a re-baseline (not an alarm)."""
+    if ev.rebaseline:
+        return WebhookEndpoint.Event.REBASELINED
+    if ev.kind == "band_changed":
+        return WebhookEndpoint.Event.BAND_CHANGED
+    return WebhookEndpoint.Event.SCORE_DROPPED
+
+
+def score_event_data(ev) -> dict[str, Any]:
+    return {
+        "account": account_ref(ev.account),
+        "kind": ev.kind,
+        "from_band": ev.from_band.name if ev.from_band_id else None,
+        "to_band": ev.to_band.name if ev.to_band_id else None,
+        "from_level": ev.from_level or None,
+        "to_level": ev.to_level or None,
+        "score_before": ev.score_before,
+        "score_after": ev.score_after,
+        "summary": f"{format_change(ev.score_before, ev.score_after)} ({format_delta(ev.delta)})",
+        "rebaseline": ev.rebaseline,
+        "computed_at": ev.health_score.computed_at.isoformat(),
     }
+
+
+def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[int]:
+    """Deliveries of ``account.band_changed`` / ``account.score_dropped`` (and
+    ``account.rebaselined`` for the changes a new model version alone caused) for a batch
+    of score events (``select_related`` account, bands, health score), in one insert.
+    Returns the ids of the deliveries created."""
     active = list(WebhookEndpoint.objects.filter(is_active=True))
-    endpoints = {name: _subscribers(name, active) for name in by_kind.values()}
+    endpoints = {name: _subscribers(name, active) for name in WebhookEndpoint.Event.values}
     if not any(endpoints.values()):
         return []
     rows = []
     for ev in events:
-        name = by_kind[ev.kind]
+        name = score_event_name(ev)
         for endpoint in endpoints[name]:
             key = f"event:{name}:{ev.pk}:{endpoint.pk}"
-            data = {
-                "account": account_ref(ev.account),
-                "from_band": ev.from_band.name if ev.from_band_id else None,
-                "to_band": ev.to_band.name if ev.to_band_id else None,
-                "score_before": ev.score_before,
-                "score_after": ev.score_after,
-                "computed_at": ev.health_score.computed_at.isoformat(),
-            }
+            data = score_event_data(ev)
             rows.append(
                 Delivery(
                     channel=Delivery.Channel.WEBHOOK,

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from playbooks import matching
 from playbooks.models import (
     PLACEHOLDERS,
     Delivery,
+    Note,
     PlaybookRun,
     PlaybookStep,
     PlaybookStepRun,
@@ -32,6 +33,7 @@ from playbooks.models import (
     render_text,
     set_field_errors,
 )
+from playbooks.services.closing import tasks_wake, work_close_for_churned
 from playbooks.services.common import StepError, send_on_commit
 from playbooks.services.outbound import (
     account_ref,
@@ -115,21 +117,7 @@ def _apply(step_run: PlaybookStepRun, *, now: dt.datetime, dispatch: bool) -> No
     context = step_context(run=run, account=account)
     kinds = PlaybookStep.Kind
     if step.kind == kinds.CREATE_TASK:
-        assignment = assignee_resolve(step=step, account=account)
-        description = render_text(step.task_description, context)
-        if assignment.note:
-            description = f"{description}\n\n({assignment.note})".strip()
-        task = Task.objects.create(
-            account=account,
-            title=render_text(step.task_title, context)[:200],
-            description=description,
-            priority=step.task_priority,
-            due_date=matching.local_today(now) + dt.timedelta(days=step.task_due_in_days),
-            assignee=assignment.user,
-            origin_step_run=step_run,
-            created_at=now,
-        )
-        task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+        _task_create_or_add_to(step_run, context=context, now=now, dispatch=dispatch)
     elif step.kind == kinds.SEND_EMAIL:
         recipient = email_recipient_resolve(step=step, account=account)
         subject = render_text(step.email_subject, context)
@@ -207,6 +195,63 @@ def _apply(step_run: PlaybookStepRun, *, now: dt.datetime, dispatch: bool) -> No
         account.save(update_fields=[field_name, "updated_at"])
     else:
         raise StepError(f"Unknown step kind {step.kind!r}.")
+
+
+def _task_create_or_add_to(
+    step_run: PlaybookStepRun, *, context: dict[str, str], now: dt.datetime, dispatch: bool
+) -> Task:
+    """The step's task: a new one, or — while the account still has an open task from
+    this step — that task, with a note that the step was triggered again. The database
+    holds one open task per account and step (task_one_open_per_step), so two runs racing
+    here end with one task either way."""
+    step, run, account = step_run.step, step_run.run, step_run.run.account
+    open_task = Task.objects.filter(
+        account=account, playbook_step=step, status__in=Task.ACTIVE
+    ).first()
+    if open_task is None:
+        assignment = assignee_resolve(step=step, account=account)
+        description = render_text(step.task_description, context)
+        if assignment.note:
+            description = f"{description}\n\n({assignment.note})".strip()
+        try:
+            with transaction.atomic():
+                task = Task.objects.create(
+                    account=account,
+                    title=render_text(step.task_title, context)[:200],
+                    description=description,
+                    priority=step.task_priority,
+                    due_date=matching.local_today(now) + dt.timedelta(days=step.task_due_in_days),
+                    assignee=assignment.user,
+                    origin_step_run=step_run,
+                    playbook_step=step,
+                    created_at=now,
+                )
+        except IntegrityError:
+            open_task = Task.objects.get(
+                account=account, playbook_step=step, status__in=Task.ACTIVE
+            )
+        else:
+            task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+            return task
+    why = ", ".join(
+        part
+        for part in (
+            context.get("band"),
+            f"score {context['score']}" if context.get("score") else "",
+            context.get("delta"),
+        )
+        if part
+    )
+    Note.objects.create(
+        account=account,
+        task=open_task,
+        body=f"Triggered again on {matching.local_today(now):%d %b %Y} by “{run.playbook.name}”"
+        + (f" ({why})." if why else "."),
+        created_at=now,
+    )
+    step_run.merged_task = open_task
+    step_run.save(update_fields=["merged_task"])
+    return open_task
 
 
 def _next_step(step_run: PlaybookStepRun) -> PlaybookStep | None:
@@ -360,13 +405,23 @@ def due_work_dispatch(
        most. Nothing is re-sent, so a long queue never grows by re-sending; a message
        still queued for a row done here finds it done and does nothing.
 
-    Returns the counts: steps_sent, steps_executed, deliveries_attempted.
+    Also each tick: the open tasks of accounts that churned are closed, and snoozes
+    whose day has come wake (``playbooks.services.closing``).
+
+    Returns the counts: steps_sent, steps_executed, deliveries_attempted, tasks_closed,
+    tasks_woken.
     """
     if redispatch_after is None:
         redispatch_after = settings.VITALS_PLAYBOOK_REDISPATCH_AFTER
     if drain_seconds is None:
         drain_seconds = settings.VITALS_PLAYBOOK_DRAIN_SECONDS
-    counts = {"steps_sent": 0, "steps_executed": 0, "deliveries_attempted": 0}
+    counts = {
+        "steps_sent": 0,
+        "steps_executed": 0,
+        "deliveries_attempted": 0,
+        "tasks_closed": work_close_for_churned(now=now),
+        "tasks_woken": tasks_wake(now=now),
+    }
     due_steps = PlaybookStepRun.objects.filter(
         status=PlaybookStepRun.Status.WAITING,
         due_at__lte=now,

@@ -64,6 +64,8 @@ def test_an_integration_lists_every_task_with_its_details(api_as, tasks, alice):
         "playbook": "Renewal push",
         "created_at": acme["created_at"],
         "completed_at": None,
+        "closed_at": None,
+        "close_reason": "",
     }
     assert body["results"][0]["playbook"] is None
 

@@ -40,6 +40,8 @@ def playbook_form(**fields) -> dict[str, str]:
         "trigger": "band_changed",
         "to_band_name": "At-risk",
         "cooldown_days": "30",
+        "on_recovery": "close",
+        "holdout_pct": "0",
         **fields,
     }
 

@@ -98,6 +98,8 @@ def test_a_step_that_crashes_is_failed_not_retried_forever(at_risk, monkeypatch)
         "steps_sent": 0,
         "steps_executed": 0,
         "deliveries_attempted": 0,
+        "tasks_closed": 0,
+        "tasks_woken": 0,
     }
 
 

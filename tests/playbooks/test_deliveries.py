@@ -109,6 +109,8 @@ def test_a_receiver_that_is_down_is_retried_and_then_given_up(db):
         "steps_sent": 0,
         "steps_executed": 0,
         "deliveries_attempted": 0,
+        "tasks_closed": 0,
+        "tasks_woken": 0,
     }
 
 
@@ -150,6 +152,8 @@ def test_the_tick_sends_a_lost_delivery_itself_but_leaves_fresh_ones_to_their_me
         "steps_sent": 0,
         "steps_executed": 0,
         "deliveries_attempted": 0,
+        "tasks_closed": 0,
+        "tasks_woken": 0,
     }
     assert receiver.received == []
 

@@ -47,7 +47,7 @@ def test_a_dry_run_predicts_the_tasks_and_creates_nothing(usage, book):
     assert dry.trigger_detail.startswith("Latest band change: Healthy → At-risk")
     assert [(s.creates, s.details, s.runs_at) for s in dry.steps] == [
         (
-            "Task “Call Acme Analytics (At-risk, -60)”",
+            "Task “Call Acme Analytics (At-risk, −60.0)”",
             [("Assignee", "Alice"), ("Priority", "High"), ("Due", f"{TODAY + dt.timedelta(2)}")],
             NOW,
         ),
@@ -78,7 +78,7 @@ def test_a_dry_run_says_which_condition_and_cooldown_stop_it(usage, book):
 
     dry = playbook_dry_run(playbook=playbook, account=book["alice"], now=NOW)
 
-    assert dry.trigger_matched and dry.trigger_detail == "Score 30 (fires below 50)"
+    assert dry.trigger_matched and dry.trigger_detail == "Score 30.0 (fires below 50)"
     assert [(c.label, c.wanted, c.actual, c.ok) for c in dry.conditions] == [
         ("Segment", "Enterprise", "SMB", False)
     ]

@@ -73,7 +73,7 @@ def test_the_owner_gets_a_task_with_the_events_words(usage, book):
     task = Task.objects.get()
     assert task.title == "Call Acme Analytics within 2 days"
     assert task.description == (
-        "Acme Analytics went from Healthy to At-risk (score 30, -60). Owner: Alice."
+        "Acme Analytics went from Healthy to At-risk (score 30.0, −60.0). Owner: Alice."
     )
     assert (task.priority, task.due_date, task.assignee) == (
         "high",
@@ -263,6 +263,8 @@ def test_a_cancelled_run_executes_no_more_steps(usage, book):
         "steps_sent": 0,
         "steps_executed": 0,
         "deliveries_attempted": 0,
+        "tasks_closed": 0,
+        "tasks_woken": 0,
     }
     assert step_run_execute(step_run_id=first_step_run(run).pk, now=later) == 0
     assert not Task.objects.exists()
@@ -296,10 +298,10 @@ def test_an_email_goes_to_the_owners_manager(usage, book):
     [email] = mail.outbox
     assert email.to == ["maggie@example.com"]
     assert email.subject == "Acme Analytics is now At-risk"
-    assert email.body.startswith("Score 30 (-60). <Owner: Alice>\n")
+    assert email.body.startswith("Score 30.0 (−60.0). <Owner: Alice>\n")
     html, mimetype = email.alternatives[0]
     assert mimetype == "text/html"
-    assert "Score 30 (-60). &lt;Owner: Alice&gt;" in html
+    assert "Score 30.0 (−60.0). &lt;Owner: Alice&gt;" in html
     assert email.extra_headers["X-Vitals-Delivery"] == delivery.idempotency_key
 
 
@@ -332,7 +334,7 @@ def test_slack_gets_the_text_as_json(usage, book, receiver):
 
     assert result.result == "sent"
     [request] = receiver.received
-    assert request.json() == {"text": ":rotating_light: Acme Analytics fell to At-risk (30)"}
+    assert request.json() == {"text": ":rotating_light: Acme Analytics fell to At-risk (30.0)"}
     assert request.headers["Content-Type"] == "application/json"
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.response_status, delivery.sent_at) == ("sent", 200, NOW)

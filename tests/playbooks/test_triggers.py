@@ -61,10 +61,10 @@ def test_falling_into_at_risk_fires_the_playbook_once_with_the_events_numbers(us
     assert run.event_key == f"score_event:{event.pk}"
     assert run.score_event == event
     assert run.context == {
-        "score": "30",
+        "score": "30.0",
         "band": "At-risk",
         "previous_band": "Healthy",
-        "delta": "-60",
+        "delta": "−60.0",
     }
     assert run.status == PlaybookRun.Status.RUNNING
     assert ScoreEvent.objects.filter(claimed_at=NOW).count() == 2
@@ -108,10 +108,13 @@ def test_from_band_narrows_the_change(usage, book):
 
 
 def test_bands_are_compared_by_name_across_model_versions(usage, book):
-    """A new version of the model has its own Band rows; "At-risk" is still "At-risk"."""
+    """A new version of the model has its own Band rows; "At-risk" is still "At-risk".
+    The first score under the new version is a re-baseline, acted on only by a playbook
+    that opts in."""
     from scoring.services import scoring_model_activate, scoring_model_new_version
 
-    playbook = make_playbook()
+    quiet = make_playbook("Quiet")
+    opted_in = make_playbook("Opted in", on_rebaseline=True)
     score(book["alice"], 18, at=NOW - dt.timedelta(days=1))
     scoring_model_activate(model=scoring_model_new_version(model=usage))
     score(book["alice"], 6, at=NOW)
@@ -120,7 +123,9 @@ def test_bands_are_compared_by_name_across_model_versions(usage, book):
 
     event = ScoreEvent.objects.get(kind="band_changed")
     assert event.from_band.model_id != event.to_band.model_id
-    assert len(runs_for(playbook)) == 1
+    assert event.rebaseline
+    assert runs_for(quiet) == []
+    assert len(runs_for(opted_in)) == 1
 
 
 def test_churned_accounts_fire_nothing(usage, book):
@@ -157,7 +162,7 @@ def test_a_score_drop_fires_when_it_reaches_the_playbooks_points(usage, book):
     drop = ScoreEvent.objects.get(kind="score_dropped")
     assert runs_for(big_drop) == [("acme", f"score_event:{drop.pk}")]
     assert runs_for(huge_drop) == []
-    assert PlaybookRun.objects.get(playbook=big_drop).context["delta"] == "-60"
+    assert PlaybookRun.objects.get(playbook=big_drop).context["delta"] == "−60.0"
 
 
 def test_a_drop_is_measured_against_the_best_score_of_the_window(usage, book):
@@ -174,7 +179,7 @@ def test_a_drop_is_measured_against_the_best_score_of_the_window(usage, book):
     score_events_process(now=NOW)
 
     assert len(runs_for(playbook)) == 1
-    assert PlaybookRun.objects.get().context["delta"] == "-45"
+    assert PlaybookRun.objects.get().context["delta"] == "−45.0"
 
 
 def test_a_gradual_decline_is_caught_by_the_periodic_check(usage, book):
@@ -194,7 +199,7 @@ def test_a_gradual_decline_is_caught_by_the_periodic_check(usage, book):
     assert result.runs == 1
     run = PlaybookRun.objects.get(playbook=playbook)
     assert run.event_key == f"score_drop:{alice.health.health_score_id}"
-    assert run.context["delta"] == "-24"
+    assert run.context["delta"] == "−24.0"
     assert state_triggers_evaluate(now=NOW + dt.timedelta(hours=1)).runs == 0
 
 
@@ -313,7 +318,7 @@ def test_a_metric_crossing_its_threshold_fires_once_per_crossing(book):
 
     assert state_triggers_evaluate(now=NOW).runs == 1
     assert runs_for(playbook) == [("acme", f"signal:{crossing.pk}")]
-    assert PlaybookRun.objects.get().context["delta"] == "+5"
+    assert PlaybookRun.objects.get().context["delta"] == "+5.0"
     assert state_triggers_evaluate(now=NOW + dt.timedelta(hours=1)).runs == 0
 
 

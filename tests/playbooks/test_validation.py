@@ -197,7 +197,7 @@ def test_an_endpoint_subscribes_to_known_events_and_gets_a_secret():
     assert errors_of(endpoint) == {
         "events": [
             "Unknown event 'task.done'; choose from account.band_changed, "
-            "account.score_dropped, task.created, task.completed."
+            "account.score_dropped, account.rebaselined, task.created, task.completed."
         ]
     }
     other = WebhookEndpoint(name="CRM2", url="https://crm.example.com/hook")

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from accounts.models import Account, Team, User
@@ -106,6 +107,8 @@ class DemoBook:
     seed: int
     days: int
     today: dt.date
+    # The moment "now" of the demo: today at the current time of day.
+    now: dt.datetime
     users: dict[str, User]
     team: Team
     accounts: list[Account]
@@ -173,7 +176,8 @@ def demo_seed(
                 step.reset()
         demo_accounts_delete()
     users, team = demo_people_ensure(password=password)
-    book = DemoBook(seed=seed, days=days, today=today, users=users, team=team, accounts=[])
+    now = timezone.make_aware(dt.datetime.combine(today, timezone.localtime().time()))
+    book = DemoBook(seed=seed, days=days, today=today, now=now, users=users, team=team, accounts=[])
     demo_accounts_ensure(book=book, count=accounts)
     summaries = []
     for step in steps:

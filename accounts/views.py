@@ -16,13 +16,12 @@ from django.utils.cache import patch_vary_headers
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.selectors import (
-    account_get_visible,
     accounts_visible_to,
     customers_q,
     owners_visible_to,
 )
 from playbooks.context import account_tasks_context
-from playbooks.selectors import task_counts, tasks_due
+from playbooks.selectors import account_get_for_work, task_counts, tasks_due
 from scoring.context import account_health_context, book_context
 from scoring.selectors import band_names
 
@@ -177,14 +176,15 @@ def _csv_value(account: Account, field: str) -> str:
 
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = account_get_visible(
+    # Work given to someone opens its account's page for them, even outside their book.
+    account, in_scope = account_get_for_work(
         user=request.user, pk=pk, queryset=Account.objects.select_related("owner")
     )
     return render(
         request,
         "accounts/detail.html",
         {
-            **account_health_context(account=account),
+            **account_health_context(account=account, in_scope=in_scope),
             **account_tasks_context(account=account, user=request.user, today=timezone.localdate()),
             "next_url": request.get_full_path(),
         },

@@ -346,7 +346,7 @@ class PlaybookEffectivenessView(APIView):
         summary="Did the playbook work?",
         description="The playbook's runs started in [`since`, `until`) (default: the last "
         "180 days), what became of their tasks, and the share of accounts that recovered a "
-        "risk level, and that stayed customers, within `days` (default 30) — for the runs "
+        "risk level, and that stayed customers, within `days` (default 21) — for the runs "
         "acted on and for the hold-out, with the difference and its 95 % interval.",
         parameters=[
             OpenApiParameter("since", dt.date, description="First day of the period."),

@@ -1,44 +1,60 @@
-"""Demo playbooks for ``seed_demo``, and their first runs on the demo book.
+"""Demo playbooks for ``seed_demo``, played through the demo's history, and today's work.
 
 Three playbooks a CS team would start with: a call and a manager's review when an
-account becomes At-risk, a renewal risk review 90 days out for accounts that are not
-healthy, and a check-in after a fall of 15 points. The demo's recent band changes and
-score drops (the last two weeks; older ones are history) are then processed, the
-renewal check is evaluated and the steps executed in this process, so the task queues
-have work in them on first log-in.
+account enters At risk or worse (whatever its model calls the band; a quarter of the
+accounts held out, so the effectiveness report has something to compare), a renewal
+risk review 90 days out for accounts that are not healthy, and a check-in after a fall
+of 15 points.
+
+The playbooks are switched on before the history starts and act after each scoring of
+it (``scoring.demo.ON_SCORED``): band changes and drops become runs and tasks at their
+moment, the CSMs complete most tasks within days, recoveries close the rest. The
+accounts the at-risk playbook acted on, and those it held out, go back to the scoring
+step, whose history then follows them: most accounts acted on recover, most held out
+do not (the demo's stand-in for a playbook that works). Today the renewal check is
+evaluated too, so the queues have work in them on first log-in and the effectiveness
+report shows the playbook's effect.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
-from accounts.models import Account
+from accounts.models import Account, RiskLevel
 from playbooks.models import Delivery, Note, Playbook, PlaybookRun, PlaybookStep, Priority, Task
 from playbooks.services import (
+    playbook_backfill,
+    playbook_save,
     score_events_process_all,
     state_triggers_evaluate,
     step_runs_due_execute,
+    task_complete,
 )
-from scoring.models import ScoreEvent
+from scoring.demo import ON_SCORED
 
-# Band changes and drops older than this are left as history rather than acted on.
-RECENT = dt.timedelta(days=14)
+# Share of their new tasks the CSMs complete, and within how many days.
+DONE_SHARE, DONE_WITHIN_DAYS = 0.75, 6
 
 Trigger = Playbook.Trigger
 Kind = PlaybookStep.Kind
 
+AT_RISK_PLAYBOOK = "Entered At risk or worse"
+
 DEMO_PLAYBOOKS: list[tuple[dict, list[dict]]] = [
     (
         {
-            "name": "Became At-risk",
-            "description": "The owner calls within two days; their manager reviews the plan.",
-            "trigger": Trigger.BAND_CHANGED,
-            "to_band_name": "At-risk",
+            "name": AT_RISK_PLAYBOOK,
+            "description": "The owner calls within two days; their manager reviews the plan. "
+            "A quarter of the accounts are held out to measure what the calls change.",
+            "trigger": Trigger.LEVEL_ENTERED,
+            "level": RiskLevel.AT_RISK,
+            "or_worse": True,
             "cooldown_days": 30,
+            "holdout_pct": 25,
         },
         [
             {
@@ -68,8 +84,7 @@ DEMO_PLAYBOOKS: list[tuple[dict, list[dict]]] = [
             "description": "Renewal within 90 days and the account is not healthy.",
             "trigger": Trigger.RENEWAL_WITHIN,
             "renewal_days": 90,
-            "band_names": "Healthy, Thriving, Superstar",
-            "band_names_exclude": True,
+            "level_at_least": RiskLevel.NEUTRAL,
             "cooldown_days": 60,
         },
         [
@@ -111,20 +126,24 @@ DEMO_PLAYBOOKS: list[tuple[dict, list[dict]]] = [
 
 
 @transaction.atomic
-def demo_playbooks_ensure() -> list[Playbook]:
-    """Create or update the demo playbooks (by name) with exactly their demo steps."""
+def demo_playbooks_ensure(*, since: dt.datetime) -> list[Playbook]:
+    """Create or update the demo playbooks (by name) with exactly their demo steps,
+    switched on ``since`` (through the playbooks' one write path). Playbooks of earlier
+    demo versions are switched off."""
     playbooks = []
     for fields, steps in DEMO_PLAYBOOKS:
-        name = fields["name"]
-        playbook, _ = Playbook.objects.update_or_create(
-            name=name, defaults={**fields, "is_active": True}
-        )
-        playbook.steps.all().delete()
-        PlaybookStep.objects.bulk_create(
-            PlaybookStep(playbook=playbook, position=position, **step)
-            for position, step in enumerate(steps, start=1)
+        existing = Playbook.objects.filter(name=fields["name"]).first()
+        if existing is not None and existing.is_active:
+            existing = playbook_save(playbook=existing, fields={"is_active": False}, steps=None)
+        playbook = playbook_save(
+            playbook=existing,
+            fields={**fields, "is_active": True},
+            steps=[dict(step) for step in steps],
+            now=since,
         )
         playbooks.append(playbook)
+    names = [fields["name"] for fields, _ in DEMO_PLAYBOOKS]
+    Playbook.objects.filter(name="Became At-risk").exclude(name__in=names).update(is_active=False)
     return playbooks
 
 
@@ -136,26 +155,67 @@ def demo_playbook_data_delete(accounts) -> None:
     PlaybookRun.objects.filter(account__in=accounts).delete()
 
 
-@demo_step(name="playbooks and tasks", order=20)
-def demo_playbooks_step(book: DemoBook) -> str:
-    """``seed_demo``'s playbook step. Idempotent: the demo accounts' playbook runs and
-    tasks are made afresh from the score history the scoring step just wrote."""
+def _act(book: DemoBook, playbooks: list[Playbook], at: dt.datetime) -> dict[int, str]:
+    """What the playbooks do right after the history is scored as of ``at``: runs and
+    tasks from the new band changes and drops, their steps, and the CSMs completing most
+    of the new tasks within a few days. Returns the accounts the at-risk playbook acted
+    on and held out."""
+    accounts = Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX)
+    before = set(PlaybookRun.objects.filter(account__in=accounts).values_list("pk", flat=True))
+    score_events_process_all(now=at, dispatch=False)
+    step_runs_due_execute(now=at)
+    rng = random.Random(f"{book.seed}:csms:{at:%Y-%m-%d}")
+    new_tasks = Task.objects.filter(account__in=accounts, status=Task.Status.OPEN, created_at=at)
+    for task in new_tasks.order_by("pk"):
+        if rng.random() < DONE_SHARE:
+            done_at = at + dt.timedelta(
+                days=rng.randint(0, DONE_WITHIN_DAYS), hours=rng.randint(1, 8)
+            )
+            if done_at < book.now:
+                task_complete(task=task, by=task.assignee, now=done_at, dispatch=False)
+    at_risk = next(p for p in playbooks if p.name == AT_RISK_PLAYBOOK)
+    return {
+        account_id: "held_out" if status == PlaybookRun.Status.HELD_OUT else "acted"
+        for pk, account_id, status in PlaybookRun.objects.filter(
+            playbook=at_risk, account__in=accounts
+        ).values_list("pk", "account_id", "status")
+        if pk not in before
+    }
+
+
+@demo_step(name="playbooks", order=5)
+def demo_playbooks_prepare_step(book: DemoBook) -> None:
+    """Before the history: the demo playbooks, switched on before it starts, and what
+    they do after each scoring of it (``_act``, run by the scoring step)."""
     accounts = Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX)
     demo_playbook_data_delete(accounts)
-    playbooks = demo_playbooks_ensure()
-    now = timezone.now()
-    ScoreEvent.objects.filter(
-        account__in=accounts,
-        claimed_at__isnull=True,
-        health_score__computed_at__lt=now - RECENT,
-    ).update(claimed_at=now)
-    events = score_events_process_all(now=now, dispatch=False)
-    states = state_triggers_evaluate(
-        now=now, playbook_ids=[p.pk for p in playbooks], dispatch=False
+    playbooks = demo_playbooks_ensure(since=book.now - dt.timedelta(days=book.days + 1))
+    book.extra.setdefault(ON_SCORED, []).append(lambda at: _act(book, playbooks, at))
+    return None
+
+
+@demo_step(name="playbooks and tasks", order=20)
+def demo_playbooks_step(book: DemoBook) -> str:
+    """Today, after the history: the renewal check (renewals already in its window when
+    the demo starts included) and the steps due. Idempotent with the other playbook
+    step: the demo accounts' runs and tasks are made afresh from the score history."""
+    accounts = Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX)
+    now = book.now
+    playbooks = list(Playbook.objects.filter(name__in=[f["name"] for f, _ in DEMO_PLAYBOOKS]))
+    renewal = next(p for p in playbooks if p.trigger == Trigger.RENEWAL_WITHIN)
+    playbook_backfill(
+        playbook=renewal,
+        since=now - dt.timedelta(days=renewal.renewal_days),
+        now=now,
+        dry_run=False,
+        dispatch=False,
     )
+    state_triggers_evaluate(now=now, playbook_ids=[p.pk for p in playbooks], dispatch=False)
     step_runs_due_execute(now=now)
-    tasks = Task.objects.filter(account__in=accounts).count()
+    runs = PlaybookRun.objects.filter(account__in=accounts).count()
+    tasks = Task.objects.filter(account__in=accounts)
+    open_tasks = tasks.filter(status__in=Task.ACTIVE).count()
     return (
-        f"{len(playbooks)} playbooks; {events.runs + states.runs} runs from the last two "
-        f"weeks' band changes, score drops and coming renewals, {tasks} tasks"
+        f"{len(playbooks)} playbooks; {runs} runs over the history, {tasks.count()} tasks, "
+        f"{open_tasks} open"
     )

@@ -71,7 +71,7 @@ def _trigger(
     score = health.score if health else None
     band = health.band.name if health and health.band_id else ""
     context = {"score": format_score(score), "band": band}
-    if playbook.trigger == t.BAND_CHANGED:
+    if playbook.trigger in (t.BAND_CHANGED, t.LEVEL_ENTERED):
         ev = (
             ScoreEvent.objects.filter(account=account, kind=ScoreEvent.Kind.BAND_CHANGED)
             .select_related("from_band", "to_band", "health_score")
@@ -88,11 +88,20 @@ def _trigger(
             "previous_band": before,
             "delta": format_delta(ev.delta),
         }
-        ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
+        if playbook.trigger == t.LEVEL_ENTERED:
+            ok = playbook.level_entered(from_level=ev.from_level, to_level=ev.to_level)
+        else:
+            ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
         detail = (
-            f"Latest band change: {before or 'no band'} → {after or 'no band'} "
+            f"Latest confirmed band change: {before or 'no band'} → {after or 'no band'} "
             f"(computed {ev.health_score.computed_at:%Y-%m-%d %H:%M})"
         )
+        if ev.rebaseline and not playbook.on_rebaseline:
+            ok = False
+            detail += "; a re-baseline (a new model version), which this playbook ignores"
+        if playbook.enabled_at and ev.created_at < playbook.enabled_at:
+            ok = False
+            detail += "; before the playbook was switched on (a backfill would act on it)"
         return ok, detail, f"score_event:{ev.pk}", context
     if playbook.trigger == t.SCORE_DROPPED:
         if health is None or score is None:
@@ -227,7 +236,10 @@ def playbook_dry_run(*, playbook: Playbook, account: Account, now: dt.datetime) 
     """What ``playbook`` would do for ``account`` at ``now``; creates nothing."""
     matched, detail, key, trigger_context = _trigger(playbook, account, now)
     today = matching.local_today(now)
-    conditions = matching.conditions_check(playbook=playbook, account=account, team_members=None)
+    level = AccountHealth.objects.filter(account=account).values_list("level", flat=True).first()
+    conditions = matching.conditions_check(
+        playbook=playbook, account=account, team_members=None, level=level or ""
+    )
     if account.churned_at is not None and account.churned_at <= today:
         conditions.insert(
             0,

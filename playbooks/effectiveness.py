@@ -1,14 +1,16 @@
 """Did the playbook work? Its runs over a period, what became of their tasks, and whether
 the accounts it acted on recovered — against its hold-out.
 
-A playbook with a hold-out share records that share of its eligible runs as *held out*
-(no tasks, no messages), chosen by a hash of the run's playbook, account and event: the
-two groups differ only in whether the playbook acted, so the difference of their outcome
+A playbook with a hold-out share holds that share of the accounts out: their runs are
+recorded as *held out* (no tasks, no messages), the accounts chosen by a hash of the
+playbook and the account. The two groups of runs differ only in whether the playbook
+acted, so the difference of their outcome
 rates is the playbook's effect, shown with a 95 % confidence interval (Newcombe's hybrid
 score interval for a difference of two proportions, built from Wilson intervals: sound
 for small groups and rates near 0 or 1).
 
-Outcomes of a run, counted from its start (the scoring that fired it) over ``days``:
+Outcomes of a run, counted from when it was made (when the playbook acted, or held the
+run out: the moment the two groups part) over ``days``:
 
 - *recovered*: the account's confirmed band reached a better risk level than the run's;
 - *retained*: the account had not churned by the end of those days.
@@ -26,7 +28,6 @@ import statistics
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Exists, F, OuterRef, Value, When
-from django.db.models.functions import Coalesce
 
 from accounts.models import RiskLevel, levels_better_than
 from playbooks.models import Playbook, PlaybookRun, Task
@@ -138,11 +139,11 @@ def playbook_effectiveness(
     days: int,
     now: dt.datetime,
 ) -> Effectiveness:
-    """The playbook's runs started in [since, until), their tasks, and their outcomes
+    """The playbook's runs made in [since, until), their tasks, and their outcomes
     ``days`` later, acted on against held out (see the module's docstring)."""
     in_period = (
         PlaybookRun.objects.filter(playbook=playbook)
-        .annotate(start=Coalesce(F("score_event__created_at"), F("created_at")))
+        .annotate(start=F("created_at"))
         .filter(start__gte=since, start__lt=until)
     )
     runs = list(

@@ -86,7 +86,7 @@ class EffectivenessForm(forms.Form):
     since = forms.DateField(label="Runs from", widget=DateInput, required=False)
     until = forms.DateField(label="to (not included)", widget=DateInput, required=False)
     days = forms.IntegerField(
-        label="Outcome after (days)", min_value=1, max_value=365, initial=30, required=False
+        label="Outcome after (days)", min_value=1, max_value=365, initial=21, required=False
     )
 
     def clean(self):
@@ -97,9 +97,9 @@ class EffectivenessForm(forms.Form):
         return data
 
     def period(self) -> tuple[dt.datetime, dt.datetime, int]:
-        """(since, until, days): by default the last 180 days, outcomes after 30 days."""
+        """(since, until, days): by default the last 180 days, outcomes after 21 days."""
         data = self.cleaned_data if self.is_bound else {}
         today = timezone.localdate()
         until = data.get("until") or today + dt.timedelta(days=1)
         since = data.get("since") or until - dt.timedelta(days=180)
-        return _start_of(since), _start_of(until), data.get("days") or 30
+        return _start_of(since), _start_of(until), data.get("days") or 21

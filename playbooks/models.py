@@ -193,8 +193,9 @@ class Playbook(models.Model):
     holdout_pct = models.PositiveSmallIntegerField(
         "hold-out %",
         default=0,
-        help_text="Share of eligible runs (chosen at random) recorded as held out: no tasks, "
-        "no messages. Comparing them with the others shows whether the playbook works.",
+        help_text="Share of the accounts (chosen at random, once) whose runs are recorded as "
+        "held out: no tasks, no messages. Comparing them with the others shows whether "
+        "the playbook works.",
     )
     enabled_at = models.DateTimeField(
         null=True,

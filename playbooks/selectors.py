@@ -12,11 +12,20 @@ from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Sum, Value, When
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import AT_RISK_LEVELS, Account, ApiToken, RiskLevel, Team, User
-from accounts.selectors import account_scope_q, accounts_visible_to, churned_q, teams_managed_by
+from accounts.selectors import (
+    account_get_visible,
+    account_scope_q,
+    accounts_visible_to,
+    churned_q,
+    customers_q,
+    teams_managed_by,
+)
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.models import PRIORITY_RANK, Note, PlaybookRun, Task
+from scoring.formatting import format_change, format_delta
 from scoring.models import CsmSentiment, ScoreEvent
 
 __all__ = [
@@ -26,6 +35,7 @@ __all__ = [
     "TeamMemberRow",
     "TeamOverview",
     "TimelineEntry",
+    "account_get_for_work",
     "account_tasks",
     "account_timeline",
     "overdue_counts_by_assignee",
@@ -88,6 +98,25 @@ def task_get_visible_to_token(*, token: ApiToken, pk: int, queryset: QuerySet[Ta
         raise Http404("No such task.") from None
 
 
+def account_get_for_work(
+    *, user: User, pk: int, queryset: QuerySet[Account] | None = None
+) -> tuple[Account, bool]:
+    """The account ``pk`` if ``user`` may see it, or if work on it was given to them (a
+    task assigned to them, whoever owns the account): ``(account, in_scope)``. Http404
+    otherwise, exactly as for a missing account. Work given to someone lets them open
+    the account page to do it; it does not put the account in their book."""
+    try:
+        return account_get_visible(user=user, pk=pk, queryset=queryset), True
+    except Http404:
+        pass
+    if user.is_authenticated and user.is_active:
+        qs = Account.objects.all() if queryset is None else queryset
+        account = qs.filter(pk=pk, tasks__assignee=user).distinct().first()
+        if account is not None:
+            return account, False
+    raise Http404("No such account.")
+
+
 def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = None) -> Task:
     """The task ``pk`` if ``user`` may see it; Http404 otherwise (never 403)."""
     qs = queryset if queryset is not None else Task.objects.select_related("account", "assignee")
@@ -97,11 +126,13 @@ def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = N
         raise Http404("No such task.") from None
 
 
-def _queue_tasks(*, user: User) -> QuerySet[Task]:
+def _queue_tasks(*, user: User, today: dt.date | None = None) -> QuerySet[Task]:
     """A person's own open and snoozed tasks: assigned to them, or unassigned on an
-    account they own."""
+    account they own; not on accounts that have churned (their work is closed)."""
+    today = today or timezone.localdate()
     return (
         Task.objects.filter(status__in=ACTIVE)
+        .filter(customers_q(on=today, prefix="account__"))
         .filter(Q(assignee=user) | Q(assignee__isnull=True, account__owner=user))
         .annotate(when=_when(), rank=_priority_rank())
     )
@@ -126,7 +157,7 @@ def task_queue(*, user: User, today: dt.date) -> TaskQueue:
     and their playbook (``origin_step_run.run.playbook``) without further queries."""
     queue = TaskQueue()
     tasks = (
-        _queue_tasks(user=user)
+        _queue_tasks(user=user, today=today)
         .select_related("account", "assignee", "origin_step_run__run__playbook")
         .order_by("when", "rank", "id")
     )
@@ -145,7 +176,7 @@ def task_queue(*, user: User, today: dt.date) -> TaskQueue:
 def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
     """The sizes of ``user``'s queue buckets (for the home page), in one query."""
     awake = Q(status=Task.Status.OPEN) | Q(status=Task.Status.SNOOZED, snoozed_until__lte=today)
-    return _queue_tasks(user=user).aggregate(
+    return _queue_tasks(user=user, today=today).aggregate(
         overdue=Count("pk", filter=awake & Q(when__lt=today)),
         today=Count("pk", filter=awake & Q(when=today)),
         upcoming=Count("pk", filter=awake & Q(when__gt=today)),
@@ -201,15 +232,11 @@ class TimelineEntry:
     obj: object = None
 
 
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
 def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry]:
-    """What happened to ``account``, newest first: band changes and score drops (at the
-    time of the computation), playbook runs, tasks created and done, notes and CSM
-    sentiment. Six queries whatever the history's length: each source gives its newest
-    ``limit`` entries and the merge keeps the newest ``limit`` of all."""
+    """What happened to ``account``, newest first: confirmed band changes and score drops
+    (at the time of the computation), playbook runs, tasks created, done and closed by
+    Vitals, notes and CSM sentiment. Seven queries whatever the history's length: each
+    source gives its newest ``limit`` entries and the merge keeps the newest ``limit``."""
     entries: list[TimelineEntry] = []
     events = (
         ScoreEvent.objects.filter(account=account)
@@ -221,23 +248,23 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
         if ev.kind == ScoreEvent.Kind.BAND_CHANGED:
             before = ev.from_band.name if ev.from_band_id else "no band"
             after = ev.to_band.name if ev.to_band_id else "no band"
+            why = " (a new model version: re-baseline)" if ev.rebaseline else ""
             entries.append(
                 TimelineEntry(
                     at,
                     "band_changed",
-                    f"Band changed: {before} → {after}",
-                    f"Score {_score(ev.score_before)} → {_score(ev.score_after)}",
+                    f"Band changed: {before} → {after}{why}",
+                    f"Score {format_change(ev.score_before, ev.score_after)}",
                     obj=ev,
                 )
             )
         else:
-            drop = (ev.score_before or 0) - (ev.score_after or 0)
             entries.append(
                 TimelineEntry(
                     at,
                     "score_dropped",
-                    f"Score dropped {drop:.0f} points",
-                    f"Score {_score(ev.score_before)} → {_score(ev.score_after)}",
+                    f"Score dropped {format_delta(ev.delta)}",
+                    f"Score {format_change(ev.score_before, ev.score_after)}",
                     obj=ev,
                 )
             )
@@ -287,6 +314,18 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
                 obj=task,
             )
         )
+    for task in tasks.filter(
+        status__in=[Task.Status.RESOLVED, Task.Status.CANCELLED], closed_at__isnull=False
+    ).order_by("-closed_at", "-id")[:limit]:
+        entries.append(
+            TimelineEntry(
+                task.closed_at,
+                "task_closed",
+                f"Task {task.get_status_display().lower()}: {task.title}",
+                task.close_reason,
+                obj=task,
+            )
+        )
     for note in (
         Note.objects.filter(account=account)
         .select_related("author", "task")
@@ -328,7 +367,7 @@ def tasks_due(*, user: User, today: dt.date, limit: int = 5) -> list[Task]:
     """The first ``limit`` of ``user``'s overdue and due-today tasks (for the home page),
     oldest day first, then by priority; in one query."""
     return list(
-        _queue_tasks(user=user)
+        _queue_tasks(user=user, today=today)
         .filter(_awake_due_q(today))
         .select_related("account", "origin_step_run__run__playbook")
         .order_by("when", "rank", "id")[:limit]
@@ -337,7 +376,7 @@ def tasks_due(*, user: User, today: dt.date, limit: int = 5) -> list[Task]:
 
 def tasks_due_count(*, user: User, today: dt.date) -> int:
     """How many of ``user``'s tasks are overdue or due today (the navigation badge)."""
-    return _queue_tasks(user=user).filter(_awake_due_q(today)).count()
+    return _queue_tasks(user=user, today=today).filter(_awake_due_q(today)).count()
 
 
 def task_assignees_for(*, user: User) -> QuerySet[User]:

@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import account_get_visible
 from playbooks.forms import NoteForm, ReassignForm, SnoozeForm
 from playbooks.models import Task
 from playbooks.selectors import (
+    account_get_for_work,
     account_timeline,
     task_assignees_for,
     task_get_visible,
@@ -186,7 +186,7 @@ def task_note(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def account_note(request: HttpRequest, pk: int) -> HttpResponse:
     """A note on the account page: the timeline re-renders with the note at the top."""
-    account = account_get_visible(user=request.user, pk=pk)
+    account, _ = account_get_for_work(user=request.user, pk=pk)
     form = NoteForm(request.POST)
     notice = ""
     if form.is_valid():

@@ -24,7 +24,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from scoring.engine import POINTS, WEIGHTED, BandSpec, ComponentSpec, FlapRules, band_bounds
+from scoring.engine import (
+    POINTS,
+    WEIGHTED,
+    BandSpec,
+    ComponentSpec,
+    FlapRules,
+    band_bounds,
+    band_ranks,
+)
 
 
 @dataclass(frozen=True)
@@ -428,8 +436,9 @@ def score_insert_sql(
 
     Levels above the scores: l4 joins the latest health and says how this scoring
     relates to it (``mode``: 0 a first score or baseline, 1 a re-baseline under another
-    model, 2 the same model); l5 decides whether the score has left the confirmed band
-    and counts the pending band; the SELECT writes the state."""
+    model, 2 the same model), with the bands' ranks; l5 decides whether the score has
+    left the confirmed band, counts the streak and picks the pending band; the SELECT
+    writes the state."""
     levels = _levels_sql(
         vendor=vendor,
         rollup_table=rollup_table,
@@ -440,6 +449,12 @@ def score_insert_sql(
     fence = _fence(vendor)
     at = _ts(vendor, computed_at)
 
+    ranks = band_ranks(bands)
+
+    def rank_of(column: str) -> str:
+        whens = "".join(f" WHEN {int(band_id)} THEN {rank}" for band_id, rank in ranks.items())
+        return f"CASE {column}{whens} END" if whens else "NULL"
+
     l4 = Sql()
     l4.add("SELECT l3.account_id AS account_id, l3.score AS score, ")
     _band_sql(bands, "l3.score", l4)
@@ -447,7 +462,8 @@ def score_insert_sql(
         f" AS raw, l3.completeness AS completeness,"
         f" {_breakdown_sql(vendor, len(components), 'l3.')} AS breakdown,"
         " ah.band_id AS pb, ah.pending_band_id AS ppb, ah.pending_count AS ppc,"
-        " ah.pending_since AS pps,"
+        f" ah.pending_since AS pps, {rank_of('ah.band_id')} AS pb_rank,"
+        f" {rank_of('ah.pending_band_id')} AS ppb_rank,"
         # A previous score dated at or after this one (a past-dated run) is no previous.
         " CASE WHEN ah.account_id IS NULL OR ah.computed_at >= %s THEN 0"
         f" WHEN ah.model_id <> {int(model_id)} THEN 1"
@@ -457,17 +473,30 @@ def score_insert_sql(
     l4.add(" FROM (").add(levels.text, *levels.params).add(f"{fence}) l3")
     l4.add(" LEFT JOIN scoring_accounthealth ah ON ah.account_id = l3.account_id")
 
+    # The raw band's rank, from the raw band computed at l4 (its CASE is over l3.score).
+    l4b = Sql()
+    l4b.add(f"SELECT l4.*, {rank_of('l4.raw')} AS raw_rank FROM (")
+    l4b.add(l4.text, *l4.params).add(f"{fence}) l4")
+
+    def side(rank: str) -> str:
+        return f"(CASE WHEN {rank} > pb_rank THEN 1 WHEN {rank} < pb_rank THEN -1 ELSE 0 END)"
+
+    # The streak goes on when the pending band is on the same side of the confirmed one
+    # as the raw band; the pending band is then the nearer of the two.
+    same = f"(ppb IS NOT NULL AND {side('ppb_rank')} = {side('raw_rank')})"
     l5 = Sql()
     l5.add("SELECT account_id, score, raw, completeness, breakdown, pb, mode, ")
     l5.add("CASE WHEN mode = 2 AND score IS NOT NULL AND raw IS NOT NULL AND ")
     _within_sql(bands, float(rules.exit_margin), l5)
     l5.add(
         " = 0 THEN 1 ELSE 0 END AS moving,"
-        " CASE WHEN raw = ppb THEN ppc + 1 ELSE 1 END AS cnt,"
-        " CASE WHEN raw = ppb THEN pps ELSE %s END AS since",
+        f" CASE WHEN {same} THEN ppc + 1 ELSE 1 END AS cnt,"
+        f" CASE WHEN {same} THEN pps ELSE %s END AS since,"
+        f" CASE WHEN {same} AND abs(ppb_rank - pb_rank) <= abs(raw_rank - pb_rank)"
+        " THEN ppb ELSE raw END AS pend",
         at,
     )
-    l5.add(" FROM (").add(l4.text, *l4.params).add(f"{fence}) l4")
+    l5.add(" FROM (").add(l4b.text, *l4b.params).add(f"{fence}) l4b")
 
     settle = Sql()
     settle.add(
@@ -486,11 +515,11 @@ def score_insert_sql(
         model_id,
     )
     sql.add(
-        f" CASE WHEN mode <> 2 THEN raw WHEN moving = 0 THEN pb WHEN {settle.text} THEN raw"
+        f" CASE WHEN mode <> 2 THEN raw WHEN moving = 0 THEN pb WHEN {settle.text} THEN pend"
         " ELSE pb END,",
         *settle.params,
     )
-    sql.add(f" CASE WHEN {waiting} THEN raw END,", *settle.params)
+    sql.add(f" CASE WHEN {waiting} THEN pend END,", *settle.params)
     sql.add(f" CASE WHEN {waiting} THEN cnt ELSE 0 END,", *settle.params)
     sql.add(f" CASE WHEN {waiting} THEN since END,", *settle.params)
     sql.add(" CASE WHEN mode = 1 THEN TRUE ELSE FALSE END, completeness, breakdown, %s", at)

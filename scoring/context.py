@@ -29,6 +29,7 @@ def account_health_context(
     sentiment_form: SentimentForm | None = None,
     notice: str = "",
     days: int = 90,
+    in_scope: bool = True,
 ) -> dict:
     health = (
         AccountHealth.objects.select_related(
@@ -56,6 +57,7 @@ def account_health_context(
     )
     return {
         "account": account,
+        "in_scope": in_scope,
         "health": health,
         "band_state": band_state(health) if health else "",
         "breakdown": score_breakdown(health_score=health.health_score) if health else [],

@@ -166,9 +166,7 @@ class Pattern:
     health: Callable[[float], float]
 
 
-def _pattern_for(
-    rng: random.Random, account_id: int, churned_days_ago: int | None, days: int
-) -> Pattern:
+def _pattern_for(rng: random.Random, churned_days_ago: int | None) -> Pattern:
     if churned_days_ago is not None:
         end = churned_days_ago
         # Customers who leave fade for weeks before they go (45–90 days, from an ordinary
@@ -183,12 +181,12 @@ def _pattern_for(
     if roll < 0.55:
         return Pattern("healthy", lambda ago: base + 0.04 * math.sin(ago / 5))
     if roll < 0.75:
-        start = rng.randint(20, 45)
+        start = rng.randint(20, 85)
         return Pattern(
             "declining", lambda ago: base if ago > start else base - (start - ago) / start * 0.6
         )
     if roll < 0.9:
-        low = rng.randint(25, 60)
+        low = rng.randint(25, 85)
         return Pattern(
             "recovering",
             lambda ago: 0.3 + min(abs(ago - low) / 30, 1) * (base - 0.3),
@@ -196,44 +194,93 @@ def _pattern_for(
     return Pattern("neutral", lambda ago: 0.45 + 0.1 * math.sin(ago / 9))
 
 
+def helped(pattern: Pattern, *, since_ago: int, rng: random.Random) -> Pattern:
+    """The pattern of an account its CSM worked on ``since_ago`` days ago: back to a
+    sound level over the week after (the demo's stand-in for a playbook that works)."""
+    start = pattern.health(since_ago)
+    target = 0.72 + 0.2 * rng.random()
+    return Pattern(
+        "helped",
+        lambda ago: (
+            pattern.health(ago)
+            if ago >= since_ago
+            else start + (target - start) * min(1.0, (since_ago - ago) / 7)
+        ),
+    )
+
+
+def left_alone(pattern: Pattern, *, since_ago: int) -> Pattern:
+    """The pattern of an account at risk that nobody helped ``since_ago`` days ago: it
+    drifts down from where it was."""
+    start = pattern.health(since_ago)
+    return Pattern(
+        "left alone",
+        lambda ago: (
+            pattern.health(ago)
+            if ago >= since_ago
+            else max(0.05, start - 0.15 * (since_ago - ago) / 30)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    id: int
+    external_id: str
+    churned_at: dt.date | None
+
+
+def _rng(seed: int, account: DemoAccount, part: str) -> random.Random:
+    # Per account and part, by external id: the same data whatever the database ids and
+    # however the history is split into phases.
+    return random.Random(f"{seed}:{account.external_id}:{part}")
+
+
+def demo_pattern(*, account: DemoAccount, seed: int, now: dt.datetime) -> Pattern:
+    churned_ago = (now.date() - account.churned_at).days if account.churned_at else None
+    return _pattern_for(_rng(seed, account, "pattern"), churned_ago)
+
+
 def signal_rows(
     *,
-    accounts: Iterable[tuple[int, dt.date | None]],
+    accounts: Iterable[tuple[DemoAccount, Pattern]],
     metric_ids: dict[str, int],
-    days: int,
+    days: range,
     now: dt.datetime,
-    rng: random.Random,
+    seed: int,
 ) -> Iterable[tuple]:
-    """Rows (account_id, metric_id, value, timestamp, source) for every demo signal."""
-    for account_id, churned_at in accounts:
-        churned_ago = (now.date() - churned_at).days if churned_at else None
-        pattern = _pattern_for(rng, account_id, churned_ago, days)
-        touch_every = rng.randint(10, 35)
-        nps_day = rng.randint(5, 85)
-        for ago in range(days, 0, -1):
+    """Rows (account_id, metric_id, value, timestamp, source) of the demo signals of the
+    days ``days`` ago (e.g. ``range(90, 45, -1)``), each account on its pattern."""
+    for account, pattern in accounts:
+        churned_ago = (now.date() - account.churned_at).days if account.churned_at else None
+        habits = _rng(seed, account, "habits")
+        touch_every = habits.randint(10, 35)
+        nps_day = habits.randint(5, 85)
+        for ago in days:
             if churned_ago is not None and ago < churned_ago:
                 break
+            rng = _rng(seed, account, f"day {ago}")
             health = max(0.0, min(1.0, pattern.health(ago)))
             at = now - dt.timedelta(days=ago, hours=rng.randint(0, 10), minutes=rng.randint(0, 59))
             logins = max(0, round(rng.gauss(18 * health, 2.5)))
-            yield (account_id, metric_ids["logins"], float(logins), at, "product")
-            yield (account_id, metric_ids["logins_change"], float(logins), at, "product")
+            yield (account.id, metric_ids["logins"], float(logins), at, "product")
+            yield (account.id, metric_ids["logins_change"], float(logins), at, "product")
             if ago % 7 == 0:
                 used = max(5.0, min(100.0, rng.gauss(100 * health, 8)))
-                yield (account_id, metric_ids["seats_used_pct"], round(used, 1), at, "product")
+                yield (account.id, metric_ids["seats_used_pct"], round(used, 1), at, "product")
                 tickets = max(0, round(rng.gauss(6 * (1 - health), 1.2)))
-                yield (account_id, metric_ids["open_tickets"], float(tickets), at, "support")
+                yield (account.id, metric_ids["open_tickets"], float(tickets), at, "support")
             if ago % 30 == 0:
                 late = 0 if health > 0.5 or rng.random() < 0.5 else rng.randint(1, 3)
-                yield (account_id, metric_ids["late_invoices"], float(late), at, "billing")
+                yield (account.id, metric_ids["late_invoices"], float(late), at, "billing")
             if ago % touch_every == 0 and health > 0.25:
-                yield (account_id, metric_ids["csm_touch"], 1.0, at, "crm")
+                yield (account.id, metric_ids["csm_touch"], 1.0, at, "crm")
             if ago == nps_day:
                 nps = max(0, min(10, round(rng.gauss(10 * health, 1.5))))
-                yield (account_id, metric_ids["nps"], float(nps), at, "survey")
+                yield (account.id, metric_ids["nps"], float(nps), at, "survey")
             if ago in (60, 15) and rng.random() < 0.4:
                 mood = max(1, min(5, round(1 + 4 * health + rng.gauss(0, 0.5))))
-                yield (account_id, metric_ids[SENTIMENT_METRIC_KEY], float(mood), at, "csm")
+                yield (account.id, metric_ids[SENTIMENT_METRIC_KEY], float(mood), at, "csm")
 
 
 def store_signals(rows: Iterable[tuple], *, batch: int = 20000) -> int:
@@ -269,51 +316,89 @@ def store_signals(rows: Iterable[tuple], *, batch: int = 20000) -> int:
     return count
 
 
-def seed_scoring(
+def history_points(days: int) -> list[int]:
+    """Days ago the demo history is scored at: weekly over the period, daily for the
+    last week, then now (0)."""
+    return [*sorted({*range(days - days % 7, 7, -7), *range(7, 0, -1)}, reverse=True), 0]
+
+
+# What other apps' demo steps may do after each scoring of the history: a callable in
+# ``book.extra[ON_SCORED]`` is called with the moment scored and returns the accounts it
+# acted on — account id → "acted" or "held_out" — whose patterns then change.
+ON_SCORED = "on_scored"
+
+
+def seed_history(
     *,
-    accounts,
-    days: int,
-    seed: int,
-    now: dt.datetime | None = None,
-    history_points: Iterable[int] | None = None,
+    book: DemoBook,
+    patterns: dict[DemoAccount, Pattern],
+    now: dt.datetime,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, int]:
-    """Metrics, models, signals for ``accounts`` (a queryset) and their score history.
-
-    History: a run as of each of ``history_points`` days ago (default: weekly over the
-    period and daily for the last week), then one as of now.
-    """
-    now = now or timezone.now()
-    rng = random.Random(seed)
-    seed_scoring_config()
+    """The demo's history, scoring point by scoring point: the signals up to each point,
+    a run as of it, then the hooks (``ON_SCORED``). An account a hook acted on mostly
+    recovers from then on (seven in ten); one it held out mostly drifts down (one in four
+    recovers): the demo's stand-in for playbooks that work."""
     metric_ids = dict(Metric.objects.values_list("key", "id"))
-    account_rows = list(accounts.order_by("id").values_list("id", "churned_at"))
-    Signal.objects.filter(account__in=accounts).delete()
-    progress(f"writing {days} days of signals for {len(account_rows)} accounts")
-    with transaction.atomic():
-        signals = store_signals(
-            signal_rows(accounts=account_rows, metric_ids=metric_ids, days=days, now=now, rng=rng)
-        )
-    if history_points is None:
-        history_points = sorted({*range(days - days % 7, 7, -7), *range(7, 0, -1)}, reverse=True)
-    runs = 0
-    for ago in [*history_points, 0]:
+    hooks = book.extra.get(ON_SCORED, [])
+    by_id = {account.id: account for account in patterns}
+    written = book.days + 1
+    signals = runs = 0
+    for ago in history_points(book.days):
+        days = range(written - 1, max(ago, 1) - 1, -1)
+        with transaction.atomic():
+            signals += store_signals(
+                signal_rows(
+                    accounts=patterns.items(),
+                    metric_ids=metric_ids,
+                    days=days,
+                    now=now,
+                    seed=book.seed,
+                )
+            )
+        written = min(written, max(ago, 1))
         as_of = now - dt.timedelta(days=ago)
         progress(f"scoring as of {as_of:%Y-%m-%d}")
         scoring_run_execute(run=scoring_run_create(as_of=as_of, trigger="seed", chunk_size=10000))
         runs += 1
+        for hook in hooks:
+            for account_id, arm in hook(as_of).items():
+                account = by_id.get(account_id)
+                if account is None or ago == 0:
+                    continue
+                rng = _rng(book.seed, account, f"acted on {ago}")
+                if rng.random() < (0.7 if arm == "acted" else 0.25):
+                    patterns[account] = helped(patterns[account], since_ago=ago, rng=rng)
+                else:
+                    patterns[account] = left_alone(patterns[account], since_ago=ago)
     return {"signals": signals, "runs": runs}
+
+
+def _demo_accounts() -> list[DemoAccount]:
+    return [
+        DemoAccount(id, external_id, churned_at)
+        for id, external_id, churned_at in Account.objects.filter(
+            external_id__startswith=DEMO_EXTERNAL_ID_PREFIX
+        )
+        .order_by("id")
+        .values_list("id", "external_id", "churned_at")
+    ]
 
 
 @demo_step(name="signals and scores", order=10)
 def demo_scoring_step(book: DemoBook) -> str:
-    """``seed_demo``'s scoring step. Idempotent: the demo accounts' signals and score
-    history are written afresh each time."""
+    """``seed_demo``'s scoring step: the demo accounts' signals and score history, with
+    what the other apps' demo steps do after each scoring (``seed_history``).
+    Idempotent: the demo accounts' signals and scores are written afresh each time."""
     accounts = Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX)
     AccountHealth.objects.filter(account__in=accounts).delete()
     HealthScore.objects.filter(account__in=accounts).delete()
     ScoringRun.objects.filter(trigger="seed").delete()
-    result = seed_scoring(accounts=accounts, days=book.days, seed=book.seed)
+    Signal.objects.filter(account__in=accounts).delete()
+    seed_scoring_config()
+    now = book.now
+    patterns = {a: demo_pattern(account=a, seed=book.seed, now=now) for a in _demo_accounts()}
+    result = seed_history(book=book, patterns=patterns, now=now)
     return (
         f"{result['signals']:,} signals over {book.days} days, "
         f"scored as of {result['runs']} dates (two scoring models active)"

@@ -37,13 +37,16 @@ account's *confirmed* band changes only when
   1. the score is outside the confirmed band by more than the model's exit margin
      (the band runs from its lower bound to the next band's; an account stays while
      lower - margin <= score < upper + margin; open ends never leave), and
-  2. the raw band has held for ``dwell_scorings`` scorings in a row (the scoring that
-     first reached it counts as one) and for ``dwell_days`` days since that first one.
+  2. the score has been past it on the same side for ``dwell_scorings`` scorings in a
+     row (the first one counts as one) and for ``dwell_days`` days since the first one.
 
-Until then the raw band is *pending* (with its count and start). A scoring inside the
-confirmed band (within the margin) clears it; a scoring in yet another band starts it
-again at 1. A scoring with no score (or one no band covers) changes nothing and clears
-the pending band. The
+Until then a band change is *pending*: the band the account has reached on every
+scoring of the streak (of the raw bands seen, the one nearest the confirmed band: a
+recovery that goes through Neutral to Healthy has surely reached Neutral), with the
+streak's count and start. When it is confirmed, the account moves to that band (and may
+go on from there, with a streak of its own). A scoring inside the confirmed band (within
+the margin) clears the pending change; one past the other side starts it again at 1. A
+scoring with no score (or one no band covers) changes nothing and clears it. The
 first scoring of an account, the first after a scoring with no band, and the first under
 another model than the previous scoring (a *re-baseline*) confirm the raw band at once.
 """
@@ -272,6 +275,12 @@ class BandState:
     rebaseline: bool = False
 
 
+def band_ranks(bands: Iterable[BandSpec]) -> dict[int | None, int]:
+    """Each band's place from the bottom (0: open below or lowest)."""
+    ordered = sorted(bands, key=lambda b: (b.lower is not None, b.lower or 0.0))
+    return {band.id: rank for rank, band in enumerate(ordered)}
+
+
 def band_bounds(bands: Iterable[BandSpec]) -> dict[int | None, tuple[float | None, float | None]]:
     """Each band's (lower, upper) by id: upper is the next band's lower (None: open)."""
     bounded = sorted((b for b in bands if b.lower is not None), key=lambda b: b.lower)
@@ -311,10 +320,18 @@ def confirm_band(
     current = bounds.get(previous.confirmed)
     if current is not None and within_band(current, score, rules.exit_margin):
         return BandState(previous.confirmed)
-    if raw == previous.pending:
+    ranks = band_ranks(bands)
+    base = ranks[previous.confirmed]
+
+    def side(band: int | None) -> int:
+        return (ranks[band] > base) - (ranks[band] < base)
+
+    if previous.pending is not None and side(previous.pending) == side(raw):
         count, since = previous.count + 1, previous.since
+        nearer = abs(ranks[previous.pending] - base) <= abs(ranks[raw] - base)
+        pending = previous.pending if nearer else raw
     else:
-        count, since = 1, at
+        count, since, pending = 1, at, raw
     if count >= rules.dwell_scorings and since <= at - dt.timedelta(days=rules.dwell_days):
-        return BandState(raw)
-    return BandState(previous.confirmed, raw, count, since)
+        return BandState(pending)
+    return BandState(previous.confirmed, pending, count, since)

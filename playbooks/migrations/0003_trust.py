@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
             name="holdout_pct",
             field=models.PositiveSmallIntegerField(
                 default=0,
-                help_text="Share of eligible runs (chosen at random) recorded as held out: no tasks, no messages. Comparing them with the others shows whether the playbook works.",
+                help_text="Share of the accounts (chosen at random, once) whose runs are recorded as held out: no tasks, no messages. Comparing them with the others shows whether the playbook works.",
                 verbose_name="hold-out %",
             ),
         ),

@@ -23,8 +23,9 @@ Trust rules applied here:
   nothing unless the playbook opts in; a state that holds at a re-baselining scoring is
   recorded as a run that is not acted on, so the cooldown keeps it from firing the day
   after;
-- a hold-out share of the eligible runs is recorded as held out (no steps), chosen by a
-  hash of (playbook, account, event): the same run is held out however often it is made.
+- a hold-out share of the accounts is held out of the playbook (its runs for them are
+  recorded as held out: no steps), chosen by a hash of (playbook, account): the same
+  account is held out however often, and whoever makes its runs.
 """
 
 from __future__ import annotations
@@ -112,12 +113,14 @@ def first_step(playbook: Playbook):
     return steps[0] if steps else None
 
 
-def held_out(*, playbook: Playbook, account_id: int, event_key: str) -> bool:
-    """Whether this run is in the playbook's hold-out: a hash, so the same run is
-    chosen (or not) whoever makes it, however often."""
+def held_out(*, playbook: Playbook, account_id: int) -> bool:
+    """Whether the account is in the playbook's hold-out: a hash of the two, so it is
+    chosen (or not) once and for all, whoever makes its runs and however often. A whole
+    account is held out, never some of its runs, so the held-out group is never touched
+    by the playbook."""
     if not playbook.holdout_pct:
         return False
-    digest = hashlib.sha256(f"{playbook.pk}:{account_id}:{event_key}".encode()).digest()
+    digest = hashlib.sha256(f"holdout:{playbook.pk}:{account_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < playbook.holdout_pct
 
 
@@ -160,7 +163,7 @@ def _runs_plan(
             cooling.add((c.playbook_id, c.account_id))
         if c.rebaseline:
             status = PlaybookRun.Status.SKIPPED
-        elif held_out(playbook=playbook, account_id=c.account_id, event_key=c.event_key):
+        elif held_out(playbook=playbook, account_id=c.account_id):
             status = PlaybookRun.Status.HELD_OUT
         elif first_step(playbook) is None:
             status = PlaybookRun.Status.DONE

@@ -22,12 +22,12 @@ def test_the_demo_has_playbooks_runs_and_tasks_and_seeding_again_adds_none():
     output = seed_demo("--accounts", "60", "--days", "45")
 
     assert set(Playbook.objects.values_list("name", flat=True)) == {
-        "Became At-risk",
+        "Entered At risk or worse",
         "Renewal risk review",
         "Score dropped 15+ points",
     }
     runs, tasks = PlaybookRun.objects.count(), Task.objects.count()
-    assert runs > 0 and tasks >= runs
+    assert runs > 0 and tasks >= runs - PlaybookRun.objects.filter(status="held_out").count()
     assert f"3 playbooks; {runs} runs" in output and f"{tasks} tasks" in output
     assert Task.objects.filter(assignee__username__startswith="csm").exists()
     for playbook in Playbook.objects.all():

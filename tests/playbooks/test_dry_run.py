@@ -44,7 +44,7 @@ def test_a_dry_run_predicts_the_tasks_and_creates_nothing(usage, book):
     ]
     assert not PlaybookRun.objects.exists()
     assert dry.would_fire
-    assert dry.trigger_detail.startswith("Latest band change: Healthy → At-risk")
+    assert dry.trigger_detail.startswith("Latest confirmed band change: Healthy → At-risk")
     assert [(s.creates, s.details, s.runs_at) for s in dry.steps] == [
         (
             "Task “Call Acme Analytics (At-risk, −60.0)”",

@@ -248,7 +248,7 @@ def test_the_timeline_tells_the_accounts_story_newest_first(
         account=acme, author=alice, value=2, note="Worried", at=NOW + dt.timedelta(hours=4)
     )
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         entries = account_timeline(account=acme)
 
     assert [(e.kind, e.title) for e in entries] == [
@@ -257,8 +257,8 @@ def test_the_timeline_tells_the_accounts_story_newest_first(
         ("task_done", "Task done: Call Acme Analytics"),
         ("playbook_run", "Playbook “Became At-risk” fired"),
         ("task_created", "Task created: Call Acme Analytics"),
-        ("score_dropped", "Score dropped 60 points"),
+        ("score_dropped", "Score dropped −60.0"),
         ("band_changed", "Band changed: Healthy → At-risk"),
     ]
     assert entries[2].actor == alice
-    assert entries[-1].detail == "Score 90 → 30"
+    assert entries[-1].detail == "Score 90.0 → 30.0"

@@ -133,6 +133,23 @@ def test_a_change_of_direction_starts_the_count_again(acme):
     assert (health(acme).band.name, health(acme).pending_band) == ("Neutral", None)
 
 
+def test_a_climb_through_neutral_to_healthy_is_confirmed_step_by_step(acme):
+    pulse_model(exit_margin=2.0, dwell_scorings=2)
+    score_day({acme: 30}, 0)  # At-risk
+    score_day({acme: 70}, 1)  # Neutral: pending 1
+    score_day({acme: 90}, 2)  # Healthy, still above At-risk: Neutral is confirmed
+    latest = health(acme)
+    assert (latest.band.name, latest.raw_band.name) == ("Neutral", "Healthy")
+    assert (latest.pending_band, latest.pending_count) == (None, 0)
+    score_day({acme: 91}, 3)  # above Neutral: Healthy pending 1
+    score_day({acme: 92}, 4)  # … confirmed
+    assert health(acme).band.name == "Healthy"
+    assert [
+        (e.from_band.name, e.to_band.name)
+        for e in ScoreEvent.objects.filter(kind="band_changed").order_by("id")
+    ] == [("At-risk", "Neutral"), ("Neutral", "Healthy")]
+
+
 def test_a_dwell_in_days_waits_for_the_calendar(acme):
     pulse_model(exit_margin=0, dwell_scorings=1, dwell_days=2)
     score_day({acme: 80}, 0)

@@ -128,7 +128,12 @@ class PlaybookAdmin(admin.ModelAdmin):
         (
             "Trust",
             {
-                "fields": ["cooldown_days", "on_recovery", "on_rebaseline", "holdout_pct"],
+                "fields": [
+                    "cooldown_days",
+                    "on_recovery",
+                    "on_rebaseline",
+                    ("holdout_pct", "holdout_arr_max"),
+                ],
                 "description": "A step never makes a second open task for an account: it "
                 "adds a note to the open one. A playbook acts on events from when it is "
                 "switched on (Backfill acts on earlier ones, after a dry run).",

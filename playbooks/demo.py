@@ -2,7 +2,8 @@
 
 Three playbooks a CS team would start with: a call and a manager's review when an
 account enters At risk or worse (whatever its model calls the band; a quarter of the
-accounts held out, so the effectiveness report has something to compare), a renewal
+accounts under 150k ARR held out, so the effectiveness report has something to
+compare; the enterprise accounts are always called), a renewal
 risk review 90 days out for accounts that are not healthy, and a check-in after a fall
 of 15 points.
 
@@ -49,12 +50,15 @@ DEMO_PLAYBOOKS: list[tuple[dict, list[dict]]] = [
         {
             "name": AT_RISK_PLAYBOOK,
             "description": "The owner calls within two days; their manager reviews the plan. "
-            "A quarter of the accounts are held out to measure what the calls change.",
+            "A quarter of the accounts under 150k ARR are held out to measure what the "
+            "calls change.",
             "trigger": Trigger.LEVEL_ENTERED,
             "level": RiskLevel.AT_RISK,
             "or_worse": True,
             "cooldown_days": 30,
             "holdout_pct": 25,
+            # The enterprise accounts (150k ARR and more) are always called.
+            "holdout_arr_max": 150_000,
         },
         [
             {

@@ -16,7 +16,9 @@ run out: the moment the two groups part) over ``days``:
 - *retained*: the account had not churned by the end of those days.
 
 Only runs whose ``days`` have passed are counted in the rates ("mature" runs); the
-others are listed as too recent. One query for the runs and their outcomes, one for the
+others are listed as too recent. Only runs of accounts that could have been held out
+are compared (``PlaybookRun.in_experiment``: a playbook may hold out only accounts up to
+an ARR, so that its largest accounts are always acted on). One query for the runs and their outcomes, one for the
 tasks, whatever the number of runs.
 """
 
@@ -103,6 +105,9 @@ class Effectiveness:
     acted: Arm
     held_out: Arm
     skipped: int
+    # Runs acted on that could not have been held out (no hold-out, or above its ARR
+    # limit): counted in the tasks, not in the comparison.
+    outside: int
     tasks: dict[str, int] = field(default_factory=dict)
     median_days_to_done: float | None = None
     recovered_effect: Effect | None = None
@@ -110,7 +115,7 @@ class Effectiveness:
 
     @property
     def runs(self) -> int:
-        return self.acted.runs + self.held_out.runs
+        return self.acted.runs + self.held_out.runs + self.outside
 
 
 def _recovered_within(days: int) -> Case:
@@ -148,14 +153,19 @@ def playbook_effectiveness(
     )
     runs = list(
         in_period.annotate(recovered=_recovered_within(days)).values_list(
-            "pk", "status", "start", "recovered", "account__churned_at"
+            "pk", "status", "start", "recovered", "account__churned_at", "in_experiment"
         )
     )
     groups: dict[str, list] = {"acted": [], "held_out": []}
-    skipped = 0
-    for _, status, start, recovered, churned_at in runs:
+    skipped = outside = 0
+    for _, status, start, recovered, churned_at, in_experiment in runs:
         if status == PlaybookRun.Status.SKIPPED:
             skipped += 1
+            continue
+        if not in_experiment:
+            # An account that could not have been held out (above the hold-out's ARR
+            # limit) has no counterpart in the other group.
+            outside += 1
             continue
         group = "held_out" if status == PlaybookRun.Status.HELD_OUT else "acted"
         groups[group].append((start, recovered, churned_at))
@@ -178,6 +188,7 @@ def playbook_effectiveness(
         acted=acted,
         held_out=held,
         skipped=skipped,
+        outside=outside,
     )
     for name, a, b in (
         ("recovered_effect", acted.recovered, held.recovered),

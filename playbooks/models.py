@@ -197,6 +197,15 @@ class Playbook(models.Model):
         "held out: no tasks, no messages. Comparing them with the others shows whether "
         "the playbook works.",
     )
+    holdout_arr_max = models.DecimalField(
+        "hold out only up to ARR",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Never hold out an account with more ARR than this (your largest accounts "
+        "are always acted on; the comparison is made among the others).",
+    )
     enabled_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -592,6 +601,11 @@ class PlaybookRun(models.Model):
         blank=True,
         help_text="The risk level that caused the run (the level entered, or the account's "
         "level when it fired): recovering to a better one closes its work.",
+    )
+    in_experiment = models.BooleanField(
+        default=False,
+        help_text="The account could have been held out (the playbook holds some out and it "
+        "was within the hold-out's ARR limit): the effectiveness report compares these.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     created_at = models.DateTimeField(default=timezone.now)

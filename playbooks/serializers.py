@@ -263,6 +263,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "on_recovery",
             "on_rebaseline",
             "holdout_pct",
+            "holdout_arr_max",
             "created_at",
             "steps",
         ]
@@ -340,6 +341,10 @@ class EffectivenessSerializer(serializers.Serializer):
     acted = ArmSerializer(help_text="Runs acted on (tasks, messages).")
     held_out = ArmSerializer(help_text="Runs held out at random: no tasks, no messages.")
     skipped = serializers.IntegerField(help_text="Re-baselines recorded but not acted on.")
+    outside = serializers.IntegerField(
+        help_text="Runs acted on for accounts that could not have been held out (above the "
+        "hold-out's ARR limit): not in the comparison."
+    )
     tasks = serializers.DictField(
         child=serializers.IntegerField(), help_text="Tasks of the runs acted on, by status."
     )

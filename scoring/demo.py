@@ -316,10 +316,17 @@ def store_signals(rows: Iterable[tuple], *, batch: int = 20000) -> int:
     return count
 
 
+# The longest roll-up window of the demo's models: scores before that much history would
+# read every account as fading.
+WARM_UP_DAYS = 30
+
+
 def history_points(days: int) -> list[int]:
-    """Days ago the demo history is scored at: weekly over the period, daily for the
-    last week, then now (0)."""
-    return [*sorted({*range(days - days % 7, 7, -7), *range(7, 0, -1)}, reverse=True), 0]
+    """Days ago the demo history is scored at: weekly once the roll-up windows are full,
+    daily for the last week, then now (0)."""
+    start = days - WARM_UP_DAYS
+    weekly = range(start - start % 7, 7, -7) if start > 7 else range(0)
+    return [*sorted({*weekly, *range(min(7, max(start, 1)), 0, -1)}, reverse=True), 0]
 
 
 # What other apps' demo steps may do after each scoring of the history: a callable in

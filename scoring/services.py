@@ -31,7 +31,7 @@ from django.db.models import Exists, F, OuterRef, ProtectedError
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from accounts.models import Account, RiskLevel, User
+from accounts.models import AT_RISK_LEVELS, Account, RiskLevel, User
 from accounts.selectors import customers_q
 from scoring import attribution, compiler
 from scoring.engine import BandSpec, ComponentSpec, FlapRules, ModelSpec
@@ -808,30 +808,35 @@ def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now)
     """Confirmed band changes and score drops of this run's new scores against the latest
     ones, dated ``now``: the moment the run scored (its as-of), not when it happened to
     run. Bands compare by name and level (each version has band rows of its own); a
-    change under another model than the latest score's is flagged a re-baseline."""
-    common = (
-        " FROM scoring_healthscore h"
-        " JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"
-        " LEFT JOIN scoring_band ob ON ob.id = ah.band_id"
-        " LEFT JOIN scoring_band nb ON nb.id = h.confirmed_band_id"
-        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
-        " AND ah.computed_at < h.computed_at"
-    )
+    change under another model than the latest score's is flagged a re-baseline.
+
+    An account's first band (its first score, or the first with data) is an event only
+    when it is a risky level (at risk or critical): a new account that starts at risk
+    is an alarm like one that falls there; one that starts healthy is no news."""
     insert = (
         "INSERT INTO scoring_scoreevent (kind, account_id, health_score_id, run_id,"
         " from_band_id, to_band_id, score_before, score_after, rebaseline, created_at)"
         " SELECT %s, h.account_id, h.id, h.run_id, ah.band_id, h.confirmed_band_id,"
         " ah.score, h.score, h.rebaseline, %s"
+        " FROM scoring_healthscore h"
+        " LEFT JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"
+        " LEFT JOIN scoring_band ob ON ob.id = ah.band_id"
+        " LEFT JOIN scoring_band nb ON nb.id = h.confirmed_band_id"
+        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
+        # A later latest score (a past-dated run) has nothing to compare with here.
+        " AND (ah.computed_at IS NULL OR ah.computed_at < h.computed_at)"
     )
+    risky = ", ".join("%s" for _ in AT_RISK_LEVELS)
     cursor.execute(
-        # A first band (after scorings without one) is a baseline, not a change.
-        insert + common + " AND ob.id IS NOT NULL AND (ob.name <> COALESCE(nb.name, '')"
-        " OR ob.level <> COALESCE(nb.level, '')) ON CONFLICT DO NOTHING",
-        ["band_changed", _ts(now), run.pk, first_id, last_id],
+        insert + " AND (CASE WHEN ob.id IS NULL THEN"
+        f" (CASE WHEN nb.level IN ({risky}) THEN 1 ELSE 0 END)"
+        " WHEN ob.name <> COALESCE(nb.name, '') OR ob.level <> COALESCE(nb.level, '')"
+        " THEN 1 ELSE 0 END) = 1 ON CONFLICT DO NOTHING",
+        ["band_changed", _ts(now), run.pk, first_id, last_id, *AT_RISK_LEVELS],
     )
     band_changes = cursor.rowcount
     cursor.execute(
-        insert + common + " AND ah.score - h.score >= %s ON CONFLICT DO NOTHING",
+        insert + " AND ah.score - h.score >= %s ON CONFLICT DO NOTHING",
         ["score_dropped", _ts(now), run.pk, first_id, last_id, settings.VITALS_SCORE_DROP_POINTS],
     )
     return band_changes, cursor.rowcount

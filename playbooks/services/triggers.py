@@ -124,6 +124,14 @@ def held_out(*, playbook: Playbook, account_id: int) -> bool:
     return int.from_bytes(digest[:4], "big") % 100 < playbook.holdout_pct
 
 
+def holdout_eligible(*, playbook: Playbook, arr) -> bool:
+    """Whether an account with ``arr`` may be held out of the playbook: it holds some out,
+    and the account is within its ARR limit (the largest accounts are always acted on)."""
+    if not playbook.holdout_pct:
+        return False
+    return playbook.holdout_arr_max is None or (arr is not None and arr <= playbook.holdout_arr_max)
+
+
 def _runs_plan(
     *, candidates: list[Candidate], playbooks: dict[int, Playbook], now: dt.datetime
 ) -> list[PlaybookRun]:
@@ -151,6 +159,9 @@ def _runs_plan(
         if cooldown and created_at > now - dt.timedelta(days=cooldown):
             cooling.add((pb_id, account_id))
 
+    arr = {}
+    if any(playbooks[pk].holdout_pct for pk in playbook_ids):
+        arr = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "arr"))
     runs: list[PlaybookRun] = []
     for c in sorted(candidates, key=lambda c: c.order):
         playbook = playbooks[c.playbook_id]
@@ -161,9 +172,10 @@ def _runs_plan(
         taken.add((c.playbook_id, c.account_id, c.event_key))
         if playbook.cooldown_days:
             cooling.add((c.playbook_id, c.account_id))
+        eligible = holdout_eligible(playbook=playbook, arr=arr.get(c.account_id))
         if c.rebaseline:
             status = PlaybookRun.Status.SKIPPED
-        elif held_out(playbook=playbook, account_id=c.account_id):
+        elif eligible and held_out(playbook=playbook, account_id=c.account_id):
             status = PlaybookRun.Status.HELD_OUT
         elif first_step(playbook) is None:
             status = PlaybookRun.Status.DONE
@@ -177,6 +189,7 @@ def _runs_plan(
                 score_event_id=c.score_event_id,
                 context=c.context,
                 level=c.level,
+                in_experiment=eligible and not c.rebaseline,
                 status=status,
                 created_at=now,
                 finished_at=None if status == PlaybookRun.Status.RUNNING else now,

@@ -145,9 +145,9 @@ def test_a_climb_through_neutral_to_healthy_is_confirmed_step_by_step(acme):
     score_day({acme: 92}, 4)  # … confirmed
     assert health(acme).band.name == "Healthy"
     assert [
-        (e.from_band.name, e.to_band.name)
+        (e.from_band.name if e.from_band else None, e.to_band.name)
         for e in ScoreEvent.objects.filter(kind="band_changed").order_by("id")
-    ] == [("At-risk", "Neutral"), ("Neutral", "Healthy")]
+    ] == [(None, "At-risk"), ("At-risk", "Neutral"), ("Neutral", "Healthy")]
 
 
 def test_a_dwell_in_days_waits_for_the_calendar(acme):
@@ -283,12 +283,16 @@ def _check(lowers, rules, gaps, trajectories, new_version_at):
             confirmed_names[account.pk].append(
                 next((s.name for s in specs if s.id == expected.confirmed), None)
             )
-    # A band-change event for each change of the confirmed band between two scorings (a
-    # first band, after scorings without one, is a baseline: no event).
+    # A band-change event for each change of the confirmed band between two scorings; a
+    # first band (after none) only when it is a risky level.
+    risky = {b.name for b in model.bands.all() if b.level in ("at_risk", "critical")}
     for account in accounts:
-        names = confirmed_names[account.pk]
-        changes = sum(
-            1 for before, after in itertools.pairwise(names) if before and before != after
-        )
+        changes, before = 0, None
+        for after in confirmed_names[account.pk]:
+            if before is None:
+                changes += after in risky
+            elif after != before:
+                changes += 1
+            before = after
         events = ScoreEvent.objects.filter(account=account, kind="band_changed").count()
-        assert events == changes, (names, trajectories, rules)
+        assert events == changes, (confirmed_names[account.pk], trajectories, rules)

@@ -4,7 +4,10 @@ another CSM never sees it. The browser must report no JavaScript or CSP error.""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,9 +18,12 @@ from playbooks.models import Task
 from playbooks.services import score_events_process, step_runs_due_execute
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory, UserFactory
-from tests.playbooks.builders import healthy_then, make_playbook, task_step, usage_model
+from tests.playbooks.builders import healthy_then, make_playbook, score, task_step, usage_model
 
 pytestmark = pytest.mark.e2e
+
+# Screenshots for a person to look at (not compared by the tests).
+SCREENSHOTS = Path(os.environ.get("VITALS_SCREENSHOTS", tempfile.gettempdir()))
 
 
 def log_in(page, username: str) -> None:
@@ -78,4 +84,39 @@ def test_a_csm_completes_the_task_a_band_change_gave_her(page, transactional_db,
     # itself be logged as a console error).
     assert page.request.get(acme.get_absolute_url()).status == 404
 
+    assert not browser_errors, browser_errors
+
+
+def test_a_csm_sees_the_task_her_accounts_recovery_closed(page, transactional_db, browser_errors):
+    """Casey's account fell into At-risk and she got a task; before she called, the
+    account recovered. Her queue no longer holds the task, and the account page says why
+    it closed: nothing for her to tidy up."""
+    csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
+    acme = AccountFactory(name="Acme Analytics", owner=csm1)
+    usage_model()
+    make_playbook("Became At-risk", steps=[task_step("Call {account}", task_priority="high")])
+    now = timezone.now()
+    healthy_then(acme, 4, at=now - timezone.timedelta(days=1))
+    score_events_process(now=now - timezone.timedelta(days=1), dispatch=False)
+    step_runs_due_execute(now=now - timezone.timedelta(days=1), dispatch=False)
+    task = Task.objects.get(account=acme)
+
+    log_in(page, "csm1")
+    page.goto("/tasks/")
+    expect(page.locator(f"#task-{task.pk}")).to_contain_text("Call Acme Analytics")
+
+    score(acme, 18, at=now)  # the next recompute: Healthy again
+    score_events_process(now=now, dispatch=False)
+    task.refresh_from_db()
+    assert task.status == Task.Status.RESOLVED
+
+    page.goto("/tasks/")
+    expect(page.get_by_text("Call Acme Analytics")).to_have_count(0)
+    page.goto(acme.get_absolute_url())
+    card = page.locator(f"#task-{task.pk}")
+    expect(card).to_contain_text("Resolved")
+    expect(card).to_contain_text(f"Resolved: back to Healthy on {now.day} {now:%b}")
+    expect(card.get_by_role("button", name="Complete")).to_have_count(0)
+    expect(page.locator("#timeline")).to_contain_text("Task resolved: Call Acme Analytics")
+    page.screenshot(path=str(SCREENSHOTS / "task-closed-by-recovery.png"), full_page=True)
     assert not browser_errors, browser_errors

@@ -105,7 +105,9 @@ def score_history(
 def account_health_get(*, account: Account) -> AccountHealth | None:
     """The account's latest health (score, band, trends), or None if never scored."""
     return (
-        AccountHealth.objects.select_related("band", "model", "health_score__model")
+        AccountHealth.objects.select_related(
+            "band", "raw_band", "pending_band", "model", "health_score__model"
+        )
         .filter(account=account)
         .first()
     )
@@ -120,7 +122,9 @@ def health_scores_between(
         scores = scores.filter(computed_at__gte=since)
     if until is not None:
         scores = scores.filter(computed_at__lte=until)
-    return scores.select_related("band", "model").order_by("-computed_at", "-id")
+    return scores.select_related("band", "confirmed_band", "model").order_by(
+        "-computed_at", "-id"
+    )
 
 
 def latest_signals(*, account: Account, limit: int = 15) -> QuerySet[Signal]:

@@ -39,6 +39,16 @@ def score_body(*, account: Account, health: AccountHealth) -> dict[str, Any]:
             "model": model,
             "score": health.score,
             "band": health.band,
+            "raw_band": health.raw_band,
+            "pending": {
+                "band": health.pending_band,
+                "scorings": health.pending_count,
+                "scorings_needed": model.dwell_scorings,
+                "since": health.pending_since,
+            }
+            if health.pending_band_id
+            else None,
+            "rebaseline": health.rebaseline,
             "completeness": health.completeness,
             "computed_at": health.computed_at,
             "trend_7d": health.trend_7d,

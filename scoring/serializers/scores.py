@@ -47,13 +47,34 @@ class ScoreComponentSerializer(serializers.Serializer):
     )
 
 
+class PendingSerializer(serializers.Serializer):
+    band = BandRefSerializer(help_text="The band the account is on its way into.")
+    scorings = serializers.IntegerField(help_text="Scorings in a row past the current band.")
+    scorings_needed = serializers.IntegerField(help_text="The model's dwell in scorings.")
+    since = serializers.DateTimeField(help_text="When the streak began.")
+
+
 class ScoreSerializer(serializers.Serializer):
     """An account's latest health score with its breakdown."""
 
     account = serializers.CharField(help_text="The account's external id.")
     model = ModelRefSerializer(help_text="The scoring model version that computed it.")
     score = serializers.FloatField(allow_null=True, help_text="Null when no component had data.")
-    band = BandRefSerializer(allow_null=True)
+    band = BandRefSerializer(
+        allow_null=True,
+        help_text="The confirmed band: what lists, dashboards and playbooks go by (flap "
+        "control lets a band change count once the score is past the band's edge by the "
+        "model's exit margin for its dwell).",
+    )
+    raw_band = BandRefSerializer(
+        allow_null=True, help_text="The band the score itself falls in."
+    )
+    pending = PendingSerializer(
+        allow_null=True, help_text="A band change not confirmed yet; null when none."
+    )
+    rebaseline = serializers.BooleanField(
+        help_text="The first score under another model version: its band is a new baseline."
+    )
     completeness = serializers.FloatField(help_text="Share (0–1) of the weight that had data.")
     computed_at = serializers.DateTimeField()
     trend_7d = serializers.FloatField(
@@ -69,6 +90,10 @@ class ScoreHistorySerializer(serializers.Serializer):
 
     computed_at = serializers.DateTimeField()
     score = serializers.FloatField(allow_null=True)
-    band = BandRefSerializer(allow_null=True)
+    band = BandRefSerializer(allow_null=True, help_text="The band the score falls in (raw).")
+    confirmed_band = BandRefSerializer(
+        allow_null=True, help_text="The account's band after flap control."
+    )
+    rebaseline = serializers.BooleanField()
     completeness = serializers.FloatField()
     model = ModelRefSerializer()

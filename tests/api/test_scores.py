@@ -81,6 +81,14 @@ def test_the_latest_score_comes_with_its_band_trend_and_breakdown(book, health_m
         },
         "score": 65.0,
         "band": {"name": "Neutral", "color": "#ca8a04", "level": "neutral", "is_at_risk": False},
+        "raw_band": {
+            "name": "Neutral",
+            "color": "#ca8a04",
+            "level": "neutral",
+            "is_at_risk": False,
+        },
+        "pending": None,
+        "rebaseline": False,
         "completeness": 1.0,
         "computed_at": "2026-11-20T03:00:00Z",
         "trend_7d": -9.0,
@@ -182,6 +190,8 @@ def test_the_history_lists_every_score_newest_first(acme_history, api_as):
         "level": "neutral",
         "is_at_risk": False,
     }
+    assert latest["confirmed_band"] == latest["band"]  # no flap control in this model
+    assert latest["rebaseline"] is False
     assert latest["completeness"] == pytest.approx(0.6)
     assert latest["model"]["key"] == "health"
 

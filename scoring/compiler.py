@@ -32,6 +32,7 @@ from scoring.engine import (
     FlapRules,
     band_bounds,
     band_ranks,
+    dwell_reached_by,
 )
 
 
@@ -502,7 +503,7 @@ def score_insert_sql(
     settle.add(
         "cnt >= %s AND since <= %s",
         int(rules.dwell_scorings),
-        _ts(vendor, computed_at - dt.timedelta(days=int(rules.dwell_days))),
+        _ts(vendor, dwell_reached_by(computed_at, int(rules.dwell_days))),
     )
     waiting = f"mode = 2 AND moving = 1 AND NOT ({settle.text})"
     sql = Sql()

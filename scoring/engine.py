@@ -38,7 +38,9 @@ account's *confirmed* band changes only when
      (the band runs from its lower bound to the next band's; an account stays while
      lower - margin <= score < upper + margin; open ends never leave), and
   2. the score has been past it on the same side for ``dwell_scorings`` scorings in a
-     row (the first one counts as one) and for ``dwell_days`` days since the first one.
+     row (the first one counts as one) and for ``dwell_days`` days since the first one
+     (a day counts from 23 hours: a nightly run a little earlier than the night before
+     still makes a day; scorings minutes apart never do).
 
 Until then a band change is *pending*: the band the account has reached on every
 scoring of the streak (of the raw bands seen, the one nearest the confirmed band: a
@@ -257,6 +259,17 @@ def score_account(model: ModelSpec, values: Mapping[str, float | None]) -> Score
 # --- Flap control -------------------------------------------------------------------------
 
 
+# A day of dwell is reached after this much less than 24 hours (see confirm_band).
+DWELL_DAY_SLACK = dt.timedelta(hours=1)
+
+
+def dwell_reached_by(at: dt.datetime, dwell_days: int) -> dt.datetime:
+    """The latest start of a streak that has dwelt ``dwell_days`` days at ``at``."""
+    if not dwell_days:
+        return at
+    return at - (dt.timedelta(days=dwell_days) - DWELL_DAY_SLACK)
+
+
 @dataclass(frozen=True)
 class FlapRules:
     exit_margin: float = 0.0
@@ -332,6 +345,6 @@ def confirm_band(
         pending = previous.pending if nearer else raw
     else:
         count, since, pending = 1, at, raw
-    if count >= rules.dwell_scorings and since <= at - dt.timedelta(days=rules.dwell_days):
+    if count >= rules.dwell_scorings and since <= dwell_reached_by(at, rules.dwell_days):
         return BandState(pending)
     return BandState(previous.confirmed, pending, count, since)

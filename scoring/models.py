@@ -151,8 +151,10 @@ class ScoringModel(models.Model):
         help_text="Consecutive scorings in the new band before a band change counts (1 = at once).",
     )
     dwell_days = models.PositiveSmallIntegerField(
-        default=0,
-        help_text="Days the new band must have lasted before a band change counts (0 = no wait).",
+        default=1,
+        help_text="Days the new band must have lasted before a band change counts (0 = no "
+        "wait; a day counts from 23 hours). With scorings in a row, a recompute run twice "
+        "in an hour never confirms a change by itself.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -122,9 +122,7 @@ def health_scores_between(
         scores = scores.filter(computed_at__gte=since)
     if until is not None:
         scores = scores.filter(computed_at__lte=until)
-    return scores.select_related("band", "confirmed_band", "model").order_by(
-        "-computed_at", "-id"
-    )
+    return scores.select_related("band", "confirmed_band", "model").order_by("-computed_at", "-id")
 
 
 def latest_signals(*, account: Account, limit: int = 15) -> QuerySet[Signal]:

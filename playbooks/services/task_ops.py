@@ -19,7 +19,7 @@ from playbooks.services.outbound import task_event_enqueue
 
 TITLE_MAX = 200
 NOTE_MAX = 10_000
-CLOSED = (Task.Status.DONE, Task.Status.CANCELLED)
+CLOSED = Task.CLOSED
 
 
 def _locked(task: Task) -> Task:
@@ -80,8 +80,12 @@ def task_complete(*, task: Task, by: User | None, now: dt.datetime, dispatch: bo
     task = _locked(task)
     if task.status == Task.Status.DONE:
         return task
-    if task.status == Task.Status.CANCELLED:
-        raise PlaybookError("This task was cancelled; it cannot be completed.", field="status")
+    if task.status in (Task.Status.CANCELLED, Task.Status.RESOLVED):
+        raise PlaybookError(
+            f"This task was {task.get_status_display().lower()}"
+            f"{f' ({task.close_reason})' if task.close_reason else ''}; it cannot be completed.",
+            field="status",
+        )
     task.status = Task.Status.DONE
     task.snoozed_until = None
     task.completed_at = now
@@ -127,11 +131,15 @@ def task_reassign(*, task: Task, to: User, by: User | None, now: dt.datetime) ->
 @transaction.atomic
 def task_cancel(*, task: Task, by: User | None, now: dt.datetime) -> Task:
     task = _locked(task)
-    if task.status == Task.Status.DONE:
-        raise PlaybookError("This task is done; it cannot be cancelled.", field="status")
+    if task.status in (Task.Status.DONE, Task.Status.RESOLVED):
+        raise PlaybookError(
+            f"This task is {task.get_status_display().lower()}; it cannot be cancelled.",
+            field="status",
+        )
     task.status = Task.Status.CANCELLED
     task.snoozed_until = None
-    task.save(update_fields=["status", "snoozed_until"])
+    task.closed_at = now
+    task.save(update_fields=["status", "snoozed_until", "closed_at"])
     return task
 
 

@@ -20,9 +20,10 @@ Trust rules applied here:
 - a playbook acts on events from its ``enabled_at`` on; earlier ones only through
   ``playbook_backfill``, an explicit action with a dry run first;
 - an event that is a re-baseline (a new model version, not the account's data) fires
-  nothing unless the playbook opts in; a state that holds at a re-baselining scoring is
-  recorded as a run that is not acted on, so the cooldown keeps it from firing the day
-  after;
+  nothing unless the playbook opts in; a state met while the account's latest scoring
+  is a re-baseline is acknowledged instead: a run not acted on, under its own key
+  ("rebaseline:<health score>"), which starts the cooldown, so the new version's
+  judgement of a state is acted on only as a state that goes on holding would be;
 - a hold-out share of the accounts is held out of the playbook (its runs for them are
   recorded as held out: no steps), chosen by a hash of (playbook, account): the same
   account is held out however often, and whoever makes its runs.
@@ -34,7 +35,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from django.db.models import (
@@ -529,7 +530,7 @@ def _score_below(q: StateQuery) -> list[Candidate]:
         _healths(q)
         .filter(score__lt=q.playbook.score_threshold)
         .exclude(_run_exists(q.playbook, "score_below:", "health_score_id"))
-        .values_list("account_id", "health_score_id", "score", "band__name", "level", "rebaseline")
+        .values_list("account_id", "health_score_id", "score", "band__name", "level")
     )
     return [
         Candidate(
@@ -539,9 +540,8 @@ def _score_below(q: StateQuery) -> list[Candidate]:
             order=(hs_id,),
             context={"score": format_score(score), "band": band or ""},
             level=level,
-            rebaseline=rebaseline and not q.playbook.on_rebaseline,
         )
-        for account_id, hs_id, score, band, level, rebaseline in rows
+        for account_id, hs_id, score, band, level in rows
     ]
 
 
@@ -714,13 +714,28 @@ STATE_TRIGGERS = tuple(STATE_CANDIDATES)
 def _state_candidates(
     playbook: Playbook, *, now: dt.datetime, since: dt.datetime | None
 ) -> list[Candidate]:
+    """The trigger's candidates; those of accounts whose latest scoring is a re-baseline
+    become acknowledgements (unless the playbook acts on re-baselines)."""
     today = matching.local_today(now)
     accounts = Account.objects.filter(
         matching.conditions_q(playbook=playbook), matching.active_accounts_q(today=today)
     )
-    return STATE_CANDIDATES[playbook.trigger](
+    candidates = STATE_CANDIDATES[playbook.trigger](
         StateQuery(playbook=playbook, now=now, accounts=accounts, since=since)
     )
+    if playbook.on_rebaseline or not candidates:
+        return candidates
+    rebaselined = dict(
+        AccountHealth.objects.filter(
+            account_id__in={c.account_id for c in candidates}, rebaseline=True
+        ).values_list("account_id", "health_score_id")
+    )
+    return [
+        replace(c, event_key=f"rebaseline:{rebaselined[c.account_id]}", rebaseline=True)
+        if c.account_id in rebaselined
+        else c
+        for c in candidates
+    ]
 
 
 def _state_runs_create(

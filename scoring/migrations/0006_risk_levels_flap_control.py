@@ -94,9 +94,10 @@ class Migration(migrations.Migration):
             model_name="scoringmodel",
             name="dwell_days",
             field=models.PositiveSmallIntegerField(
-                default=0,
-                help_text="Days the new band must have lasted before a band change counts "
-                "(0 = no wait).",
+                default=1,
+                help_text="Days the new band must have lasted before a band change counts (0 = "
+                "no wait; a day counts from 23 hours). With scorings in a row, a recompute run "
+                "twice in an hour never confirms a change by itself.",
             ),
         ),
         migrations.AddConstraint(

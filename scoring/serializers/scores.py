@@ -66,9 +66,7 @@ class ScoreSerializer(serializers.Serializer):
         "control lets a band change count once the score is past the band's edge by the "
         "model's exit margin for its dwell).",
     )
-    raw_band = BandRefSerializer(
-        allow_null=True, help_text="The band the score itself falls in."
-    )
+    raw_band = BandRefSerializer(allow_null=True, help_text="The band the score itself falls in.")
     pending = PendingSerializer(
         allow_null=True, help_text="A band change not confirmed yet; null when none."
     )

@@ -130,8 +130,8 @@ def test_an_account_that_starts_at_risk_is_an_entry_too(usage, book):
 
 
 def test_a_wobble_across_a_boundary_raises_no_task_and_sends_no_webhook(db, book, receiver):
-    """0.6 points either side of 50, four times in a row: with the default flap control
-    (2 points, 2 scorings) the account stays Neutral."""
+    """0.6 points either side of 50, four recomputes in a minute: with the default flap
+    control (2 points, 2 scorings over a day) the account stays Neutral."""
     make_model(
         "usage",
         components=[
@@ -145,6 +145,7 @@ def test_a_wobble_across_a_boundary_raises_no_task_and_sends_no_webhook(db, book
         bands=[("At-risk", 0, "at_risk"), ("Neutral", 50, "neutral"), ("Healthy", 75, "healthy")],
         exit_margin=2.0,
         dwell_scorings=2,
+        dwell_days=1,
     )
     WebhookEndpoint.objects.create(name="CRM", url=receiver.url, events=["account.band_changed"])
     playbook()

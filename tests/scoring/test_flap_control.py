@@ -5,7 +5,6 @@ SQL is held to the plain reference (``scoring.engine.confirm_band``) on random s
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 from django.db import transaction
@@ -67,7 +66,7 @@ def acme(db):
 
 def test_the_defaults_ask_for_two_points_and_two_scorings(db):
     model = ScoringModel.objects.create(key="new", name="New")
-    assert (model.exit_margin, model.dwell_scorings, model.dwell_days) == (2.0, 2, 0)
+    assert (model.exit_margin, model.dwell_scorings, model.dwell_days) == (2.0, 2, 1)
 
 
 def test_a_wobble_across_a_boundary_changes_nothing(acme):
@@ -168,6 +167,16 @@ def test_recomputing_twice_in_a_minute_does_not_make_a_dwell_of_days(acme):
     for minutes in range(4):
         scoring_run_execute(run=scoring_run_create(as_of=at + dt.timedelta(minutes=minutes)))
     assert (health(acme).band.name, health(acme).pending_count) == ("Healthy", 4)
+
+
+def test_a_nightly_run_a_little_earlier_than_the_night_before_still_makes_a_day(acme):
+    pulse_model(exit_margin=0, dwell_scorings=2, dwell_days=1)
+    score_day({acme: 80}, 0)
+    score_day({acme: 30}, 1)  # pending since 06:00
+    at = START + dt.timedelta(days=2, minutes=-5)  # 05:55 the next night
+    add_signal(acme, "pulse", 30, at - dt.timedelta(minutes=1))
+    scoring_run_execute(run=scoring_run_create(as_of=at))
+    assert health(acme).band.name == "At-risk"
 
 
 def test_activating_a_reweighted_version_is_a_rebaseline(acme):

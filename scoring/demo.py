@@ -31,6 +31,7 @@ from scoring.models import (
 )
 from scoring.services import (
     SENTIMENT_METRIC_KEY,
+    metric_ensure,
     scoring_model_activate,
     scoring_run_create,
     scoring_run_execute,
@@ -112,8 +113,8 @@ def seed_scoring_config() -> dict[str, ScoringModel]:
     """Metrics and the two demo models (active). Safe to run again."""
     metrics = {}
     for key, name, unit, rollup, window in METRICS:
-        metrics[key], _ = Metric.objects.update_or_create(
-            key=key, defaults={"name": name, "unit": unit, "rollup": rollup, "window_days": window}
+        metrics[key] = metric_ensure(
+            key=key, fields={"name": name, "unit": unit, "rollup": rollup, "window_days": window}
         )
     models = {}
     standard = ScoringModel.objects.filter(key="standard").order_by("-version").first()

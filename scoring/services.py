@@ -397,6 +397,17 @@ def metric_save(*, metric: Metric | None = None, fields: dict) -> Metric:
     return metric
 
 
+def metric_ensure(*, key: str, fields: dict) -> Metric:
+    """The metric ``key`` with ``fields``: created, or changed through ``metric_save`` (so
+    a version in use keeps its definition). For code that sets up a known set of
+    metrics, such as the demo and the sample imports."""
+    metric = Metric.objects.filter(key=key).first()
+    if metric is None:
+        return metric_save(fields={**fields, "key": key})
+    changed = {name: value for name, value in fields.items() if getattr(metric, name) != value}
+    return metric_save(metric=metric, fields=changed) if changed else metric
+
+
 def metric_definition_kept_by(*, metric: Metric) -> list[ScoringModel]:
     """The active versions that roll ``metric`` up by an earlier definition than its
     current one (they keep it until a new version of theirs is activated)."""

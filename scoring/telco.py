@@ -30,7 +30,7 @@ from django.db import transaction
 from accounts.models import Account, RiskLevel
 from accounts.services import accounts_bulk_upsert
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
-from scoring.services import SignalRow, scoring_model_activate, signals_store
+from scoring.services import SignalRow, metric_ensure, scoring_model_activate, signals_store
 
 EXTERNAL_ID_PREFIX = "telco-"
 MODEL_KEY = "telco"
@@ -246,9 +246,9 @@ def telco_read(*, path: Path) -> list[dict]:
 def _ensure_config() -> tuple[ScoringModel, bool]:
     metrics = {}
     for m in METRICS:
-        metrics[m.key], _ = Metric.objects.update_or_create(
+        metrics[m.key] = metric_ensure(
             key=m.key,
-            defaults={
+            fields={
                 "name": m.name,
                 "unit": m.unit,
                 "description": f"Telco: {m.description}.",

@@ -62,7 +62,10 @@ def test_a_recompute_on_workers_closes_the_work_of_accounts_that_recovered(
     def resolved() -> int:
         return Task.objects.filter(status=Task.Status.RESOLVED).count()
 
-    wait_for(lambda: resolved() == 3, timeout=60, message="three tasks resolved")
+    try:
+        wait_for(lambda: resolved() == 3, timeout=60, message="three tasks resolved")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{celery_worker_process.logs()[-6000:]}") from None
     assert Task.objects.count() == 4
     assert set(
         Task.objects.filter(status=Task.Status.RESOLVED).values_list("close_reason", flat=True)

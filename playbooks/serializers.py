@@ -12,7 +12,7 @@ from rest_framework import serializers
 from accounts.models import Account, Team, User
 from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
 from scoring.models import Metric
-from scoring.serializers.configuration import RelatedListField
+from scoring.serializers.configuration import RelatedListField, SlugLookupField
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -92,7 +92,7 @@ class TaskUpdateSerializer(serializers.Serializer):
 class PlaybookStepSerializer(serializers.ModelSerializer):
     """One step. On a write, ``position`` comes from the step's place in ``steps``."""
 
-    assignee_user = serializers.SlugRelatedField(
+    assignee_user = SlugLookupField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -114,7 +114,7 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Empty = the site's SLACK_DEFAULT_WEBHOOK_URL.",
     )
-    webhook_endpoint = serializers.SlugRelatedField(
+    webhook_endpoint = SlugLookupField(
         slug_field="name",
         queryset=WebhookEndpoint.objects.all(),
         required=False,
@@ -155,14 +155,14 @@ class PlaybookSerializer(serializers.ModelSerializer):
     (errors under ``steps``, keyed by the step's index from 0, then the field).
     """
 
-    metric = serializers.SlugRelatedField(
+    metric = SlugLookupField(
         slug_field="key",
         queryset=Metric.objects.all(),
         required=False,
         allow_null=True,
         help_text="`metric_threshold`: the metric's key.",
     )
-    owner_team = serializers.SlugRelatedField(
+    owner_team = SlugLookupField(
         slug_field="name",
         queryset=Team.objects.all(),
         required=False,

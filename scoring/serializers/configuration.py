@@ -51,18 +51,19 @@ class MetricSerializer(serializers.ModelSerializer):
 _COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "A colour as #rrggbb, e.g. #16a34a.")
 
 
-class MetricKeyField(serializers.SlugRelatedField):
-    """A metric by its key. Text that no key can be (not a string, or with a NUL
-    character, which PostgreSQL cannot even look up) is refused before the query."""
+class SlugLookupField(serializers.SlugRelatedField):
+    """An object by its key or name (a metric, a user, an endpoint, a team). Text that no
+    key can be (not a string, or with a NUL character, which PostgreSQL cannot even look
+    up) is refused before the query."""
 
-    def to_internal_value(self, data: Any) -> Metric:
+    def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str) or "\x00" in data:
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class ComponentSerializer(serializers.Serializer):
-    metric = MetricKeyField(
+    metric = SlugLookupField(
         slug_field="key",
         queryset=Metric.objects.all(),
         help_text="The metric's key.",

@@ -3,6 +3,7 @@ and change them, checked as the admin checks them."""
 
 from __future__ import annotations
 
+import pytest
 from django.utils import timezone
 
 from playbooks.models import (
@@ -145,6 +146,27 @@ def test_each_bad_field_and_step_is_named(api_as):
     assert set(fields["steps"]) == {"1", "2"}
     assert "Unknown placeholder {customer}" in fields["steps"]["1"]["task_title"][0]
     assert set(fields["steps"]["2"]) == {"email_address", "email_subject"}
+    assert not Playbook.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "body"),
+    [
+        ("metric", {"trigger": "metric_threshold", "metric": "log\x00ins"}),
+        ("owner_team", {"trigger": "account_created", "owner_team": "S\x00MB"}),
+        ("assignee_user", {"steps": [{"kind": "create_task", "assignee_user": "a\x00"}]}),
+        ("webhook_endpoint", {"steps": [{"kind": "send_webhook", "webhook_endpoint": "\x00"}]}),
+    ],
+)
+def test_a_name_with_a_nul_character_is_refused_before_any_lookup(api_as, where, body):
+    # PostgreSQL cannot even compare text holding NUL: it must never reach a query.
+    response = api_as("config:write").post(
+        "/api/v1/playbooks/",
+        {"name": "Nul", "trigger": "account_created", **body},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert where in str(response.json()["error"]["fields"])
     assert not Playbook.objects.exists()
 
 

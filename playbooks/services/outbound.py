@@ -43,8 +43,9 @@ from playbooks.services.common import send_on_commit
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Vitals-Webhooks/1"
-# A claimed delivery is the claimer's for this long beyond the request timeout.
-LEASE_MARGIN = dt.timedelta(seconds=30)
+# A claimed delivery is the claimer's for this long beyond the request timeout (a worker
+# killed mid-request leaves it to the tick after that).
+LEASE_MARGIN = dt.timedelta(seconds=10)
 # A retry message may arrive a moment before its due time (clocks, rounding).
 EARLY_TOLERANCE = dt.timedelta(seconds=2)
 
@@ -348,8 +349,9 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime) -> AttemptOutcome:
     else:
         retry_in = backoff_seconds(attempts=delivery.attempts)
         delivery.next_attempt_at = now + dt.timedelta(seconds=retry_in)
-        # The retry is already scheduled: the tick need not send it again before then.
-        delivery.dispatched_at = delivery.next_attempt_at
+        # No message waits for the retry (a countdown of up to an hour would outlive the
+        # broker's visibility timeout): the tick sends it once it is due.
+        delivery.dispatched_at = None
         result = "retry"
     delivery.save(
         update_fields=[

@@ -352,8 +352,9 @@ def due_work_dispatch(
 ) -> dict[str, int]:
     """The periodic tick. Steps:
 
-    1. step runs whose wait is over and that were never sent: send them to the workers
-       (at most ``send_limit``, oldest first; the rest next tick);
+    1. step runs whose wait is over and that were never sent, and deliveries due again
+       after a failed attempt: send them to the workers (at most ``send_limit`` of each,
+       oldest first; the rest next tick);
     2. step runs and deliveries sent more than ``redispatch_after`` seconds ago and not
        handled yet — their message was lost with a worker or a restarted broker, or is
        stuck behind a long queue: do them here, batch by batch, for ``drain_seconds`` at
@@ -377,6 +378,10 @@ def due_work_dispatch(
     # If the broker is down, the rows count as stale later and are drained here then.
     send_on_commit(task_name="run_step", ids=fresh)
     counts["steps_sent"] = len(fresh)
+    retries = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now, dispatched_at__isnull=True
+    ).order_by("next_attempt_at", "pk")
+    send_on_commit(task_name="deliver", ids=_claim_stale(retries, now=now, limit=send_limit))
 
     stale = now - dt.timedelta(seconds=redispatch_after)
     deadline = time.monotonic() + drain_seconds
@@ -401,8 +406,6 @@ def due_work_dispatch(
         for delivery_id in ids:
             outcome = delivery_attempt(delivery_id=delivery_id, now=now)
             counts["deliveries_attempted"] += outcome.result != "skipped"
-            if outcome.result == "retry":
-                send_on_commit(task_name="deliver", ids=[delivery_id], countdown=outcome.retry_in)
         if len(ids) < DRAIN_BATCH:
             break
     return counts

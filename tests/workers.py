@@ -46,6 +46,10 @@ class WorkerController:
             DATABASE_URL=_database_url(),
             CELERY_QUEUE=self.queue,
             VITALS_VAR_DIR=str(settings.VAR_DIR),
+            # The network guard of the tests (tests/netguard) in the workers too.
+            PYTHONPATH=os.pathsep.join(
+                [str(ROOT / "tests" / "netguard"), *filter(None, [env.get("PYTHONPATH")])]
+            ),
         )
         return env
 

@@ -8,6 +8,7 @@ Production sets DATABASE_URL, REDIS_URL (or CELERY_BROKER_URL) and friends; see
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -365,3 +366,15 @@ VITALS_DELIVERY_MAX_ATTEMPTS = env_int("VITALS_DELIVERY_MAX_ATTEMPTS", 8)
 VITALS_DELIVERY_BACKOFF = env_int("VITALS_DELIVERY_BACKOFF", 30)
 VITALS_DELIVERY_BACKOFF_MAX = env_int("VITALS_DELIVERY_BACKOFF_MAX", 3600)
 VITALS_DELIVERY_TIMEOUT = env_int("VITALS_DELIVERY_TIMEOUT", 5)
+# Webhooks and Slack posts go to public addresses only (playbooks.egress); these
+# networks (CIDRs, comma-separated) are allowed too: a receiver on the LAN, or
+# 127.0.0.0/8 for local development. Loopback, private, link-local (the cloud metadata
+# service) and other non-public addresses are refused otherwise.
+VITALS_OUTBOUND_ALLOWED_NETWORKS = env_list("VITALS_OUTBOUND_ALLOWED_NETWORKS")
+for _network in VITALS_OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"VITALS_OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.0.0.0/8."
+        ) from None

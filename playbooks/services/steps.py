@@ -378,9 +378,10 @@ def due_work_dispatch(
     # If the broker is down, the rows count as stale later and are drained here then.
     send_on_commit(task_name="run_step", ids=fresh)
     counts["steps_sent"] = len(fresh)
-    retries = Delivery.objects.filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now, dispatched_at__isnull=True
-    ).order_by("next_attempt_at", "pk")
+    pending = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now
+    ).exclude(endpoint__paused_at__isnull=False)  # a paused endpoint's deliveries wait
+    retries = pending.filter(dispatched_at__isnull=True).order_by("next_attempt_at", "pk")
     send_on_commit(task_name="deliver", ids=_claim_stale(retries, now=now, limit=send_limit))
 
     stale = now - dt.timedelta(seconds=redispatch_after)
@@ -398,9 +399,7 @@ def due_work_dispatch(
                 )
         if len(ids) < DRAIN_BATCH:
             break
-    due_deliveries = Delivery.objects.filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now, dispatched_at__lt=stale
-    ).order_by("next_attempt_at", "pk")
+    due_deliveries = pending.filter(dispatched_at__lt=stale).order_by("next_attempt_at", "pk")
     while time.monotonic() < deadline:
         ids = _claim_stale(due_deliveries, now=now, limit=DRAIN_BATCH)
         for delivery_id in ids:

@@ -71,6 +71,7 @@ def gunicorn(transactional_db, tmp_path):
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": _database_url(),
             "DATA_UPLOAD_MAX_MEMORY_SIZE": str(LIMIT),
+            "PYTHONPATH": str(ROOT / "tests" / "netguard"),
         },
         stdout=log,
         stderr=subprocess.STDOUT,

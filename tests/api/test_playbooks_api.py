@@ -4,6 +4,7 @@ and change them, checked as the admin checks them."""
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from playbooks.models import (
@@ -246,3 +247,26 @@ def test_writing_playbooks_needs_config_write(api_as):
 
     assert (created.status_code, changed.status_code) == (403, 403)
     assert not Playbook.objects.filter(name__in=["X", "Y"]).exists()
+
+
+def test_the_api_refuses_a_slack_step_aimed_at_the_metadata_service(api_as):
+    # As in production: no network allowed beyond the public ones (tests/playbooks/test_egress.py).
+    with override_settings(VITALS_OUTBOUND_ALLOWED_NETWORKS=[]):
+        response = api_as("config:write").post(
+            "/api/v1/playbooks/",
+            {
+                "name": "Exfiltrate",
+                "trigger": "account_created",
+                "steps": [
+                    {
+                        "kind": "post_slack",
+                        "slack_text": "hi",
+                        "slack_webhook_url": "http://169.254.169.254/latest/meta-data/",
+                    }
+                ],
+            },
+            format="json",
+        )
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["steps"]["0"]["slack_webhook_url"]
+    assert "169.254.169.254: a link-local address" in message

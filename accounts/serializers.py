@@ -24,11 +24,12 @@ from accounts.selectors import (
 )
 from accounts.services import Invalid, domain_clean
 from config.api import json_without_nul
+from config.api_fields import FIELD_MAPPING, TextField
 
 BULK_MAX_ROWS = 1000
 
 
-class OwnerField(serializers.CharField):
+class OwnerField(TextField):
     """The owner CSM by username, looked up in ``context["owners"]``: the people this
     token may assign, fetched once per request. Someone outside the token's reach reads
     exactly like someone who does not exist."""
@@ -49,6 +50,7 @@ class OwnerField(serializers.CharField):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = FIELD_MAPPING
     external_id = serializers.CharField(
         max_length=100, help_text="The account's id in your CRM; unique; cannot contain '/'."
     )
@@ -112,6 +114,19 @@ class AccountSerializer(serializers.ModelSerializer):
                 "A token acting for a person may not leave an account without an owner."
             )
         return value
+
+
+class AccountUpsertSerializer(AccountSerializer):
+    """The body of ``PUT /api/v1/accounts/{external_id}/`` as the schema describes it: the
+    URL names the account (a body may repeat it), and ``name`` is needed only to create
+    one (its absence then is a 400 naming it)."""
+
+    external_id = serializers.CharField(
+        max_length=100, required=False, help_text="The URL's, if given; ids cannot be renamed."
+    )
+
+    class Meta(AccountSerializer.Meta):
+        extra_kwargs = {"name": {"required": False}}
 
 
 class AccountBulkRequestSerializer(serializers.Serializer):

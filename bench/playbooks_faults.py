@@ -36,8 +36,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -47,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.cluster import Celery, Redis  # noqa: E402
 
 QUEUE = "bench"
 
@@ -97,51 +97,7 @@ def log(message: str) -> None:
 # --- Servers -------------------------------------------------------------------------------
 
 
-def redis_start(*, fresh: bool = False) -> None:
-    if fresh and redis_cli("ping") == "PONG":
-        raise SystemExit(
-            f"Something already answers on port {ARGS.redis_port}: the bench restarts its "
-            "Redis, so it needs a port of its own (--redis-port)."
-        )
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(ARGS.redis_port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(VAR),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(50):
-        if redis_cli("ping") == "PONG":
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"redis-server did not start on port {ARGS.redis_port}")
-
-
-def redis_cli(*args: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-p", str(ARGS.redis_port), *args], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-def redis_stop() -> None:
-    redis_cli("shutdown", "nosave")
-    for _ in range(50):
-        if redis_cli("ping") != "PONG":
-            return
-        time.sleep(0.1)
+REDIS = Redis(port=ARGS.redis_port, folder=VAR)
 
 
 def database_create() -> None:
@@ -195,80 +151,6 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
-# --- Processes --------------------------------------------------------------------------------
-
-
-class Processes:
-    def __init__(self) -> None:
-        self.workers: dict[int, subprocess.Popen] = {}
-        self.generation = 0
-        self.beat: subprocess.Popen | None = None
-
-    def _spawn(self, args: list[str], logname: str) -> subprocess.Popen:
-        logfile = open(VAR / logname, "a")  # noqa: SIM115
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args],
-            cwd=ROOT,
-            env={**os.environ, **ENV},
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def start_worker(self, slot: int) -> None:
-        self.generation += 1
-        self.workers[slot] = self._spawn(
-            [
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--queues",
-                QUEUE,
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"bench{slot}-{self.generation}@%h",
-            ],
-            f"worker-{slot}.log",
-        )
-
-    def kill_worker(self, slot: int) -> None:
-        process = self.workers[slot]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def start_beat(self) -> None:
-        self.beat = self._spawn(
-            [
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-            ],
-            "beat.log",
-        )
-
-    def alive(self) -> dict[str, bool]:
-        state = {f"worker {slot}": p.poll() is None for slot, p in self.workers.items()}
-        state["beat"] = self.beat is not None and self.beat.poll() is None
-        return state
-
-    def stop_all(self) -> None:
-        for process in [*self.workers.values(), self.beat]:
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers.values(), self.beat]:
-            if process is None:
-                continue
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-
-
 # --- The scenario -------------------------------------------------------------------------------
 
 
@@ -308,7 +190,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
         f"{'with' if faults else 'without'} faults: fresh database {ARGS.db}, redis on {ARGS.redis_port}"
     )
     database_create()
-    redis_start(fresh=True)
+    REDIS.start(fresh=True)
     call_command("migrate", verbosity=0)
     load_before = os.getloadavg()[0]
     rng = random.Random(ARGS.seed)
@@ -376,7 +258,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
     )
     connection.close()
 
-    procs = Processes()
+    procs = Celery(folder=VAR, env={**os.environ, **ENV}, queue=QUEUE)
     procs.start_worker(0)
     procs.start_worker(1)
     procs.start_beat()
@@ -416,9 +298,9 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
             marks["all tasks"] = elapsed
         if faults and c["tasks"] >= 0.3 * expected_tasks and not redis_restart:
             log(f"restarting redis (tasks so far: {c['tasks']})")
-            redis_stop()
+            REDIS.stop()
             redis_restart["down at"] = elapsed
-            redis_start()
+            REDIS.start()
             redis_restart["up at"] = time.monotonic() - started
             progress_at_restart = c["tasks"]
         if (
@@ -511,7 +393,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
         "machine load average (1 min) at start / end": f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
     }
     procs.stop_all()
-    redis_stop()
+    REDIS.stop()
     receiver.server.shutdown()
     if not faults:
         for name in (

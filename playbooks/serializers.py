@@ -10,16 +10,17 @@ from django.core.validators import EmailValidator, URLValidator
 from rest_framework import serializers
 
 from accounts.models import Account, Team, User
+from config.api_fields import FIELD_MAPPING, TextField
 from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
 from scoring.models import Metric
 from scoring.serializers.configuration import RelatedListField, SlugLookupField
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    account = serializers.CharField(
+    account = TextField(
         source="account.external_id", read_only=True, help_text="The account's external id."
     )
-    assignee = serializers.CharField(
+    assignee = TextField(
         source="assignee.username",
         read_only=True,
         allow_null=True,
@@ -66,7 +67,7 @@ class TaskUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="With `status: snoozed`: the day it comes back (after today).",
     )
-    assignee = serializers.CharField(
+    assignee = TextField(
         required=False,
         max_length=150,
         help_text="Username of an active person to give the task to.",
@@ -92,6 +93,8 @@ class TaskUpdateSerializer(serializers.Serializer):
 class PlaybookStepSerializer(serializers.ModelSerializer):
     """One step. On a write, ``position`` comes from the step's place in ``steps``."""
 
+    serializer_field_mapping = FIELD_MAPPING
+
     assignee_user = SlugLookupField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
@@ -100,14 +103,14 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
         help_text="`assignee_rule: user`: username of the (active) person the task goes to.",
     )
     # Empty when not used, so no "email"/"uri" format: the schema must admit "".
-    email_address = serializers.CharField(
+    email_address = TextField(
         required=False,
         allow_blank=True,
         max_length=254,
         validators=[EmailValidator()],
         help_text="`email_to: address`: the address; otherwise empty.",
     )
-    slack_webhook_url = serializers.CharField(
+    slack_webhook_url = TextField(
         required=False,
         allow_blank=True,
         max_length=500,
@@ -179,6 +182,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
     lifecycle_stage = serializers.ChoiceField(
         choices=Account.Stage.choices, allow_blank=True, required=False
     )
+    serializer_field_mapping = FIELD_MAPPING
     steps = RelatedListField(
         child=PlaybookStepSerializer(),
         max_length=50,

@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from config.api import json_without_nul
+from config.api_fields import FIELD_MAPPING, NumberField, TextField
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
 from scoring.services import BandInput, ComponentInput, band_errors, component_params_errors
 
@@ -19,6 +20,7 @@ METRIC_MAX_WINDOW_DAYS = 3650
 
 
 class MetricSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = FIELD_MAPPING
     window_days = serializers.IntegerField(
         min_value=1,
         max_value=METRIC_MAX_WINDOW_DAYS,
@@ -69,7 +71,7 @@ class ComponentSerializer(serializers.Serializer):
         help_text="The metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
-    label = serializers.CharField(
+    label = TextField(
         max_length=120,
         required=False,
         allow_blank=True,
@@ -104,7 +106,7 @@ class ComponentSerializer(serializers.Serializer):
         default=ScoringComponent.Missing.SKIP,
         help_text="Without data: `skip` (leave out, re-weight the rest) or `default`.",
     )
-    default_value = serializers.FloatField(
+    default_value = NumberField(
         required=False,
         allow_null=True,
         default=None,
@@ -131,15 +133,13 @@ class ComponentSerializer(serializers.Serializer):
 
 
 class BandSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    lower = serializers.FloatField(
+    name = TextField(max_length=60)
+    lower = NumberField(
         allow_null=True,
         help_text="Lowest score in the band (inclusive); null for the band open below. "
         "A band runs up to the next band's lower bound; the highest is open above.",
     )
-    color = serializers.CharField(
-        max_length=7, required=False, default="#64748b", validators=[_COLOR]
-    )
+    color = TextField(max_length=7, required=False, default="#64748b", validators=[_COLOR])
     is_at_risk = serializers.BooleanField(
         required=False, default=False, help_text="Counts towards ARR at risk on dashboards."
     )
@@ -186,6 +186,8 @@ class ScoringModelSerializer(serializers.ModelSerializer):
     a set (under ``bands.non_field_errors``), and the model as a whole (weights summing
     to 100 %: under ``non_field_errors``).
     """
+
+    serializer_field_mapping = FIELD_MAPPING
 
     components = RelatedListField(
         child=ComponentSerializer(),

@@ -116,7 +116,13 @@ def test_ordering_by_arr_renewal_name_and_creation(db, api_as):
     assert ids("-arr") == ["b", "a", "c"]
     assert ids("renewal_date") == ["b", "c", "a"]
     assert ids("-created_at") == ["c", "b", "a"]
-    assert ids("") == ["b", "c", "a"]  # default: name
+    assert [a["external_id"] for a in api.get(LIST).json()["results"]] == ["b", "c", "a"]
+    # An empty value is no value: said so, not taken for the default.
+    response = api.get(LIST, {"ordering": ""})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "ordering": ["Give a value, or leave the parameter out."]
+    }
 
 
 def test_filter_by_band_and_order_by_score_with_the_unscored_last(book, api_as):
@@ -359,8 +365,9 @@ def test_a_limited_token_cannot_tell_another_teams_account_from_an_unused_id(
     api = api_as("accounts:write", "accounts:read", user=request.getfixturevalue(persona))
     body = {"name": "Probe", "plan": "Probe"}
     for method in ("get", "put", "patch", "delete"):
-        theirs = getattr(api, method)(detail("cobalt"), body, format="json")
-        unused = getattr(api, method)(detail("never-used"), body, format="json")
+        data = body if method in ("put", "patch") else None
+        theirs = getattr(api, method)(detail("cobalt"), data, format="json")
+        unused = getattr(api, method)(detail("never-used"), data, format="json")
         assert theirs.status_code == unused.status_code == 404, method
         assert theirs.json() == unused.json(), method
         assert theirs.headers["Content-Length"] == unused.headers["Content-Length"], method

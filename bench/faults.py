@@ -248,6 +248,10 @@ def run_scenario(name: str, *, calm_seconds: float | None) -> dict:
         if after_last is None
         else round(after_last, 1),
         "watchdog re-sends (worker log)": logs.count("has not moved for"),
+        "nightly sent by the beats (beat logs)": procs.logs("beat").count(
+            "(scoring.tasks.recompute_all)"
+        ),
+        "nightly calls that started nothing": logs.count("not starting another"),
         "chunks": f"{run.chunks_done}/{run.chunks_total}" if run else "—",
     }
     budget = None if calm_seconds is None else calm_seconds + 90

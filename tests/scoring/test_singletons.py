@@ -52,8 +52,8 @@ def test_two_beats_start_the_nightly_recompute_once(celery_worker_process):
     try:
         wait_for(
             lambda: (
-                min(sent_by_each_beat()) >= 3
-                and handled(celery_worker_process, "recompute_all") >= 6
+                min(sent_by_each_beat()) >= 2
+                and handled(celery_worker_process, "recompute_all") >= 4
             ),
             timeout=90,
         )

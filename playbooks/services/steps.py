@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 
 # Step runs sent per tick at most (SQLite caps the parameters of a query).
 DISPATCH_BATCH = 5000
-# Stale rows claimed at a time by the tick's drain.
-DRAIN_BATCH = 100
+# Stale rows claimed at a time by the tick's drain: few, so that a tick cut off by a
+# killed worker leaves few rows waiting VITALS_PLAYBOOK_REDISPATCH_AFTER once more.
+DRAIN_BATCH = 10
 
 
 def step_context(*, run: PlaybookRun, account: Account) -> dict[str, str]:

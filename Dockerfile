@@ -25,9 +25,9 @@ COPY . .
 RUN pip install --no-deps -e .
 
 # Static files are collected and compressed at build time; whitenoise serves them.
-# The secret key exists for this one command only; the real one comes from the
-# environment at run time (and start-up fails without it).
-RUN SECRET_KEY=collectstatic-at-build-time-only-not-a-secret \
+# The secret key exists for this one command only (random, never stored); the real one
+# comes from the environment at run time (and start-up fails without it).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --no-input -v 0
 

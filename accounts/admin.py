@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from accounts.models import Account, ApiToken, Team, User
+from accounts.services import Invalid, domain_clean
 from accounts.tokens import api_token_create, api_token_revoke, scopes_validate
 
 
@@ -39,8 +40,17 @@ class TeamAdmin(admin.ModelAdmin):
         return ", ".join(str(m) for m in team.managers.all())
 
 
+class AccountForm(forms.ModelForm):
+    def clean_domain(self) -> str:
+        try:
+            return domain_clean(self.cleaned_data["domain"])
+        except Invalid as error:
+            raise ValidationError(str(error)) from None
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
     list_display = [
         "name",
         "external_id",

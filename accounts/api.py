@@ -22,6 +22,7 @@ from accounts.serializers import (
     AccountBulkRequestSerializer,
     AccountBulkResponseSerializer,
     AccountSerializer,
+    AccountUpsertSerializer,
     RejectedRow,
     accounts_upsert,
 )
@@ -118,7 +119,7 @@ class AccountDetailView(APIView):
         "change; `name` is required when creating. Repeating the request changes nothing "
         "more. An account that exists outside the token's reach answers 404.",
         parameters=[EXTERNAL_ID],
-        request=AccountSerializer,
+        request=AccountUpsertSerializer,
         examples=[ACCOUNT_EXAMPLE],
         responses={
             200: AccountSerializer,

@@ -1,7 +1,7 @@
 """Importing accounts from a CSV file, and reading CSV files for any importer.
 
-``csv_file_open`` checks a whole file before anything is written — readable, UTF-8,
-not binary, a header row — so a file-level problem is one clear error and never a
+``csv_file_open`` checks a whole file before anything is written — readable, UTF-8 or
+UTF-16 with its byte-order mark, not binary, a header row — so a file-level problem is one clear error and never a
 half-done import. ``accounts_import_csv`` then streams the rows in batches through
 the same validation and upsert as the API (``accounts.services``).
 """
@@ -9,10 +9,15 @@ the same validation and upsert as the API (``accounts.services``).
 from __future__ import annotations
 
 import csv
+import io
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from django.db import reset_queries
 
 from accounts.services import (
     ACCOUNT_FIELDS,
@@ -43,6 +48,7 @@ class CsvFile:
     header: list[str]
     header_line: int
     records: int
+    encoding: str = "utf-8"
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Stream (line number, cells) for each non-blank record after the header.
@@ -52,7 +58,8 @@ class CsvFile:
         when a quoted cell spans several lines.
         """
         with _open_binary(self.path) as handle:
-            for line, cells in _records(handle, path=self.path, delimiter=self.delimiter):
+            lines = _lines(handle, path=self.path, encoding=self.encoding)
+            for line, cells in _records(lines, path=self.path, delimiter=self.delimiter):
                 if line > self.header_line:
                     yield line, cells
 
@@ -60,26 +67,25 @@ class CsvFile:
 def csv_file_open(*, path: str | Path) -> CsvFile:
     """Read the whole file once and return it as a ``CsvFile``, or raise ``CsvFileError``.
 
-    Checks, in order: the path is a readable file; it is not empty; no line holds a
-    NUL byte (a binary file); every line is UTF-8 (a byte-order mark is allowed); the
-    CSV structure parses. The delimiter is the one of ``,`` ``;`` and tab that is
-    most frequent in the header line.
+    Checks, in order: the path is a readable file; it is not empty; its encoding is
+    UTF-8 (a byte-order mark is allowed) or UTF-16 with its byte-order mark, as
+    spreadsheets save "Unicode text"; no line holds a NUL (a binary file); every line
+    decodes; the CSV structure parses. The delimiter is the one of ``,`` ``;`` and tab
+    that is most frequent in the header line.
     """
     path = Path(path)
     with _open_binary(path) as handle:
         head = handle.read(8192)
         if not head:
             raise CsvFileError(f"{path} is empty: expected a header row.")
-        if b"\x00" in head:
-            raise CsvFileError(
-                f"{path} looks like a binary file (it holds NUL bytes), not a CSV file."
-            )
-        delimiter = _sniff_delimiter(head.split(b"\n", 1)[0])
+        encoding = _encoding(head, path=path)
+        delimiter = _sniff_delimiter(head.decode(encoding, "ignore").split("\n", 1)[0])
         handle.seek(0)
         header: list[str] | None = None
         header_line = 0
         records = 0
-        for line, cells in _records(handle, path=path, delimiter=delimiter):
+        lines = _lines(handle, path=path, encoding=encoding)
+        for line, cells in _records(lines, path=path, delimiter=delimiter):
             if header is None:
                 header, header_line = cells, line
             else:
@@ -87,8 +93,39 @@ def csv_file_open(*, path: str | Path) -> CsvFile:
     if header is None:
         raise CsvFileError(f"{path} is empty: expected a header row.")
     return CsvFile(
-        path=path, delimiter=delimiter, header=header, header_line=header_line, records=records
+        path=path,
+        delimiter=delimiter,
+        header=header,
+        header_line=header_line,
+        records=records,
+        encoding=encoding,
     )
+
+
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+SAVE_AS = "save the file as CSV UTF-8"
+
+
+def _encoding(head: bytes, *, path: Path) -> str:
+    """The file's encoding from its first bytes: ``utf-8`` or ``utf-16`` (by its
+    byte-order mark); anything else is a ``CsvFileError`` that names what it is."""
+    if head.startswith(_UTF32_BOMS):
+        raise CsvFileError(f"{path} is UTF-32 text, which is not read here; {SAVE_AS}.")
+    if head.startswith(_UTF16_BOMS):
+        return "utf-16"
+    if b"\x00" in head:
+        sample = head[:1024]
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if max(even, odd) > 0.4 * (len(sample) // 2) and min(even, odd) == 0:
+            # Latin text in UTF-16 has every other byte NUL; without its byte-order mark
+            # its byte order can only be guessed.
+            raise CsvFileError(
+                f"{path} looks like UTF-16 text without a byte-order mark; {SAVE_AS} "
+                "(or as UTF-16 with its byte-order mark)."
+            )
+        raise CsvFileError(f"{path} looks like a binary file (it holds NUL bytes), not a CSV file.")
+    return "utf-8"
 
 
 def _open_binary(path: Path) -> BinaryIO:
@@ -104,13 +141,16 @@ def _open_binary(path: Path) -> BinaryIO:
         raise CsvFileError(f"{path} cannot be read: {error.strerror or error}.") from None
 
 
-def _sniff_delimiter(first_line: bytes) -> str:
-    counts = {delimiter: first_line.count(delimiter.encode()) for delimiter in _DELIMITERS}
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {delimiter: first_line.count(delimiter) for delimiter in _DELIMITERS}
     return max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
 
 
-def _lines(handle: BinaryIO, *, path: Path) -> Iterator[str]:
+def _lines(handle: BinaryIO, *, path: Path, encoding: str = "utf-8") -> Iterator[str]:
     """Decode the file line by line so that a bad byte is reported with its line."""
+    if encoding == "utf-16":
+        yield from _utf16_lines(handle, path=path)
+        return
     for number, raw in enumerate(handle, start=1):
         if b"\x00" in raw:
             raise CsvFileError(
@@ -120,14 +160,36 @@ def _lines(handle: BinaryIO, *, path: Path) -> Iterator[str]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise CsvFileError(
-                f"{path}, line {number}: not UTF-8 text (byte 0x{raw[error.start]:02x}); "
-                "save the file as CSV UTF-8."
+                f"{path}, line {number}: not UTF-8 text (byte 0x{raw[error.start]:02x}); {SAVE_AS}."
             ) from None
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
-def _records(handle: BinaryIO, *, path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(_lines(handle, path=path), delimiter=delimiter, strict=True)
+def _utf16_lines(handle: BinaryIO, *, path: Path) -> Iterator[str]:
+    # UTF-16 cannot be split at byte 0x0a: its lines come from a decoding reader (which
+    # also reads the byte-order mark), still one line at a time.
+    text = io.TextIOWrapper(handle, encoding="utf-16", newline="")
+    number = 0
+    try:
+        for line in text:
+            number += 1
+            if "\x00" in line:
+                raise CsvFileError(
+                    f"{path} looks like a binary file (NUL on line {number}), not a CSV file."
+                )
+            yield line
+    except UnicodeDecodeError:
+        raise CsvFileError(
+            f"{path}, line {number + 1}: not valid UTF-16 text; {SAVE_AS}."
+        ) from None
+    finally:
+        text.detach()
+
+
+def _records(
+    lines: Iterator[str], *, path: Path, delimiter: str
+) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     end = 0
     while True:
         start = end + 1
@@ -261,30 +323,82 @@ def accounts_import_csv(
         ],
     )
     merge_attributes = all(name != "attributes" for _, name in columns.fields)
-    written_on: dict[str, int] = {}  # external id -> line of the row written last
-    created: set[str] = set()
-    updated: set[str] = set()
     batch: list[tuple[int, list[str]]] = []
 
-    def flush() -> None:
-        rows = _import_batch(batch, columns=columns, report=report, written_on=written_on)
-        result = accounts_bulk_upsert(rows=rows, merge_attributes=merge_attributes)
-        created.update(result.created)
-        # A later duplicate updates an account this import created: still one creation.
-        updated.update(external_id for external_id in result.updated if external_id not in created)
-        report.created, report.updated = len(created), len(updated)
-        if on_progress is not None:
-            on_progress(len(batch))
-        batch.clear()
+    with _WrittenIds() as written:
 
-    for line, cells in csv_file.rows():
-        report.rows += 1
-        batch.append((line, cells))
-        if len(batch) >= batch_size:
+        def flush() -> None:
+            rows = _import_batch(batch, columns=columns, report=report, written=written)
+            result = accounts_bulk_upsert(rows=rows, merge_attributes=merge_attributes)
+            # A later duplicate updates an account this import created (or updated): it
+            # was counted when its first row was written.
+            report.created += len(result.created) - written.seen(result.created)
+            report.updated += len(result.updated) - written.seen(result.updated)
+            written.commit()
+            # With DEBUG on, Django would keep every query of the import in memory.
+            reset_queries()
+            if on_progress is not None:
+                on_progress(len(batch))
+            batch.clear()
+
+        for line, cells in csv_file.rows():
+            report.rows += 1
+            batch.append((line, cells))
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
     return report
+
+
+class _WrittenIds:
+    """The external ids an import has written so far, and the line that wrote each last.
+
+    Kept in a scratch SQLite file rather than in a dict, so that an import's memory does
+    not grow with the file: a dict of 200,000 ids cost tens of megabytes. Each batch
+    asks about its own ids only, in one query.
+    """
+
+    def __enter__(self) -> _WrittenIds:
+        self._dir = tempfile.TemporaryDirectory(prefix="vitals-import-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "written.sqlite3")
+        self._db.execute("CREATE TABLE written (external_id TEXT PRIMARY KEY, line INTEGER)")
+        self._pending: dict[str, int] = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+    def lines(self, external_ids: list[str]) -> dict[str, int]:
+        """The line that last wrote each of ``external_ids``, for those written before."""
+        found: dict[str, int] = {}
+        for start in range(0, len(external_ids), 500):  # SQLite's parameter limit
+            part = external_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(
+                self._db.execute(
+                    f"SELECT external_id, line FROM written WHERE external_id IN ({marks})", part
+                )
+            )
+        return found
+
+    def note(self, external_id: str, line: int) -> None:
+        """Remember a row of the batch being prepared (committed by ``add``)."""
+        self._pending[external_id] = line
+
+    def seen(self, external_ids: list[str]) -> int:
+        """How many of ``external_ids`` earlier batches wrote."""
+        return len(self.lines(external_ids))
+
+    def commit(self) -> None:
+        """The batch's rows are written: remember them for the batches that follow."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO written (external_id, line) VALUES (?, ?)",
+            self._pending.items(),
+        )
+        self._db.commit()
+        self._pending.clear()
 
 
 def _import_batch(
@@ -292,7 +406,7 @@ def _import_batch(
     *,
     columns: _Columns,
     report: AccountImport,
-    written_on: dict[str, int],
+    written: _WrittenIds,
 ) -> list[dict[str, Any]]:
     """Validate one batch of records; return the good rows as cleaned values."""
     candidates: list[tuple[int, dict[str, Any], dict[str, str]]] = []
@@ -319,6 +433,10 @@ def _import_batch(
 
     rows: list[dict[str, Any]] = []
     validations = accounts_validate(rows=[data for _, data, _ in candidates])
+    earlier = written.lines(
+        [v.cleaned["external_id"] for v in validations if v.ok and "external_id" in v.cleaned]
+    )
+    written_on: dict[str, int] = {}  # in this batch: external id -> line written last
     for (line, _, extras), validation in zip(candidates, validations, strict=True):
         if not validation.ok:
             rejected.append(Rejection(line, validation.errors))
@@ -327,9 +445,11 @@ def _import_batch(
         if extras:
             cleaned["attributes"] = {**cleaned.get("attributes", {}), **extras}
         external_id = cleaned["external_id"]
-        if external_id in written_on:
-            report.duplicates.append(Duplicate(line, external_id, written_on[external_id]))
+        first_line = written_on.get(external_id, earlier.get(external_id))
+        if first_line is not None:
+            report.duplicates.append(Duplicate(line, external_id, first_line))
         written_on[external_id] = line
+        written.note(external_id, line)
         rows.append(cleaned)
     report.rejected.extend(sorted(rejected, key=lambda rejection: rejection.line))
     return rows

@@ -109,6 +109,14 @@ def accounts_visible_to_token(
     return accounts_visible_to(user=token.user, queryset=queryset)
 
 
+def token_reaches_every_account(*, token: ApiToken) -> bool:
+    """Whether ``token`` reaches every account (an integration's, or an admin's): only
+    such a token may create accounts. One limited to a person's book answers for an
+    unused external id exactly as for another team's account (404), so it cannot learn
+    which ids exist outside its reach, and creates nothing outside it."""
+    return token.user_id is None or account_scope_q(user=token.user) is None
+
+
 def account_get_visible_to_token(
     *, token: ApiToken, external_id: str, queryset: QuerySet[Account] | None = None
 ) -> Account:

@@ -17,13 +17,19 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import Account, ApiToken, User
-from accounts.selectors import accounts_visible_to_token, owners_assignable_by_token
+from accounts.selectors import (
+    accounts_visible_to_token,
+    owners_assignable_by_token,
+    token_reaches_every_account,
+)
+from accounts.services import Invalid, domain_clean
 from config.api import json_without_nul
+from config.api_fields import FIELD_MAPPING, TextField
 
 BULK_MAX_ROWS = 1000
 
 
-class OwnerField(serializers.CharField):
+class OwnerField(TextField):
     """The owner CSM by username, looked up in ``context["owners"]``: the people this
     token may assign, fetched once per request. Someone outside the token's reach reads
     exactly like someone who does not exist."""
@@ -44,6 +50,7 @@ class OwnerField(serializers.CharField):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = FIELD_MAPPING
     external_id = serializers.CharField(
         max_length=100, help_text="The account's id in your CRM; unique; cannot contain '/'."
     )
@@ -94,6 +101,12 @@ class AccountSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("'bulk' is reserved: /api/v1/accounts/bulk/.")
         return value
 
+    def validate_domain(self, value: str) -> str:
+        try:
+            return domain_clean(value)
+        except Invalid as error:
+            raise serializers.ValidationError(str(error)) from None
+
     def validate_owner(self, value: User | None) -> User | None:
         token: ApiToken = self.context["token"]
         if value is None and token.user_id is not None:
@@ -101,6 +114,19 @@ class AccountSerializer(serializers.ModelSerializer):
                 "A token acting for a person may not leave an account without an owner."
             )
         return value
+
+
+class AccountUpsertSerializer(AccountSerializer):
+    """The body of ``PUT /api/v1/accounts/{external_id}/`` as the schema describes it: the
+    URL names the account (a body may repeat it), and ``name`` is needed only to create
+    one (its absence then is a 400 naming it)."""
+
+    external_id = serializers.CharField(
+        max_length=100, required=False, help_text="The URL's, if given; ids cannot be renamed."
+    )
+
+    class Meta(AccountSerializer.Meta):
+        extra_kwargs = {"name": {"required": False}}
 
 
 class AccountBulkRequestSerializer(serializers.Serializer):
@@ -167,9 +193,12 @@ def accounts_upsert(
     one INSERT for the new and one UPDATE for the changed. A row updates only the fields
     it gives. With ``create=False`` (PATCH) a missing account is "not_found" too.
     A concurrent request creating one of the same accounts makes the write fail on the
-    unique external id; the whole batch is then planned again, once.
+    unique external id; the whole batch is then planned again, once. Only a token that
+    reaches every account creates (``token_reaches_every_account``); for any other, an
+    unknown external id is "not_found", like an account outside its reach.
     """
     now = now or timezone.now()
+    create = create and token_reaches_every_account(token=token)
     for attempt in range(2):
         outcome, changed_fields = _plan(token=token, rows=rows, create=create)
         try:

@@ -36,8 +36,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -47,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.cluster import Celery, Redis  # noqa: E402
 
 QUEUE = "bench"
 
@@ -78,11 +78,11 @@ ENV = {
     "DATABASE_URL": f"{ARGS.pg}/{ARGS.db}",
     "CELERY_BROKER_URL": f"redis://127.0.0.1:{ARGS.redis_port}/0",
     "CELERY_QUEUE": QUEUE,
-    # A killed worker's messages come back after 10 s; lost step and delivery messages
-    # are sent again by the tick after 20 s; failed webhooks are retried after 1, 2, 4 … s.
-    "CELERY_VISIBILITY_TIMEOUT": "10",
-    "VITALS_PLAYBOOK_REDISPATCH_AFTER": "20",
+    # Recovery runs on the default settings (lost step and delivery messages are found
+    # by the tick after 30 s); only failed webhooks are retried sooner: 1, 2, 4 … s.
     "VITALS_DELIVERY_BACKOFF": "1",
+    # The webhook receiver is a local one, on the loopback.
+    "VITALS_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
     "VITALS_DELIVERY_BACKOFF_MAX": "30",
     "VITALS_VAR_DIR": str(VAR),
     "LOG_LEVEL": "INFO",
@@ -97,51 +97,7 @@ def log(message: str) -> None:
 # --- Servers -------------------------------------------------------------------------------
 
 
-def redis_start(*, fresh: bool = False) -> None:
-    if fresh and redis_cli("ping") == "PONG":
-        raise SystemExit(
-            f"Something already answers on port {ARGS.redis_port}: the bench restarts its "
-            "Redis, so it needs a port of its own (--redis-port)."
-        )
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(ARGS.redis_port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(VAR),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(50):
-        if redis_cli("ping") == "PONG":
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"redis-server did not start on port {ARGS.redis_port}")
-
-
-def redis_cli(*args: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-p", str(ARGS.redis_port), *args], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-def redis_stop() -> None:
-    redis_cli("shutdown", "nosave")
-    for _ in range(50):
-        if redis_cli("ping") != "PONG":
-            return
-        time.sleep(0.1)
+REDIS = Redis(port=ARGS.redis_port, folder=VAR)
 
 
 def database_create() -> None:
@@ -162,27 +118,25 @@ class Receiver:
         self.requests = 0
         self.refused = 0
         self.bad_signatures = 0
-        self.secret = b""
+        self.secret = ""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                import hashlib
-                import hmac
+                from standardwebhooks import Webhook, WebhookVerificationError
 
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     receiver.requests += 1
-                    expected = (
-                        "sha256=" + hmac.new(receiver.secret, body, hashlib.sha256).hexdigest()
-                    )
-                    if self.headers.get("X-Vitals-Signature") != expected:
+                    try:
+                        Webhook(receiver.secret).verify(body, dict(self.headers.items()))
+                    except WebhookVerificationError:
                         receiver.bad_signatures += 1
                     fail = receiver.rng.random() < 0.1
                     if fail:
                         receiver.refused += 1
                     else:
-                        receiver.keys[self.headers.get("X-Vitals-Delivery")] += 1
+                        receiver.keys[self.headers.get("webhook-id")] += 1
                 self.send_response(500 if fail else 200)
                 self.end_headers()
 
@@ -195,80 +149,6 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-# --- Processes --------------------------------------------------------------------------------
-
-
-class Processes:
-    def __init__(self) -> None:
-        self.workers: dict[int, subprocess.Popen] = {}
-        self.generation = 0
-        self.beat: subprocess.Popen | None = None
-
-    def _spawn(self, args: list[str], logname: str) -> subprocess.Popen:
-        logfile = open(VAR / logname, "a")  # noqa: SIM115
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args],
-            cwd=ROOT,
-            env={**os.environ, **ENV},
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def start_worker(self, slot: int) -> None:
-        self.generation += 1
-        self.workers[slot] = self._spawn(
-            [
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--queues",
-                QUEUE,
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"bench{slot}-{self.generation}@%h",
-            ],
-            f"worker-{slot}.log",
-        )
-
-    def kill_worker(self, slot: int) -> None:
-        process = self.workers[slot]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def start_beat(self) -> None:
-        self.beat = self._spawn(
-            [
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-            ],
-            "beat.log",
-        )
-
-    def alive(self) -> dict[str, bool]:
-        state = {f"worker {slot}": p.poll() is None for slot, p in self.workers.items()}
-        state["beat"] = self.beat is not None and self.beat.poll() is None
-        return state
-
-    def stop_all(self) -> None:
-        for process in [*self.workers.values(), self.beat]:
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers.values(), self.beat]:
-            if process is None:
-                continue
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 # --- The scenario -------------------------------------------------------------------------------
@@ -310,7 +190,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
         f"{'with' if faults else 'without'} faults: fresh database {ARGS.db}, redis on {ARGS.redis_port}"
     )
     database_create()
-    redis_start(fresh=True)
+    REDIS.start(fresh=True)
     call_command("migrate", verbosity=0)
     load_before = os.getloadavg()[0]
     rng = random.Random(ARGS.seed)
@@ -362,7 +242,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
     endpoint = WebhookEndpoint.objects.create(
         name="Receiver", url=receiver.url, events=["task.created"]
     )
-    receiver.secret = endpoint.secret.encode()
+    receiver.secret = endpoint.secret
     playbook = Playbook.objects.create(
         name="Became At-risk", trigger="band_changed", to_band_name="At-risk", cooldown_days=30
     )
@@ -378,7 +258,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
     )
     connection.close()
 
-    procs = Processes()
+    procs = Celery(folder=VAR, env={**os.environ, **ENV}, queue=QUEUE)
     procs.start_worker(0)
     procs.start_worker(1)
     procs.start_beat()
@@ -418,9 +298,9 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
             marks["all tasks"] = elapsed
         if faults and c["tasks"] >= 0.3 * expected_tasks and not redis_restart:
             log(f"restarting redis (tasks so far: {c['tasks']})")
-            redis_stop()
+            REDIS.stop()
             redis_restart["down at"] = elapsed
-            redis_start()
+            REDIS.start()
             redis_restart["up at"] = time.monotonic() - started
             progress_at_restart = c["tasks"]
         if (
@@ -513,7 +393,7 @@ def scenario(*, faults: bool) -> tuple[dict, dict]:
         "machine load average (1 min) at start / end": f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
     }
     procs.stop_all()
-    redis_stop()
+    REDIS.stop()
     receiver.server.shutdown()
     if not faults:
         for name in (
@@ -574,11 +454,10 @@ def write_doc(results: dict[str, tuple[dict, dict]]) -> None:
         "The faults: one worker is SIGKILLed every 2–4 s and started again (as a "
         "process supervisor would), and Redis is restarted once without persistence "
         "when 30 % of the tasks exist, losing every queued and unacknowledged message. "
-        "Nothing is re-sent by hand: recovery comes from `acks_late` redelivery "
-        "(visibility timeout 10 s for the bench), beat's `process_score_events` and "
-        "`dispatch_due_steps` ticks (the tick does itself any step or delivery sent more "
-        "than `VITALS_PLAYBOOK_REDISPATCH_AFTER` ago and not handled — 20 s for the "
-        "bench) and the workers' own reconnection to the broker.",
+        "Nothing is re-sent by hand: recovery comes from beat's `process_score_events` "
+        "and `dispatch_due_steps` ticks (the tick does itself any step or delivery sent "
+        "more than `VITALS_PLAYBOOK_REDISPATCH_AFTER` ago and not handled — the default "
+        "30 s), the recompute watchdog and the workers' own reconnection to the broker.",
         "",
         "| figure | without faults | with faults |",
         "|---|---|---|",
@@ -592,7 +471,7 @@ def write_doc(results: dict[str, tuple[dict, dict]]) -> None:
         "the table): the seconds depend on that load; the checks do not.",
         "",
         "“Delivered twice” counts webhook requests the receiver accepted twice under the "
-        "same `X-Vitals-Delivery` key: a worker killed after the receiver answered but "
+        "same `webhook-id`: a worker killed after the receiver answered but "
         "before the delivery was recorded as sent. HTTP cannot be exactly-once; the key "
         "is there so that receivers drop such duplicates. Runs, step runs and tasks are "
         "exactly once by database constraints.",

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework import exceptions, pagination, parsers, permissions, throttling
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.models import ApiToken
 from accounts.tokens import TokenRejected, api_token_check
+from config.jsonlimits import JsonTooDeep, json_depth_check
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -80,7 +81,9 @@ class HasScopes(permissions.BasePermission):
             return True
         required = getattr(view, "required_scopes", {}).get(method)
         if required is None:
-            if hasattr(view, method.lower()):
+            # A generic view may define a handler (``put``) that its http_method_names
+            # leaves out: DRF answers 405 for it, and so do we.
+            if method.lower() in view.http_method_names and hasattr(view, method.lower()):
                 raise ImproperlyConfigured(
                     f"{type(view).__name__} handles {method} but declares no scope for it."
                 )
@@ -110,6 +113,18 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         if not isinstance(request.auth, ApiToken):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing JSON nested deeper than ``config.jsonlimits.MAX_DEPTH``
+    with a 400 (DRF's own would crash on a RecursionError far deeper down)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            return json_depth_check(data)
+        except (RecursionError, JsonTooDeep):
+            raise exceptions.ParseError(str(JsonTooDeep())) from None
 
 
 def json_without_nul(value: Any) -> Any:

@@ -48,3 +48,27 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# A key Django's own deployment check calls weak, or one copied from documentation.
+_SECRET_MIN_LENGTH = 50
+_SECRET_MIN_UNIQUE = 5
+_PLACEHOLDERS = ("insecure", "change-me", "changeme", "example", "not-a-secret", "secret-key")
+
+
+def env_secret_key(name: str = "SECRET_KEY") -> str:
+    """A required secret key, refused unless it looks random: 50 characters or more, at
+    least 5 different ones, and none of the words of a placeholder or a default."""
+    value = env_str(name)
+    lowered = value.lower()
+    weak = (
+        len(value) < _SECRET_MIN_LENGTH
+        or len(set(value)) < _SECRET_MIN_UNIQUE
+        or any(word in lowered for word in _PLACEHOLDERS)
+    )
+    if weak:
+        raise ImproperlyConfigured(
+            f"{name} is weak or a default: use 50 or more random characters, e.g. the "
+            'output of python3 -c "import secrets; print(secrets.token_urlsafe(50))".'
+        )
+    return value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -22,3 +25,24 @@ def client_ip(request: HttpRequest) -> str | None:
         if len(hops) >= proxies:
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler, with a successful log-in clearing only the failures
+    recorded against that user name.
+
+    Failures count per user name and per address independently (AXES_LOCKOUT_PARAMETERS
+    = ["username", "ip_address"]). django-axes' own reset on success deletes every
+    attempt that matches either parameter, so one good log-in from an address wiped
+    that address's failures against every other user name: someone holding one account
+    could guess another's password four at a time, for ever. Here a good log-in as
+    alice forgets the wrong passwords typed for alice, wherever they came from, and
+    nothing else.
+    """
+
+    def reset_user_attempts(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        username = get_client_username(request, credentials)
+        if not username:
+            return 0
+        count, _ = AccessAttempt.objects.filter(username=username).delete()
+        return count

@@ -1,6 +1,50 @@
+"""The WSGI application gunicorn serves, with request bodies sent in chunks made readable.
+
+A client that streams its body (``Transfer-Encoding: chunked``, as HTTP libraries do for
+a generator or a file of unknown size) sends no Content-Length. gunicorn decodes the
+chunks and says so with ``wsgi.input_terminated``, but Django reads exactly
+CONTENT_LENGTH bytes of ``wsgi.input`` and, without one, reads nothing: a valid batch of
+signals arrived as an empty body. ``ChunkedBodyReader`` reads such a body before Django
+sees the request, at most one byte past DATA_UPLOAD_MAX_MEMORY_SIZE (so a body over the
+limit is still refused with 413, and never read whole), and hands it on with its length.
+"""
+
+from __future__ import annotations
+
+import io
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-application = get_wsgi_application()
+
+
+class ChunkedBodyReader:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH"):
+            from django.conf import settings
+
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            body = _read_at_most(environ["wsgi.input"], None if limit is None else limit + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
+def _read_at_most(stream, limit: int | None) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while limit is None or size < limit:
+        part = stream.read(65536 if limit is None else min(65536, limit - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+application = ChunkedBodyReader(get_wsgi_application())

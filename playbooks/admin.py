@@ -3,8 +3,6 @@ tasks, notes, webhook endpoints and deliveries (read-only, with "retry now")."""
 
 from __future__ import annotations
 
-import secrets
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -36,6 +34,8 @@ from playbooks.services import (
     playbook_backfill,
     playbook_run_cancel,
     playbook_save,
+    webhook_endpoint_resume,
+    webhook_secret_rotate,
 )
 
 # URLs typed without a scheme are taken as https (Django 6's default, asked for now).
@@ -396,23 +396,52 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["name", "url", "event_list", "is_active"]
-    list_filter = ["is_active"]
+    list_display = ["name", "url", "event_list", "is_active", "state"]
+    list_filter = ["is_active", ("paused_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "url"]
-    readonly_fields = ["secret", "created_at"]
-    fields = ["name", "url", "events", "is_active", "secret", "created_at"]
-    actions = ["rotate_secret"]
+    readonly_fields = [
+        "secret",
+        "previous_secret_until",
+        "failures",
+        "failing_since",
+        "paused_at",
+        "paused_reason",
+        "created_at",
+    ]
+    fields = ["name", "url", "events", "is_active", *readonly_fields]
+    actions = ["resume", "rotate_secret"]
 
     @admin.display(description="Events")
     def event_list(self, endpoint: WebhookEndpoint) -> str:
         return ", ".join(endpoint.events or []) or "—"
 
-    @admin.action(description="Generate a new secret (receivers must be given it)")
+    @admin.display(description="State")
+    def state(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.is_paused:
+            return f"Paused since {endpoint.paused_at:%Y-%m-%d %H:%M}"
+        if endpoint.failures:
+            return f"{endpoint.failures} failed attempt(s) in a row"
+        return "OK"
+
+    @admin.action(description="Resume paused endpoints (what waited is sent at once)")
+    def resume(self, request, queryset):
+        now = timezone.now()
+        resumed = [e for e in queryset if e.is_paused]
+        waiting = sum(webhook_endpoint_resume(endpoint=e, now=now) for e in resumed)
+        self.message_user(
+            request, f"Resumed {len(resumed)} endpoint(s); {waiting} delivery(ies) sent again."
+        )
+
+    @admin.action(description="Rotate the secret (the old one keeps signing for 24 hours)")
     def rotate_secret(self, request, queryset):
+        now = timezone.now()
         for endpoint in queryset:
-            endpoint.secret = secrets.token_hex()
-            endpoint.save(update_fields=["secret"])
-        self.message_user(request, f"New secrets for {queryset.count()} endpoint(s).")
+            webhook_secret_rotate(endpoint=endpoint, now=now)
+        self.message_user(
+            request,
+            f"New secrets for {queryset.count()} endpoint(s). Deliveries carry a signature "
+            "with the old secret too for 24 hours: give receivers the new one meanwhile.",
+        )
 
 
 @admin.register(Delivery)

@@ -247,7 +247,7 @@ class PlaybookListView(generics.ListCreateAPIView):
     @extend_schema(
         summary="List playbooks",
         description="Every playbook, by name, with its trigger, conditions and steps.",
-        responses={200: PlaybookSerializer(many=True), **error_responses(404)},
+        responses={200: PlaybookSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)

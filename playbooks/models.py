@@ -13,6 +13,7 @@ So a retried task, a redelivered message or a manual re-run adds nothing.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import RISK_ORDER, Account, RiskLevel, Team
+from playbooks.egress import url_refusal
 from scoring.models import Band, Metric, ScoreEvent
 
 # Placeholders that step texts may use; each is rendered as a plain string.
@@ -357,9 +359,21 @@ class Playbook(models.Model):
         return after == target and before != target
 
 
+def webhook_secret() -> str:
+    """A new signing secret in the Standard Webhooks format: ``whsec_`` and the base64 of
+    24 random bytes (the bytes are the HMAC key)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
 class WebhookEndpoint(models.Model):
     """An outside URL that receives signed JSON: chosen by a playbook step, or subscribed
-    to events (``account.band_changed``, ``task.created``, …)."""
+    to events (``account.band_changed``, ``task.created``, …).
+
+    Deliveries are signed per Standard Webhooks with ``secret`` and, during a rotation
+    (until ``previous_secret_until``), with ``previous_secret`` too. An endpoint that
+    keeps failing is paused (``paused_at``): its deliveries wait, none is lost, until an
+    admin resumes it.
+    """
 
     class Event(models.TextChoices):
         BAND_CHANGED = "account.band_changed", "Account band changed"
@@ -371,10 +385,26 @@ class WebhookEndpoint(models.Model):
     name = models.CharField(max_length=120, unique=True)
     url = models.URLField(max_length=500)
     secret = models.CharField(
-        max_length=64,
-        default=secrets.token_hex,
-        help_text="Signs every body: X-Vitals-Signature: sha256=HMAC-SHA256(secret, raw body).",
+        max_length=120,
+        default=webhook_secret,
+        help_text="Signs every delivery (Standard Webhooks: webhook-signature).",
     )
+    previous_secret = models.CharField(
+        max_length=120, blank=True, help_text="The secret before the last rotation."
+    )
+    previous_secret_until = models.DateTimeField(
+        null=True, blank=True, help_text="Deliveries are signed with both secrets until then."
+    )
+    failures = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts in a row (a success resets it)."
+    )
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="The first of those failed attempts."
+    )
+    paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Paused after failing again and again: nothing is sent."
+    )
+    paused_reason = models.TextField(blank=True)
     events = models.JSONField(
         default=list,
         blank=True,
@@ -389,7 +419,14 @@ class WebhookEndpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
     def clean(self) -> None:
+        refusal = url_refusal(self.url) if self.url else None
+        if refusal:
+            raise ValidationError({"url": refusal})
         if not isinstance(self.events, list) or not all(isinstance(e, str) for e in self.events):
             raise ValidationError({"events": 'Give a list of event names, e.g. ["task.created"].'})
         unknown = [e for e in self.events if e not in self.Event.values]
@@ -529,6 +566,8 @@ class PlaybookStep(models.Model):
                     "slack_webhook_url",
                     "give the Slack incoming-webhook URL (no site default is set).",
                 )
+            elif self.slack_webhook_url and (refusal := url_refusal(self.slack_webhook_url)):
+                add("slack_webhook_url", refusal)
             if not self.slack_text.strip():
                 add("slack_text", "write the message.")
             texts("slack_text")

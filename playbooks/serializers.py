@@ -12,16 +12,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Account, RiskLevel, Team, User
+from config.api_fields import FIELD_MAPPING, TextField
 from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
 from scoring.models import Metric
-from scoring.serializers.configuration import MetricKeyField, RelatedListField
+from scoring.serializers.configuration import RelatedListField, SlugLookupField
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    account = serializers.CharField(
+    account = TextField(
         source="account.external_id", read_only=True, help_text="The account's external id."
     )
-    assignee = serializers.CharField(
+    assignee = TextField(
         source="assignee.username",
         read_only=True,
         allow_null=True,
@@ -95,7 +96,7 @@ class TaskUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="With `status: snoozed`: the day it comes back (after today).",
     )
-    assignee = serializers.CharField(
+    assignee = TextField(
         required=False,
         max_length=150,
         help_text="Username of an active person to give the task to.",
@@ -121,7 +122,9 @@ class TaskUpdateSerializer(serializers.Serializer):
 class PlaybookStepSerializer(serializers.ModelSerializer):
     """One step. On a write, ``position`` comes from the step's place in ``steps``."""
 
-    assignee_user = serializers.SlugRelatedField(
+    serializer_field_mapping = FIELD_MAPPING
+
+    assignee_user = SlugLookupField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -129,21 +132,21 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
         help_text="`assignee_rule: user`: username of the (active) person the task goes to.",
     )
     # Empty when not used, so no "email"/"uri" format: the schema must admit "".
-    email_address = serializers.CharField(
+    email_address = TextField(
         required=False,
         allow_blank=True,
         max_length=254,
         validators=[EmailValidator()],
         help_text="`email_to: address`: the address; otherwise empty.",
     )
-    slack_webhook_url = serializers.CharField(
+    slack_webhook_url = TextField(
         required=False,
         allow_blank=True,
         max_length=500,
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Empty = the site's SLACK_DEFAULT_WEBHOOK_URL.",
     )
-    webhook_endpoint = serializers.SlugRelatedField(
+    webhook_endpoint = SlugLookupField(
         slug_field="name",
         queryset=WebhookEndpoint.objects.all(),
         required=False,
@@ -184,7 +187,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
     (errors under ``steps``, keyed by the step's index from 0, then the field).
     """
 
-    metric = MetricKeyField(
+    metric = SlugLookupField(
         slug_field="key",
         queryset=Metric.objects.all(),
         required=False,
@@ -192,7 +195,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
         help_text="`metric_threshold`: the metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
-    owner_team = serializers.SlugRelatedField(
+    owner_team = SlugLookupField(
         slug_field="name",
         queryset=Team.objects.all(),
         required=False,
@@ -222,6 +225,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Condition: only accounts whose confirmed band is at this level or worse.",
     )
+    serializer_field_mapping = FIELD_MAPPING
     steps = RelatedListField(
         child=PlaybookStepSerializer(),
         max_length=50,

@@ -2,7 +2,11 @@
 
 All of them are idempotent (runs, step runs, tasks and deliveries are unique in the
 database and claimed under locks), which is what makes ``acks_late`` and re-delivery
-after a lost worker safe. Periodic schedules live in the database (migration 0002).
+after a lost worker safe. Periodic schedules live in the database (migrations 0002 and
+0003). The tick and the state triggers run one at a time (``config.locks``), however
+many beat processes send them; score events need no lock, being claimed row by row.
+Retry countdowns stay under a minute, far below the broker's visibility timeout: a
+delivery's longer back-off is kept on its row and sent by the tick when due.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from config.locks import run_alone
 from playbooks import services
 
 logger = logging.getLogger(__name__)
@@ -26,7 +31,7 @@ EVENT_BATCH = 1000
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=60,
     max_retries=8,
 )
 def process_score_events() -> int:
@@ -38,19 +43,23 @@ def process_score_events() -> int:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=60,
     max_retries=8,
 )
-def evaluate_state_triggers() -> int:
-    """Fire the playbooks whose state triggers hold (score below, renewal, metric, …)."""
-    return services.state_triggers_evaluate(now=timezone.now()).runs
+def evaluate_state_triggers() -> int | None:
+    """Fire the playbooks whose state triggers hold (score below, renewal, metric, …);
+    None when another process is evaluating them right now."""
+    result = run_alone(
+        "playbooks-state-triggers", services.state_triggers_evaluate, now=timezone.now()
+    )
+    return None if result is None else result.runs
 
 
 @shared_task(
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=60,
     max_retries=8,
 )
 def run_step(step_run_id: int) -> int:
@@ -69,24 +78,22 @@ def run_step(step_run_id: int) -> int:
 
 
 @shared_task(acks_late=True)
-def dispatch_due_steps() -> dict[str, int]:
+def dispatch_due_steps() -> dict[str, int] | None:
     """The tick: send the workers the step runs that fell due (waits of N days) and the
-    step runs and deliveries whose messages were lost with a worker or a broker."""
-    return services.due_work_dispatch(now=timezone.now())
+    deliveries due again, and do the step runs and deliveries whose messages were lost
+    with a worker or a broker; None when another tick is running right now."""
+    return run_alone("playbooks-tick", services.due_work_dispatch, now=timezone.now())
 
 
 @shared_task(
-    bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=60,
     max_retries=30,
 )
-def deliver(self, delivery_id: int) -> str:
-    """Send one delivery once; on failure, retry with the back-off recorded on the row
-    (the row counts the attempts and gives up after VITALS_DELIVERY_MAX_ATTEMPTS)."""
-    outcome = services.delivery_attempt(delivery_id=delivery_id, now=timezone.now())
-    if outcome.result == "retry":
-        raise self.retry(countdown=outcome.retry_in)
-    return outcome.result
+def deliver(delivery_id: int) -> str:
+    """Send one delivery once. On failure the row records when to try again, with
+    back-off, and the tick sends it then (the row counts the attempts and gives up after
+    VITALS_DELIVERY_MAX_ATTEMPTS)."""
+    return services.delivery_attempt(delivery_id=delivery_id, now=timezone.now()).result

@@ -49,6 +49,7 @@ from scoring.models import (
     Signal,
 )
 from scoring.preview import preview_sample, preview_summarise, scoring_model_preview
+from scoring.runs import scoring_run_start
 from scoring.selectors import component_labels, delta_summary
 from scoring.services import (
     ScoringError,
@@ -565,6 +566,7 @@ class ChunkInline(admin.TabularInline):
         "scored",
         "attempts",
         "dispatched_at",
+        "claimed_at",
         "finished_at",
         "error",
     ]
@@ -684,16 +686,36 @@ class ScoringRunAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(changelist)
         data = form.cleaned_data
         try:
-            run = scoring_run_create(
-                scope=data["scope"],
-                segment=data.get("segment") or "",
-                account=data.get("account"),
-                trigger="admin",
-                requested_by=request.user,
-            )
+            if data["scope"] == ScoringRun.Scope.ALL:
+                run, created = scoring_run_start(trigger="admin", requested_by=request.user)
+            else:
+                run, created = (
+                    scoring_run_create(
+                        scope=data["scope"],
+                        segment=data.get("segment") or "",
+                        account=data.get("account"),
+                        trigger="admin",
+                        requested_by=request.user,
+                    ),
+                    True,
+                )
         except ScoringError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(changelist)
+        if not created:
+            # One full recompute at a time: show the one under way instead.
+            if run is None:
+                self.message_user(
+                    request, "A full recompute is being planned right now.", messages.WARNING
+                )
+                return HttpResponseRedirect(changelist)
+            self.message_user(
+                request,
+                f"Run {run.pk} ({run.trigger}) is already recomputing every account; "
+                "no second run was started.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:scoring_scoringrun_change", args=[run.pk]))
         run_url = reverse("admin:scoring_scoringrun_change", args=[run.pk])
         try:
             _start_run(run)

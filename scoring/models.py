@@ -414,6 +414,12 @@ class ScoringRunChunk(models.Model):
 
     ``done`` flips in the same transaction that writes the chunk's scores, so a chunk
     is either wholly scored once or not at all, however often its task is delivered.
+
+    A worker claims a chunk (``claimed_at``) and then scores it holding its row lock,
+    which lives exactly as long as the worker's database session: a chunk that is not
+    done, not locked and not claimed in the last few seconds is free, and the next
+    message of its run takes it (see ``scoring.services.scoring_chunk_claim``).
+    ``dispatched_at`` is when a message was last sent for the run while it was free.
     """
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
@@ -425,6 +431,9 @@ class ScoringRunChunk(models.Model):
     scored = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last began scoring it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

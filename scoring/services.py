@@ -710,7 +710,9 @@ def _ts(value: dt.datetime):
 
 def scoring_chunk_process(*, chunk_id: int) -> bool:
     """Score one chunk exactly once. Returns False if it was already done."""
-    ScoringRunChunk.objects.filter(pk=chunk_id, done=False).update(attempts=F("attempts") + 1)
+    ScoringRunChunk.objects.filter(pk=chunk_id, done=False).update(
+        attempts=F("attempts") + 1, claimed_at=timezone.now()
+    )
     # Outside the chunk's transaction: inside it, the run row would stay locked until the
     # first chunk commits, and every other chunk would wait for it.
     ScoringRun.objects.filter(chunks=chunk_id, status=ScoringRun.Status.PENDING).update(

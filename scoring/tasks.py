@@ -1,89 +1,109 @@
 """Celery tasks of the scoring app: thin wrappers, ids in, one service call each.
 
 Every task is idempotent (a chunk is done once, whatever happens), which is what makes
-``acks_late`` and re-delivery after a lost worker safe.
+``acks_late`` and re-delivery after a lost worker safe. How a run recovers from lost
+workers and lost messages: ``scoring.runs``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from scoring import services
-from scoring.models import ScoringRun, ScoringRunChunk
+from config.locks import run_alone
+from scoring import runs, services
+from scoring.models import ScoringRunChunk
 
 logger = logging.getLogger(__name__)
 
-# A chunk not done this long after it was dispatched is dispatched again by the watchdog.
-STALE_AFTER = dt.timedelta(minutes=10)
+# The database was briefly unreachable (restarting, failing over, a connection killed):
+# try again soon. The countdowns stay far below the broker's visibility timeout.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=8,
-)
-def score_chunk(self, chunk_id: int) -> bool:
-    """Score one chunk of a run (a no-op if it was done already)."""
+CHUNK_TASK = {
+    "acks_late": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 30,
+    "max_retries": 10,
+}
+
+
+@shared_task(**CHUNK_TASK)
+def score_next_chunk(run_id: int) -> int | None:
+    """Score the first free chunk of a run; returns its id, or None when none was free
+    (the run is done, or every chunk left is being scored)."""
+    chunk_id = runs.scoring_chunk_claim(run_id=run_id, now=timezone.now())
+    if chunk_id is None:
+        return None
+    _score(chunk_id)
+    return chunk_id
+
+
+@shared_task(**CHUNK_TASK)
+def score_chunk(chunk_id: int) -> bool:
+    """Score one given chunk (a no-op if it was done already). Messages of this kind
+    were sent by earlier versions; runs are now dispatched with ``score_next_chunk``."""
+    return _score(chunk_id)
+
+
+def _score(chunk_id: int) -> bool:
     try:
         return services.scoring_chunk_process(chunk_id=chunk_id)
-    except OperationalError:
+    except TRANSIENT:
         raise  # retried with back-off: the database was briefly unreachable
     except Exception as exc:
         services.scoring_chunk_fail(chunk_id=chunk_id, error=f"{type(exc).__name__}: {exc}")
         raise
 
 
-def scoring_run_dispatch(run_id: int, *, only_stale: bool = False) -> int:
-    """Send a task for every chunk of the run that is not done; returns how many."""
-    now = timezone.now()
+def scoring_run_dispatch(run_id: int) -> int:
+    """Send one message per unfinished chunk of the run; returns how many."""
     chunks = ScoringRunChunk.objects.filter(run_id=run_id, done=False)
-    if only_stale:
-        chunks = chunks.filter(dispatched_at__lt=now - STALE_AFTER)
-    chunk_ids = list(chunks.order_by("index").values_list("id", flat=True))
-    ScoringRunChunk.objects.filter(pk__in=chunk_ids).update(dispatched_at=now)
-    for chunk_id in chunk_ids:
-        score_chunk.delay_on_commit(chunk_id)
-    return len(chunk_ids)
+    count = chunks.update(dispatched_at=timezone.now())
+    _send(run_id, count)
+    return count
 
 
-@shared_task(acks_late=True)
+def _send(run_id: int, count: int) -> None:
+    for _ in range(count):
+        score_next_chunk.delay_on_commit(run_id)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=30)
 def recompute_all(trigger: str = "nightly") -> int | None:
     """The nightly recompute: plan a run over every account and fan its chunks out.
 
-    If beat fires twice (two beat processes by mistake, a restart at 02:00), the second
-    call finds the first run still open and does nothing.
+    Started twice at once (two beat processes, a manual run during the nightly), it
+    plans one run: ``scoring.runs.scoring_run_start``.
     """
-    open_run = ScoringRun.objects.filter(
-        scope=ScoringRun.Scope.ALL,
-        trigger=trigger,
-        status__in=[ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING],
-        created_at__gte=timezone.now() - dt.timedelta(hours=6),
-    ).first()
-    if open_run:
-        logger.info("run %s is still open; not starting another", open_run.pk)
+    run, created = runs.scoring_run_start(trigger=trigger)
+    if not created:
+        logger.info(
+            "a full recompute is under way or just ran (run %s); not starting another",
+            run.pk if run else "being planned",
+        )
         return None
-    run = services.scoring_run_create(scope=ScoringRun.Scope.ALL, trigger=trigger)
     scoring_run_dispatch(run.pk)
     return run.pk
 
 
-@shared_task
-def resume_stale_runs() -> int:
-    """Dispatch again the chunks of open runs that nobody finished (a worker lost with
-    its message, a broker restarted). Harmless if the first delivery is still going:
-    the chunk is done once either way."""
-    dispatched = 0
-    open_runs = ScoringRun.objects.filter(
-        status__in=[ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING]
-    ).values_list("id", flat=True)
-    for run_id in open_runs:
-        dispatched += scoring_run_dispatch(run_id, only_stale=True)
-    return dispatched
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=30)
+def resume_stale_runs() -> int | None:
+    """The watchdog: send again the chunks of open runs that stopped moving (their
+    messages lost with a worker or a broker restarted empty). Harmless if a message is
+    still on its way: a chunk is scored once either way. Returns the messages sent."""
+    return run_alone("recompute-watchdog", _resume_stale_runs)
+
+
+def _resume_stale_runs() -> int:
+    sent = 0
+    for run_id in runs.scoring_runs_open():
+        chunk_ids = runs.scoring_run_stalled_chunks(run_id=run_id, now=timezone.now())
+        _send(run_id, len(chunk_ids))
+        sent += len(chunk_ids)
+    return sent

@@ -1,5 +1,7 @@
 """Personas shared by every test.
 
+No test reaches beyond this machine's loopback: tests/netguard/sitecustomize.py.
+
 Two teams. Alice and Bob are CSMs on the Enterprise team, managed by Maggie;
 Charlie is a CSM on the SMB team, managed by Mark. Ada is CS ops (admin). Each CSM
 owns one account, so "own", "team" and "other" are always one account away.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+import tests.netguard.sitecustomize as netguard  # noqa: F401 (installs the guard)
 from accounts.models import Account, User
 from tests.factories import AccountFactory, TeamFactory, UserFactory
 

@@ -45,21 +45,31 @@ class WorkerController:
             DJANGO_SETTINGS_MODULE="config.settings.test",
             DATABASE_URL=_database_url(),
             CELERY_QUEUE=self.queue,
-            # A lost worker's message comes back after this many seconds (Redis).
-            CELERY_VISIBILITY_TIMEOUT="5",
             VITALS_VAR_DIR=str(settings.VAR_DIR),
+            # The network guard of the tests (tests/netguard) in the workers too.
+            PYTHONPATH=os.pathsep.join(
+                [str(ROOT / "tests" / "netguard"), *filter(None, [env.get("PYTHONPATH")])]
+            ),
         )
         return env
 
-    def start(self, concurrency: int = 2) -> subprocess.Popen:
-        log = open(self.tmp_path / f"worker-{len(self.processes)}.log", "w")  # noqa: SIM115
+    def _spawn(self, kind: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.tmp_path / f"{kind}-{len(self.processes)}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *args],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self, concurrency: int = 2) -> subprocess.Popen:
+        return self._spawn(
+            "worker",
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
                 "worker",
                 "--loglevel",
                 "INFO",
@@ -72,14 +82,24 @@ class WorkerController:
                 "--hostname",
                 f"{self.queue}-{len(self.processes)}@%h",
             ],
-            cwd=ROOT,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        self.processes.append(process)
-        return process
+
+    def start_beat(self) -> subprocess.Popen:
+        """celery beat on the database schedules, sending to this controller's queue."""
+        return self._spawn(
+            "beat",
+            [
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--max-interval",
+                "1",
+                "--pidfile",
+                str(self.tmp_path / f"beat-{len(self.processes)}.pid"),
+            ],
+        )
 
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL the worker and its pool children: no chance to clean up or ack."""
@@ -95,8 +115,8 @@ class WorkerController:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text() for p in sorted(self.tmp_path.glob("worker-*.log")))
+    def logs(self, kind: str = "worker") -> str:
+        return "\n".join(p.read_text() for p in sorted(self.tmp_path.glob(f"{kind}-*.log")))
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.2, message: str = "") -> None:

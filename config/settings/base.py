@@ -8,6 +8,7 @@ Production sets DATABASE_URL, REDIS_URL (or CELERY_BROKER_URL) and friends; see
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -147,7 +148,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A good log-in forgets that user name's failures only (config.security.LockoutHandler).
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "config.security.LockoutHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 # How many reverse proxies (nginx, a load balancer) sit in front of the web process and
@@ -206,12 +209,30 @@ if CELERY_BROKER_URL == _FILESYSTEM_BROKER:
         # which adds up to a second to every task when prefetching one at a time).
         "polling_interval": 0.1,
     }
-else:
-    # Redis redelivers a message whose worker died after this many seconds; it must be
-    # longer than the slowest task, or a healthy task would run twice.
+# Every task's time budget: the worker kills a task still running after the hard limit
+# (a chunk of 5,000 accounts takes a second or two; the periodic ticks bound their own
+# work well below it). A task cut off is simply done again: every task is idempotent.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 10 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 9 * 60)
+# The longest countdown of any retry (the transient database errors' back-off): longer
+# waits, such as a failing delivery's, are kept in the database and sent when due.
+RETRY_COUNTDOWN_MAX = 60
+if CELERY_BROKER_URL != _FILESYSTEM_BROKER:
+    # Redis hands a message whose worker died (unacknowledged) to another worker after
+    # this many seconds. It must exceed the time budget of every task and the longest
+    # retry countdown, or Redis would deliver a healthy running (or waiting) task a
+    # second time. Recovery within a minute does not depend on it: lost chunks, steps
+    # and deliveries are found in the database (docs/operations.md, "Faults").
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60)
     }
+    _visibility = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    if _visibility <= CELERY_TASK_TIME_LIMIT + RETRY_COUNTDOWN_MAX:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT={_visibility} must be above CELERY_TASK_TIME_LIMIT"
+            f" + {RETRY_COUNTDOWN_MAX} s ({CELERY_TASK_TIME_LIMIT + RETRY_COUNTDOWN_MAX}),"
+            " or Redis would deliver running tasks a second time."
+        )
 # We never read task results: state lives in our own tables (runs, deliveries).
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -225,8 +246,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per process: a chunk in flight is never hoarded by a busy worker.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -240,11 +259,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Token auth, scopes, throttling and paging: config/api.py. Every API view
-    # declares the scope each of its methods needs (``required_scopes``).
+    # declares the scope each of its methods needs (``required_scopes``); its query
+    # parameters are held to the schema (config/api_query.py).
     "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["config.api.HasScopes"],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.HasScopes", "config.api_query.QueryMatchesSchema"],
     "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
@@ -316,6 +336,12 @@ LOGGING = {
 VITALS_ACCOUNTS_PER_PAGE = env_int("VITALS_ACCOUNTS_PER_PAGE", 25)
 # Accounts per recompute chunk: one transaction and one task each.
 VITALS_RECOMPUTE_CHUNK_SIZE = env_int("VITALS_RECOMPUTE_CHUNK_SIZE", 5000)
+# A run whose chunks are neither claimed, finished nor sent for this long, with none
+# being scored, lost its messages: the watchdog (every 10 s) sends them again.
+VITALS_RECOMPUTE_STALL_AFTER = env_int("VITALS_RECOMPUTE_STALL_AFTER", 20)
+# A scheduled full recompute that finds one of its own trigger begun less than this
+# many seconds ago is the same slot's (a second beat) and starts nothing.
+VITALS_RECOMPUTE_MIN_INTERVAL = env_int("VITALS_RECOMPUTE_MIN_INTERVAL", 300)
 # A computation whose score falls this many points below the previous one records a
 # score-drop event.
 VITALS_SCORE_DROP_POINTS = env_int("VITALS_SCORE_DROP_POINTS", 10)
@@ -332,11 +358,25 @@ VITALS_AFTER_RECOMPUTE_TASKS = env_list(
 # handled (its message lost with a worker or a restarted broker, or stuck behind a long
 # queue) is done by the periodic tick itself, for up to VITALS_PLAYBOOK_DRAIN_SECONDS
 # per tick.
-VITALS_PLAYBOOK_REDISPATCH_AFTER = env_int("VITALS_PLAYBOOK_REDISPATCH_AFTER", 300)
-VITALS_PLAYBOOK_DRAIN_SECONDS = env_int("VITALS_PLAYBOOK_DRAIN_SECONDS", 50)
+# The tick runs every 15 s, one at a time: 30 s + a tick finds a lost message's work
+# well within a minute, and the drain ends before the next tick is due.
+VITALS_PLAYBOOK_REDISPATCH_AFTER = env_int("VITALS_PLAYBOOK_REDISPATCH_AFTER", 30)
+VITALS_PLAYBOOK_DRAIN_SECONDS = env_int("VITALS_PLAYBOOK_DRAIN_SECONDS", 10)
 # Outbound email, Slack and webhook deliveries: attempts in all, the first back-off
 # (doubling after each failure, capped) and the timeout of each HTTP request, in seconds.
 VITALS_DELIVERY_MAX_ATTEMPTS = env_int("VITALS_DELIVERY_MAX_ATTEMPTS", 8)
 VITALS_DELIVERY_BACKOFF = env_int("VITALS_DELIVERY_BACKOFF", 30)
 VITALS_DELIVERY_BACKOFF_MAX = env_int("VITALS_DELIVERY_BACKOFF_MAX", 3600)
-VITALS_DELIVERY_TIMEOUT = env_int("VITALS_DELIVERY_TIMEOUT", 10)
+VITALS_DELIVERY_TIMEOUT = env_int("VITALS_DELIVERY_TIMEOUT", 5)
+# Webhooks and Slack posts go to public addresses only (playbooks.egress); these
+# networks (CIDRs, comma-separated) are allowed too: a receiver on the LAN, or
+# 127.0.0.0/8 for local development. Loopback, private, link-local (the cloud metadata
+# service) and other non-public addresses are refused otherwise.
+VITALS_OUTBOUND_ALLOWED_NETWORKS = env_list("VITALS_OUTBOUND_ALLOWED_NETWORKS")
+for _network in VITALS_OUTBOUND_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"VITALS_OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.0.0.0/8."
+        ) from None

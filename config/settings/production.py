@@ -1,16 +1,17 @@
 """Production overlay: everything in base, plus transport security.
 
 Select it with DJANGO_SETTINGS_MODULE=config.settings.production. SECRET_KEY and
-ALLOWED_HOSTS have no defaults here: a production start without them fails loudly.
+ALLOWED_HOSTS have no defaults here: a production start without them fails loudly, and
+so does one with a weak or default SECRET_KEY (``config.env.env_secret_key``).
 """
 
 from __future__ import annotations
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_secret_key
 from config.settings.base import *  # noqa: F403
 from config.settings.base import STORAGES
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env_secret_key("SECRET_KEY")
 DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 

@@ -20,3 +20,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
 # Tests never feed a development worker; a test's own workers name their queue.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "vitals-tests")
+# The tests' receivers listen on this machine's loopback; the refusals of every other
+# non-public address are tested with this emptied (tests/playbooks/test_egress.py).
+VITALS_OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

@@ -3,6 +3,7 @@
 - ``triggers``: score events and periodic state checks become playbook runs, once each;
 - ``steps``: the steps of runs are executed, once each, and due work is dispatched;
 - ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
+- ``endpoints``: webhook signatures, secret rotation, pausing a failing endpoint;
 - ``task_ops``: what people do with tasks and notes;
 - ``closing``: work that closes itself (recovery, churn, the end of a snooze);
 - ``config``: playbooks and their steps, written through the API.
@@ -13,6 +14,12 @@ Import from here: ``from playbooks.services import task_complete``.
 from playbooks.services.closing import tasks_wake, work_close_for_churned, work_close_on_recovery
 from playbooks.services.common import PlaybookError, StepError
 from playbooks.services.config import playbook_save
+from playbooks.services.endpoints import (
+    signature,
+    signature_headers,
+    webhook_endpoint_resume,
+    webhook_secret_rotate,
+)
 from playbooks.services.outbound import (
     AttemptOutcome,
     backoff_seconds,
@@ -20,7 +27,6 @@ from playbooks.services.outbound import (
     delivery_attempt,
     delivery_enqueue,
     delivery_retry,
-    signature,
     webhook_event_enqueue,
 )
 from playbooks.services.steps import (
@@ -71,6 +77,7 @@ __all__ = [
     "score_events_process",
     "score_events_process_all",
     "signature",
+    "signature_headers",
     "state_triggers_evaluate",
     "step_context",
     "step_run_execute",
@@ -82,7 +89,9 @@ __all__ = [
     "task_reassign",
     "task_snooze",
     "tasks_wake",
+    "webhook_endpoint_resume",
     "webhook_event_enqueue",
+    "webhook_secret_rotate",
     "work_close_for_churned",
     "work_close_on_recovery",
 ]

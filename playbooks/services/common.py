@@ -25,7 +25,7 @@ class StepError(Exception):
     switched off, …): recorded on the step run, which fails; never retried."""
 
 
-def send_now(*, task_name: str, ids: Iterable[int], countdown: int | None = None) -> int:
+def send_now(*, task_name: str, ids: Iterable[int]) -> int:
     """Send ``task_name(id)`` for each id, through one pooled producer (thousands of
     messages in a batch cost one connection, not one each). Returns how many."""
     ids = list(ids)
@@ -37,11 +37,11 @@ def send_now(*, task_name: str, ids: Iterable[int], countdown: int | None = None
     task = getattr(tasks, task_name)
     with task.app.producer_or_acquire() as producer:
         for pk in ids:
-            task.apply_async((pk,), countdown=countdown, producer=producer)
+            task.apply_async((pk,), producer=producer)
     return len(ids)
 
 
-def send_on_commit(*, task_name: str, ids: Iterable[int], countdown: int | None = None) -> None:
+def send_on_commit(*, task_name: str, ids: Iterable[int]) -> None:
     """Send ``task_name(id)`` for each id once the current transaction commits (at once
     outside a transaction).
 
@@ -50,6 +50,4 @@ def send_on_commit(*, task_name: str, ids: Iterable[int], countdown: int | None 
     """
     ids = list(ids)
     if ids:
-        transaction.on_commit(
-            lambda: send_now(task_name=task_name, ids=ids, countdown=countdown), robust=True
-        )
+        transaction.on_commit(lambda: send_now(task_name=task_name, ids=ids), robust=True)

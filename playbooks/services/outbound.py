@@ -10,17 +10,16 @@ that causes it, under a unique idempotency key; it is then sent by a Celery task
 3. record the attempt (time, status, error) on the row; on failure, schedule the next
    attempt with exponential back-off, or mark the delivery failed after the last one.
 
-Webhook bodies are signed: ``X-Vitals-Signature: sha256=<hex HMAC-SHA256 of the raw
-body with the endpoint's secret>``, with ``X-Vitals-Timestamp`` (Unix seconds of the
-attempt), ``X-Vitals-Event`` and ``X-Vitals-Delivery`` (the idempotency key: the same on
-every retry, so a receiver can drop duplicates).
+Webhook deliveries are signed per Standard Webhooks (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``; the older ``X-Vitals-*`` headers too, for
+one release): see ``playbooks.services.endpoints``. Every URL is checked before a
+connection is opened (``playbooks.egress``: public addresses only, no redirects), and an
+endpoint that keeps failing is paused until an admin resumes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -37,22 +36,20 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 
 from accounts.models import Account
+from playbooks.egress import OutboundRefused, open_url
 from playbooks.models import Delivery, Task, WebhookEndpoint
 from playbooks.services.common import send_on_commit
+from playbooks.services.endpoints import endpoint_attempt_record, signature_headers
 from scoring.formatting import format_change, format_delta
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Vitals-Webhooks/1"
-# A claimed delivery is the claimer's for this long beyond the request timeout.
-LEASE_MARGIN = dt.timedelta(seconds=30)
+# A claimed delivery is the claimer's for this long beyond the request timeout (a worker
+# killed mid-request leaves it to the tick after that).
+LEASE_MARGIN = dt.timedelta(seconds=10)
 # A retry message may arrive a moment before its due time (clocks, rounding).
 EARLY_TOLERANCE = dt.timedelta(seconds=2)
-
-
-def signature(*, secret: str, body: bytes) -> str:
-    """The ``X-Vitals-Signature`` header value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def backoff_seconds(*, attempts: int) -> int:
@@ -251,33 +248,25 @@ def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[
 # --- Sending ---------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a success: never re-POST the body elsewhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def http_post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    """POST ``body``; returns (status, the first bytes of the answer). Network errors
-    and timeouts raise ``OSError``."""
+    """POST ``body``; returns (status, the first bytes of the answer; a redirect is not
+    followed). Network errors and timeouts raise ``OSError``; an address that may not be
+    called, ``OutboundRefused`` before any connection."""
     request = urllib.request.Request(url, data=body, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("User-Agent", USER_AGENT)
     for name, value in headers.items():
         request.add_header(name, value)
     try:
-        with _opener.open(request, timeout=settings.VITALS_DELIVERY_TIMEOUT) as response:
+        with open_url(request, timeout=settings.VITALS_DELIVERY_TIMEOUT) as response:
             return response.status, response.read(500).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, (exc.read(500) or b"").decode("utf-8", "replace")
 
 
 class PermanentFailure(Exception):
-    """Sending cannot work however often it is tried (the endpoint was deleted)."""
+    """Sending cannot work however often it is tried (the endpoint was deleted, the
+    address may not be called)."""
 
 
 def _send(delivery: Delivery, *, now: dt.datetime) -> tuple[int | None, str]:
@@ -291,7 +280,8 @@ def _send(delivery: Delivery, *, now: dt.datetime) -> tuple[int | None, str]:
             to=[delivery.target],
             headers={"X-Vitals-Delivery": delivery.idempotency_key},
         )
-        email.attach_alternative(message["html"], "text/html")
+        if message.get("html"):
+            email.attach_alternative(message["html"], "text/html")
         email.send()
         return None, ""
     body = delivery.payload.encode()
@@ -300,15 +290,21 @@ def _send(delivery: Delivery, *, now: dt.datetime) -> tuple[int | None, str]:
         endpoint = delivery.endpoint
         if endpoint is None:
             raise PermanentFailure("The webhook endpoint was deleted.")
-        headers = {
-            "X-Vitals-Event": delivery.event,
-            "X-Vitals-Delivery": delivery.idempotency_key,
-            "X-Vitals-Timestamp": str(int(now.timestamp())),
-            "X-Vitals-Signature": signature(secret=endpoint.secret, body=body),
-        }
-    status, answer = http_post(url=delivery.target, body=body, headers=headers)
+        headers = signature_headers(
+            endpoint=endpoint,
+            message_id=delivery.idempotency_key,
+            event=delivery.event,
+            body=body,
+            now=now,
+        )
+    try:
+        status, answer = http_post(url=delivery.target, body=body, headers=headers)
+    except OutboundRefused as refused:
+        raise PermanentFailure(str(refused)) from None
     if 200 <= status < 300:
         return status, ""
+    if 300 <= status < 400:
+        return status, f"HTTP {status}: a redirect, not followed (give the final URL)."
     return status, f"HTTP {status}: {answer[:300]}".strip()
 
 
@@ -331,6 +327,7 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime) -> AttemptOutcome:
             next_attempt_at__lte=now + EARLY_TOLERANCE,
         )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .exclude(endpoint__paused_at__isnull=False)  # a paused endpoint's wait
         .update(lease_until=now + lease, attempts=F("attempts") + 1)
     )
     if not claimed:
@@ -365,8 +362,9 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime) -> AttemptOutcome:
     else:
         retry_in = backoff_seconds(attempts=delivery.attempts)
         delivery.next_attempt_at = now + dt.timedelta(seconds=retry_in)
-        # The retry is already scheduled: the tick need not send it again before then.
-        delivery.dispatched_at = delivery.next_attempt_at
+        # No message waits for the retry (a countdown of up to an hour would outlive the
+        # broker's visibility timeout): the tick sends it once it is due.
+        delivery.dispatched_at = None
         result = "retry"
     delivery.save(
         update_fields=[
@@ -380,6 +378,10 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime) -> AttemptOutcome:
             "dispatched_at",
         ]
     )
+    if delivery.endpoint_id is not None:
+        endpoint_attempt_record(
+            endpoint_id=delivery.endpoint_id, ok=not error, error=error, now=now
+        )
     return AttemptOutcome(result, retry_in)
 
 

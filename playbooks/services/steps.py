@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 
 # Step runs sent per tick at most (SQLite caps the parameters of a query).
 DISPATCH_BATCH = 5000
-# Stale rows claimed at a time by the tick's drain.
-DRAIN_BATCH = 100
+# Stale rows claimed at a time by the tick's drain: few, so that a tick cut off by a
+# killed worker leaves few rows waiting VITALS_PLAYBOOK_REDISPATCH_AFTER once more.
+DRAIN_BATCH = 10
 
 
 def step_context(*, run: PlaybookRun, account: Account) -> dict[str, str]:
@@ -397,8 +398,9 @@ def due_work_dispatch(
 ) -> dict[str, int]:
     """The periodic tick. Steps:
 
-    1. step runs whose wait is over and that were never sent: send them to the workers
-       (at most ``send_limit``, oldest first; the rest next tick);
+    1. step runs whose wait is over and that were never sent, and deliveries due again
+       after a failed attempt: send them to the workers (at most ``send_limit`` of each,
+       oldest first; the rest next tick);
     2. step runs and deliveries sent more than ``redispatch_after`` seconds ago and not
        handled yet — their message was lost with a worker or a restarted broker, or is
        stuck behind a long queue: do them here, batch by batch, for ``drain_seconds`` at
@@ -432,6 +434,11 @@ def due_work_dispatch(
     # If the broker is down, the rows count as stale later and are drained here then.
     send_on_commit(task_name="run_step", ids=fresh)
     counts["steps_sent"] = len(fresh)
+    pending = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now
+    ).exclude(endpoint__paused_at__isnull=False)  # a paused endpoint's deliveries wait
+    retries = pending.filter(dispatched_at__isnull=True).order_by("next_attempt_at", "pk")
+    send_on_commit(task_name="deliver", ids=_claim_stale(retries, now=now, limit=send_limit))
 
     stale = now - dt.timedelta(seconds=redispatch_after)
     deadline = time.monotonic() + drain_seconds
@@ -448,16 +455,12 @@ def due_work_dispatch(
                 )
         if len(ids) < DRAIN_BATCH:
             break
-    due_deliveries = Delivery.objects.filter(
-        status=Delivery.Status.PENDING, next_attempt_at__lte=now, dispatched_at__lt=stale
-    ).order_by("next_attempt_at", "pk")
+    due_deliveries = pending.filter(dispatched_at__lt=stale).order_by("next_attempt_at", "pk")
     while time.monotonic() < deadline:
         ids = _claim_stale(due_deliveries, now=now, limit=DRAIN_BATCH)
         for delivery_id in ids:
             outcome = delivery_attempt(delivery_id=delivery_id, now=now)
             counts["deliveries_attempted"] += outcome.result != "skipped"
-            if outcome.result == "retry":
-                send_on_commit(task_name="deliver", ids=[delivery_id], countdown=outcome.retry_in)
         if len(ids) < DRAIN_BATCH:
             break
     return counts

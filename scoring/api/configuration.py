@@ -38,7 +38,7 @@ class MetricListView(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="List metrics",
-        responses={200: MetricSerializer(many=True), **error_responses(404)},
+        responses={200: MetricSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import accounts_visible_to_token
+from config.api import JSONParser
 from config.api_schema import error_responses
 from config.errors import PayloadTooLarge
 from scoring.ingest import signals_ingest

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import RiskLevel
 from config.api import json_without_nul
+from config.api_fields import FIELD_MAPPING, NumberField, TextField
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
 from scoring.services import (
     BandInput,
@@ -26,6 +27,7 @@ METRIC_MAX_WINDOW_DAYS = 3650
 
 
 class MetricSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = FIELD_MAPPING
     window_days = serializers.IntegerField(
         min_value=1,
         max_value=METRIC_MAX_WINDOW_DAYS,
@@ -77,24 +79,25 @@ class MetricSerializer(serializers.ModelSerializer):
 _COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "A colour as #rrggbb, e.g. #16a34a.")
 
 
-class MetricKeyField(serializers.SlugRelatedField):
-    """A metric by its key. Text that no key can be (not a string, or with a NUL
-    character, which PostgreSQL cannot even look up) is refused before the query."""
+class SlugLookupField(serializers.SlugRelatedField):
+    """An object by its key or name (a metric, a user, an endpoint, a team). Text that no
+    key can be (not a string, or with a NUL character, which PostgreSQL cannot even look
+    up) is refused before the query."""
 
-    def to_internal_value(self, data: Any) -> Metric:
+    def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str) or "\x00" in data:
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class ComponentSerializer(serializers.Serializer):
-    metric = MetricKeyField(
+    metric = SlugLookupField(
         slug_field="key",
         queryset=Metric.objects.all(),
         help_text="The metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
-    label = serializers.CharField(
+    label = TextField(
         max_length=120,
         required=False,
         allow_blank=True,
@@ -129,7 +132,7 @@ class ComponentSerializer(serializers.Serializer):
         default=ScoringComponent.Missing.SKIP,
         help_text="Without data: `skip` (leave out, re-weight the rest) or `default`.",
     )
-    default_value = serializers.FloatField(
+    default_value = NumberField(
         required=False,
         allow_null=True,
         default=None,
@@ -166,15 +169,13 @@ class ComponentSerializer(serializers.Serializer):
 
 
 class BandSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    lower = serializers.FloatField(
+    name = TextField(max_length=60)
+    lower = NumberField(
         allow_null=True,
         help_text="Lowest score in the band (inclusive); null for the band open below. "
         "A band runs up to the next band's lower bound; the highest is open above.",
     )
-    color = serializers.CharField(
-        max_length=7, required=False, default="#64748b", validators=[_COLOR]
-    )
+    color = TextField(max_length=7, required=False, default="#64748b", validators=[_COLOR])
     level = serializers.ChoiceField(
         choices=RiskLevel.choices,
         required=False,
@@ -237,6 +238,8 @@ class ScoringModelSerializer(serializers.ModelSerializer):
     a set (under ``bands.non_field_errors``), and the model as a whole (weights summing
     to 100 %: under ``non_field_errors``).
     """
+
+    serializer_field_mapping = FIELD_MAPPING
 
     components = RelatedListField(
         child=ComponentSerializer(),

@@ -309,6 +309,36 @@ def test_extra_columns_are_merged_into_the_stored_attributes(tmp_path):
     assert account.attributes == {"crm_owner": "Zoe", "tier": "platinum", "support_plan": "24x7"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_imports_as_utf8_would(tmp_path, encoding):
+    # Spreadsheets save "Unicode text" as UTF-16 with a byte-order mark, often with tabs.
+    text = "external_id\tname\tdomain\r\nacme\tAcmé Ünited\tacme.example\r\nb2\tBörse\t\r\n"
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    path = _bytes(tmp_path, bom + text.encode(encoding))
+
+    stdout, _ = import_accounts(path)
+
+    assert "2 rows read; accounts created: 2" in stdout
+    assert dict(Account.objects.values_list("external_id", "name")) == {
+        "acme": "Acmé Ünited",
+        "b2": "Börse",
+    }
+
+
+def test_rows_repeating_an_id_across_batches_are_reported_with_the_earlier_line(tmp_path):
+    rows = "".join(f"ext-{n},Company {n}\n" for n in range(25))
+    path = write_csv(tmp_path, f"external_id,name\n{rows}ext-3,Again\next-20,Again\next-3,Third\n")
+
+    stdout, stderr = import_accounts(path, "--batch-size", "10")
+
+    assert "28 rows read; accounts created: 25, updated: 0" in stdout
+    assert "repeating an external id: 3" in stdout
+    assert "duplicate line 27: external_id 'ext-3' is also on line 5" in stderr
+    assert "duplicate line 28: external_id 'ext-20' is also on line 22" in stderr
+    assert "duplicate line 29: external_id 'ext-3' is also on line 27" in stderr
+    assert Account.objects.get(external_id="ext-3").name == "Third"
+
+
 # --- import_accounts: files that cannot be imported -----------------------------------
 
 
@@ -333,8 +363,28 @@ def test_extra_columns_are_merged_into_the_stored_attributes(tmp_path):
         ),
         (lambda tmp: _bytes(tmp, b"external_id,name,Name\n"), "columns 2 and 3 of the header"),
         (lambda tmp: _bytes(tmp, b'external_id,name\n"unterminated,x\n'), "not valid CSV"),
+        (
+            lambda tmp: _bytes(tmp, "external_id,name\nx,Café\n".encode("utf-16-le")),
+            "looks like UTF-16 text without a byte-order mark; save the file as CSV UTF-8",
+        ),
+        (
+            lambda tmp: _bytes(tmp, "external_id,name\nx,Café\n".encode("utf-32")),
+            "is UTF-32 text, which is not read here; save the file as CSV UTF-8",
+        ),
     ],
-    ids=["missing", "directory", "binary", "latin-1", "empty", "blank", "json", "twice", "csv"],
+    ids=[
+        "missing",
+        "directory",
+        "binary",
+        "latin-1",
+        "empty",
+        "blank",
+        "json",
+        "twice",
+        "csv",
+        "utf-16 without a mark",
+        "utf-32",
+    ],
 )
 def test_a_file_that_cannot_be_imported_is_one_clear_error(tmp_path, make_file, message):
     path = make_file(tmp_path)

@@ -100,6 +100,62 @@ def test_log_in_works_again_after_a_reset(axes_on, alice):
     assert response["Location"] == HOME_URL
 
 
+def test_a_good_log_in_clears_only_its_own_user_names_failures(axes_on, alice, charlie):
+    # Someone who knows Charlie's password guesses Alice's from the same place, four
+    # wrong guesses at a time, each batch followed by a good log-in as Charlie.
+    address = "203.0.113.77"
+    for batch in range(4):
+        for guess in range(4):
+            response = log_in("alice", f"guess-{batch}-{guess}", address=address)
+            if is_locked_out(response):
+                break
+            assert response.status_code == 200
+        else:
+            assert log_in("charlie", PASSWORD, address=address).status_code == 302
+            continue
+        break
+    # The fifth wrong guess for Alice locked her name and that address.
+    assert (batch, guess) == (1, 0)
+    assert is_locked_out(log_in("alice", PASSWORD, address="192.0.2.50"))
+    assert is_locked_out(log_in("charlie", PASSWORD, address=address))
+    # Charlie elsewhere is not locked: his own name has no failures.
+    assert log_in("charlie", PASSWORD, address="192.0.2.51").status_code == 302
+
+
+def test_a_good_log_in_leaves_the_failures_of_an_address_against_others(axes_on, alice, bob):
+    for username in ["root", "admin", "oracle", "alice"]:
+        assert log_in(username, "wrong", address="203.0.113.80").status_code == 200
+    # Bob logs in from the same address (a shared office): he gets in ...
+    assert log_in("bob", PASSWORD, address="203.0.113.80").status_code == 302
+    # ... but the address's four failures stand, and the fifth locks it.
+    assert is_locked_out(log_in("test", "wrong", address="203.0.113.80"))
+    # Alice's own good log-in from elsewhere clears her name's failure only.
+    assert log_in("alice", PASSWORD, address="192.0.2.60").status_code == 302
+    assert AccessAttempt.objects.filter(username="alice").count() == 0
+    assert AccessAttempt.objects.filter(ip_address="203.0.113.80").count() == 4
+
+
+def test_the_lock_out_answer_is_the_same_for_a_user_who_does_not_exist(axes_on, alice):
+    def lock(username: str, address: str):
+        for _ in range(4):
+            log_in(username, "wrong", address=address)
+        return log_in(username, "wrong", address=address)
+
+    real, ghost = lock("alice", "198.51.100.20"), lock("nobody-here", "198.51.100.21")
+    assert is_locked_out(real) and is_locked_out(ghost)
+
+    def page(response) -> bytes:
+        # Every page carries a fresh CSRF token (in the form and in hx-headers).
+        return re.sub(rb"[A-Za-z0-9]{64}", b"<csrf>", response.content)
+
+    assert page(real) == page(ghost)
+    assert sorted(real.headers) == sorted(ghost.headers)
+    # Before the lock-out too: a wrong password reads the same for both.
+    first = log_in("alice", "wrong", address="198.51.100.30")
+    other = log_in("nobody-here", "wrong", address="198.51.100.31")
+    assert (first.status_code, page(first)) == (other.status_code, page(other))
+
+
 @override_settings(TRUSTED_PROXY_COUNT=1)
 def test_behind_a_proxy_addresses_come_from_the_forwarded_header(axes_on, alice, bob):
     # Every request reaches the web process from the proxy's address, 10.0.0.2.
@@ -259,10 +315,41 @@ def test_production_settings_pass_the_deployment_checks():
     ("env", "message"),
     [
         ({"ALLOWED_HOSTS": "vitals.example.com"}, "Set the environment variable SECRET_KEY."),
-        ({"SECRET_KEY": "k" * 50, "DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"SECRET_KEY": random_secret_key(), "DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
     ],
 )
 def test_production_settings_refuse_to_start_half_configured(env, message):
     result = run_manage("check", **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "short-but-random-Q8f3kZ",  # under 50 characters
+        "k" * 60,  # long, but one character
+        "insecure-development-key-change-me-in-production-0123456789",  # the base default
+        "django-insecure-" + "x7Qp2Lm9Zt4Rb8Wc1Ys6Kd3Hf5Jg0Nv" * 2,  # startproject's kind
+        "please-change-me-" + "a1b2c3d4e5f6g7h8i9j0" * 3,  # a placeholder
+    ],
+)
+def test_a_weak_or_default_secret_key_is_refused(monkeypatch, key):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.env import env_secret_key
+
+    monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is weak or a default") as refused:
+        env_secret_key("SECRET_KEY")
+    assert key not in str(refused.value)  # the key itself is never printed
+    monkeypatch.setenv("SECRET_KEY", random_secret_key())
+    assert env_secret_key("SECRET_KEY")
+
+
+def test_production_settings_refuse_to_start_with_a_weak_secret_key():
+    result = run_manage(
+        "check", SECRET_KEY="django-insecure-" + "ab" * 30, ALLOWED_HOSTS="vitals.example.com"
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is weak or a default" in result.stderr

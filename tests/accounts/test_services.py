@@ -68,6 +68,9 @@ def test_json_values_from_the_api_validate_like_csv_text(alice):
         ("attributes", '"text"', "Must be a JSON object"),
         ("owner", "nobody", "No user has the username 'nobody'."),
         ("domain", "acme .com", "'acme .com' is not a domain name."),
+        ("domain", "javascript:alert(7)", "'javascript:alert(7)' is not a domain name."),
+        ("domain", "acme..example", "'acme..example' is not a domain name."),
+        ("attributes", "[" * 40 + "]" * 40, "nests deeper than 32 levels"),
         ("colour", "red", "Unknown field."),
     ],
 )

@@ -116,7 +116,13 @@ def test_ordering_by_arr_renewal_name_and_creation(db, api_as):
     assert ids("-arr") == ["b", "a", "c"]
     assert ids("renewal_date") == ["b", "c", "a"]
     assert ids("-created_at") == ["c", "b", "a"]
-    assert ids("") == ["b", "c", "a"]  # default: name
+    assert [a["external_id"] for a in api.get(LIST).json()["results"]] == ["b", "c", "a"]
+    # An empty value is no value: said so, not taken for the default.
+    response = api.get(LIST, {"ordering": ""})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "ordering": ["Give a value, or leave the parameter out."]
+    }
 
 
 def test_filter_by_band_and_order_by_score_with_the_unscored_last(book, api_as):
@@ -240,6 +246,9 @@ def test_put_may_carry_the_external_id_but_not_a_different_one(db, api_as):
         ({"name": "X", "owner": "nobody"}, "owner", "No active user 'nobody'"),
         ({"name": "X", "attributes": ["a"]}, "attributes", "dictionary"),
         ({"name": "X", "domain": "d" * 254}, "domain", "253"),
+        # The same check as CSV import's (accounts.services.domain_clean).
+        ({"name": "X", "domain": "javascript:alert(7)"}, "domain", "is not a domain name"),
+        ({"name": "X", "domain": "<b>acme</b>.example"}, "domain", "is not a domain name"),
     ],
 )
 def test_put_reports_each_bad_field_by_name(db, api_as, payload, field, says):
@@ -348,27 +357,51 @@ def test_a_persons_token_writes_only_their_scope(
         assert Account.objects.filter(pk=account.pk).exists()
 
 
-def test_a_csms_token_creates_accounts_in_her_own_book(alice, bob, api_as):
+@pytest.mark.parametrize("persona", ["alice", "maggie"])
+def test_a_limited_token_cannot_tell_another_teams_account_from_an_unused_id(
+    request, book, api_as, persona
+):
+    # Charlie's account is on the other team, out of Alice's and Maggie's reach.
+    api = api_as("accounts:write", "accounts:read", user=request.getfixturevalue(persona))
+    body = {"name": "Probe", "plan": "Probe"}
+    for method in ("get", "put", "patch", "delete"):
+        data = body if method in ("put", "patch") else None
+        theirs = getattr(api, method)(detail("cobalt"), data, format="json")
+        unused = getattr(api, method)(detail("never-used"), data, format="json")
+        assert theirs.status_code == unused.status_code == 404, method
+        assert theirs.json() == unused.json(), method
+        assert theirs.headers["Content-Length"] == unused.headers["Content-Length"], method
+    # ... and the probe created nothing and changed nothing.
+    assert not Account.objects.filter(external_id="never-used").exists()
+    cobalt = Account.objects.get(external_id="cobalt")
+    assert (cobalt.name, cobalt.plan) == ("Cobalt Cafe", "Growth")
+
+
+@pytest.mark.parametrize(
+    ("persona", "creates"), [(None, True), ("ada", True), ("maggie", False), ("alice", False)]
+)
+def test_only_a_token_that_reaches_every_account_creates_accounts(
+    request, book, ada, api_as, persona, creates
+):
+    user = request.getfixturevalue(persona) if persona else None
+    api = api_as("accounts:write", user=user)
+    response = api.put(detail("new-1"), {"name": "New One", "owner": "alice"}, format="json")
+    assert response.status_code == (201 if creates else 404)
+    assert Account.objects.filter(external_id="new-1").exists() is creates
+
+
+def test_a_csms_token_keeps_her_accounts_in_her_book(book, alice, api_as):
     api = api_as("accounts:write", "accounts:read", user=alice)
-
-    created = api.put(detail("new-1"), {"name": "New One"}, format="json")
-    assert created.status_code == 201
-    assert created.json()["owner"] == "alice"  # defaults to the token's person
-
-    for_bob = api.put(detail("new-2"), {"name": "New Two", "owner": "bob"}, format="json")
-    assert for_bob.status_code == 400
+    give_away = api.patch(detail("acme"), {"owner": "bob"}, format="json")
+    assert give_away.status_code == 400
     # Bob exists, but out of reach reads exactly like nobody at all.
-    assert errors_of(for_bob)["fields"]["owner"] == [
+    assert errors_of(give_away)["fields"]["owner"] == [
         "No active user 'bob' that this token may assign accounts to."
     ]
-    orphan = api.put(detail("new-3"), {"name": "New Three", "owner": None}, format="json")
+    orphan = api.patch(detail("acme"), {"owner": None}, format="json")
     assert orphan.status_code == 400
     assert "without an owner" in errors_of(orphan)["fields"]["owner"][0]
-    assert set(Account.objects.values_list("external_id", flat=True)) == {"new-1"}
-
-    give_away = api.patch(detail("new-1"), {"owner": "bob"}, format="json")
-    assert give_away.status_code == 400
-    assert Account.objects.get(external_id="new-1").owner == alice
+    assert Account.objects.get(external_id="acme").owner == alice
 
 
 def test_a_managers_token_moves_accounts_within_her_team(book, maggie, api_as):
@@ -434,18 +467,16 @@ def test_bulk_through_a_csms_token_rejects_rows_out_of_her_reach(book, api_as, a
     ]
     body = api_as("accounts:write", user=alice).post(BULK, {"accounts": rows}, format="json")
     body = body.json()
-    assert (body["created"], body["updated"]) == (1, 1)
+    assert (body["created"], body["updated"]) == (0, 1)
+    # Bob's account and an unused id read the same; neither is written.
+    not_found = {"external_id": ["No account with this external id within this token's reach."]}
     assert body["rejected"] == [
-        {
-            "index": 1,
-            "external_id": "borealis",
-            "errors": {
-                "external_id": ["No account with this external id within this token's reach."]
-            },
-        }
+        {"index": 1, "external_id": "borealis", "errors": not_found},
+        {"index": 2, "external_id": "fresh", "errors": not_found},
     ]
     assert Account.objects.get(external_id="borealis").plan == "Growth"
-    assert Account.objects.get(external_id="fresh").owner == alice
+    assert Account.objects.get(external_id="acme").plan == "Scale"
+    assert not Account.objects.filter(external_id="fresh").exists()
 
 
 def test_bulk_costs_a_fixed_number_of_queries_for_2_or_200_rows(db, api_as, alice):

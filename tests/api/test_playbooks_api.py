@@ -3,6 +3,8 @@ and change them, checked as the admin checks them."""
 
 from __future__ import annotations
 
+import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from playbooks.models import (
@@ -148,6 +150,27 @@ def test_each_bad_field_and_step_is_named(api_as):
     assert not Playbook.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("where", "body"),
+    [
+        ("metric", {"trigger": "metric_threshold", "metric": "log\x00ins"}),
+        ("owner_team", {"trigger": "account_created", "owner_team": "S\x00MB"}),
+        ("assignee_user", {"steps": [{"kind": "create_task", "assignee_user": "a\x00"}]}),
+        ("webhook_endpoint", {"steps": [{"kind": "send_webhook", "webhook_endpoint": "\x00"}]}),
+    ],
+)
+def test_a_name_with_a_nul_character_is_refused_before_any_lookup(api_as, where, body):
+    # PostgreSQL cannot even compare text holding NUL: it must never reach a query.
+    response = api_as("config:write").post(
+        "/api/v1/playbooks/",
+        {"name": "Nul", "trigger": "account_created", **body},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert where in str(response.json()["error"]["fields"])
+    assert not Playbook.objects.exists()
+
+
 def test_a_trigger_without_its_parameters_is_refused_by_field(api_as):
     response = api_as("config:write").post(
         "/api/v1/playbooks/",
@@ -224,3 +247,26 @@ def test_writing_playbooks_needs_config_write(api_as):
 
     assert (created.status_code, changed.status_code) == (403, 403)
     assert not Playbook.objects.filter(name__in=["X", "Y"]).exists()
+
+
+def test_the_api_refuses_a_slack_step_aimed_at_the_metadata_service(api_as):
+    # As in production: no network allowed beyond the public ones (tests/playbooks/test_egress.py).
+    with override_settings(VITALS_OUTBOUND_ALLOWED_NETWORKS=[]):
+        response = api_as("config:write").post(
+            "/api/v1/playbooks/",
+            {
+                "name": "Exfiltrate",
+                "trigger": "account_created",
+                "steps": [
+                    {
+                        "kind": "post_slack",
+                        "slack_text": "hi",
+                        "slack_webhook_url": "http://169.254.169.254/latest/meta-data/",
+                    }
+                ],
+            },
+            format="json",
+        )
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["steps"]["0"]["slack_webhook_url"]
+    assert "169.254.169.254: a link-local address" in message

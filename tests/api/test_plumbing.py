@@ -120,6 +120,55 @@ def test_an_operation_needs_its_scope_and_names_it_when_missing(
     assert allowed.status_code in {200, 201, 204}, allowed.content
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/metrics/logins/",
+        "/api/v1/scoring-models/{draft}/",
+        "/api/v1/playbooks/{playbook}/",
+        "/api/v1/tasks/{task}/",
+    ],
+)
+def test_put_where_only_patch_changes_is_a_clean_405(world, api_as, path):
+    response = api_as().put(path.format(**world), {"name": "x"}, format="json")
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": 'Method "PUT" not allowed.'}
+    }
+    assert "PATCH" in response["Allow"]
+
+
+def nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted({(m, p) for m, p, body, _ in OPERATIONS if body is not None}),  # those that read JSON
+)
+@pytest.mark.parametrize("depth", [33, 5000])
+def test_json_nested_too_deep_is_400_on_every_json_endpoint(world, api_as, method, path, depth):
+    before = snapshot()
+    response = api_as().generic(
+        method.upper(), path.format(**world), nested(depth), content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == {
+        "code": "parse_error",
+        "message": "The JSON nests deeper than 32 levels of arrays and objects.",
+    }
+    assert snapshot() == before
+
+
+def test_json_at_the_depth_limit_is_read(db, api_as):
+    attributes = json.loads(nested(31))  # 31 levels inside the account: 32 in all
+    response = api_as().put(
+        "/api/v1/accounts/deep/", {"name": "Deep", "attributes": attributes}, format="json"
+    )
+    assert response.status_code == 201
+    assert Account.objects.get(external_id="deep").attributes == attributes
+
+
 def test_a_method_the_endpoint_lacks_is_405_in_the_error_shape(db, api_as):
     response = api_as().post("/api/v1/accounts/acme/", {}, format="json")
     assert response.status_code == 405

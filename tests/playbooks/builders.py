@@ -95,6 +95,7 @@ class FakeReceiver:
 
     statuses: list[int] = field(default_factory=lambda: [200])
     received: list[Received] = field(default_factory=list)
+    redirect_to: str = ""  # the Location of a 3xx answer
 
     def start(self) -> FakeReceiver:
         receiver = self
@@ -107,6 +108,8 @@ class FakeReceiver:
                 receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                 status = receiver.statuses[min(index, len(receiver.statuses) - 1)]
                 self.send_response(status)
+                if 300 <= status < 400 and receiver.redirect_to:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
                 self.wfile.write(b"ok" if status < 300 else b"try again later")

@@ -3,8 +3,11 @@ after runs, tasks, endpoints and deliveries."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from playbooks.models import Delivery, Playbook, PlaybookRun, Task, WebhookEndpoint
 from playbooks.services import score_events_process, step_runs_due_execute
@@ -156,3 +159,45 @@ def test_retry_now_puts_failed_deliveries_back_in_line(db, ada, client_as):
     failed.refresh_from_db()
     sent.refresh_from_db()
     assert (failed.status, sent.status) == ("pending", "sent")
+
+
+def test_an_admin_resumes_a_paused_endpoint_and_rotates_its_secret(db, ada, client_as):
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM",
+        url="https://crm.example/hook",
+        paused_at=timezone.now(),
+        paused_reason="10 failed attempts in a row",
+        failures=10,
+    )
+    waiting = Delivery.objects.create(
+        channel="webhook",
+        target=endpoint.url,
+        endpoint=endpoint,
+        event="task.created",
+        payload="{}",
+        idempotency_key="waiting",
+        next_attempt_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    client = client_as(ada)
+    listing = client.get(reverse("admin:playbooks_webhookendpoint_changelist"))
+    assert "Paused since" in listing.text
+
+    response = client.post(
+        reverse("admin:playbooks_webhookendpoint_changelist"),
+        {"action": "resume", "_selected_action": [endpoint.pk]},
+        follow=True,
+    )
+    assert "Resumed 1 endpoint(s); 1 delivery(ies) sent again." in response.text
+    endpoint.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (endpoint.paused_at, endpoint.failures) == (None, 0)
+    assert waiting.next_attempt_at <= timezone.now()
+
+    old = endpoint.secret
+    client.post(
+        reverse("admin:playbooks_webhookendpoint_changelist"),
+        {"action": "rotate_secret", "_selected_action": [endpoint.pk]},
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.secret != old and endpoint.previous_secret == old
+    assert endpoint.previous_secret_until > timezone.now() + dt.timedelta(hours=23)

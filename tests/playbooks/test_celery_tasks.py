@@ -4,12 +4,12 @@ message): nothing is created twice."""
 from __future__ import annotations
 
 import datetime as dt
+from unittest.mock import patch
 
 import pytest
-from celery.exceptions import Retry
 from django.core.management import call_command
 
-from playbooks import tasks
+from playbooks import services, tasks
 from playbooks.models import Delivery, Playbook, PlaybookRun, PlaybookStepRun, Task, WebhookEndpoint
 from tests.factories import AccountFactory
 from tests.playbooks.builders import healthy_then, make_playbook, task_step
@@ -61,18 +61,32 @@ def test_state_triggers_twice_fire_once(at_risk):
     assert tasks.evaluate_state_triggers() == 0
 
 
-def test_a_failing_delivery_asks_celery_to_retry_and_records_the_attempt(at_risk, receiver):
+def test_a_failing_delivery_is_sent_again_by_the_tick_once_due(
+    at_risk, receiver, django_capture_on_commit_callbacks
+):
     receiver.statuses = [502, 200]
     WebhookEndpoint.objects.create(name="CRM", url=receiver.url, events=["account.band_changed"])
     tasks.process_score_events()
     delivery = Delivery.objects.order_by("pk").first()
 
-    with pytest.raises(Retry):
-        tasks.deliver(delivery.pk)
+    assert tasks.deliver(delivery.pk) == "retry"
     assert tasks.deliver(delivery.pk) == "skipped"  # a duplicate before the retry is due
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 1, 502)
+    # No message waits for the retry (no countdown): the row says when, and the tick sends
+    # it once due (never before).
+    assert delivery.dispatched_at is None
+    sent: list[int] = []
+    with (
+        patch("playbooks.services.common.send_now", lambda *, task_name, ids: sent.extend(ids)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        before, due = delivery.next_attempt_at - dt.timedelta(seconds=1), delivery.next_attempt_at
+        services.due_work_dispatch(now=before, redispatch_after=3600)
+        assert delivery.pk not in sent
+        services.due_work_dispatch(now=due, redispatch_after=3600)
+    assert sent.count(delivery.pk) == 1
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
     assert tasks.deliver(delivery.pk) == "sent"
     assert tasks.deliver(delivery.pk) == "skipped"

@@ -232,3 +232,66 @@ def test_task_created_and_completed_are_sent_once_each(usage, book, crm, alice):
         ).payload
     )["data"]["task"]
     assert (created["origin"], created["playbook"]) == ("playbook", "Became At-risk")
+
+
+# --- An endpoint that keeps failing is paused ---------------------------------------------
+
+
+def webhook_delivery(endpoint: WebhookEndpoint, key: str, now: dt.datetime) -> Delivery:
+    return delivery_enqueue(
+        channel=Delivery.Channel.WEBHOOK,
+        target=endpoint.url,
+        event="task.created",
+        payload="{}",
+        key=key,
+        now=now,
+        endpoint=endpoint,
+        dispatch=False,
+    )
+
+
+def test_ten_failures_in_a_row_pause_the_endpoint_and_tell_the_admins(db, receiver, ada):
+    from playbooks.services import webhook_endpoint_resume
+
+    ada.email = "ada@example.com"
+    ada.save()
+    receiver.statuses = [503] * 10 + [200]
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url=receiver.url)
+    deliveries = [webhook_delivery(endpoint, f"k{n}", at(n)) for n in range(10)]
+
+    for n, delivery in enumerate(deliveries):  # ten attempts over ten seconds, all failing
+        assert delivery_attempt(delivery_id=delivery.pk, now=at(n)).result == "retry"
+    endpoint.refresh_from_db()
+    assert endpoint.is_paused and endpoint.failures == 10
+    assert "10 failed attempts in a row" in endpoint.paused_reason
+    assert "HTTP 503" in endpoint.paused_reason
+    [notice] = Delivery.objects.filter(channel="email", target="ada@example.com")
+    assert "paused the webhook endpoint “CRM”" in json.loads(notice.payload)["subject"]
+
+    # Paused: nothing is sent, nothing is lost, the tick leaves it alone.
+    later = webhook_delivery(endpoint, "k-later", at(100))
+    assert delivery_attempt(delivery_id=later.pk, now=at(5000)).result == "skipped"
+    assert due_work_dispatch(now=at(5000))["deliveries_attempted"] == 1  # the notice only
+    assert len(receiver.received) == 10
+
+    # Resumed by an admin: every delivery that waited is due at once.
+    assert webhook_endpoint_resume(endpoint=endpoint, now=at(6000)) == 11
+    endpoint.refresh_from_db()
+    assert (endpoint.is_paused, endpoint.failures) == (False, 0)
+    assert delivery_attempt(delivery_id=later.pk, now=at(6000)).result == "sent"
+
+
+def test_failures_with_a_success_between_or_a_day_apart_do_not_pause(db, receiver):
+    receiver.statuses = [500] * 9 + [200] + [500] * 9
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url=receiver.url)
+    for n in range(19):
+        delivery = webhook_delivery(endpoint, f"k{n}", at(n))
+        delivery_attempt(delivery_id=delivery.pk, now=at(n))
+    endpoint.refresh_from_db()
+    assert (endpoint.is_paused, endpoint.failures) == (False, 9)
+
+    # A tenth failure, but more than 24 hours after the first of this run: a new count.
+    delivery = webhook_delivery(endpoint, "k-next-day", at(86_400 + 60))
+    delivery_attempt(delivery_id=delivery.pk, now=at(86_400 + 60))
+    endpoint.refresh_from_db()
+    assert (endpoint.is_paused, endpoint.failures) == (False, 1)

@@ -3,6 +3,8 @@ message names the field (and, for steps, the step)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
@@ -201,4 +203,6 @@ def test_an_endpoint_subscribes_to_known_events_and_gets_a_secret():
         ]
     }
     other = WebhookEndpoint(name="CRM2", url="https://crm.example.com/hook")
-    assert len(endpoint.secret) == 64 and endpoint.secret != other.secret
+    # Standard Webhooks' format: whsec_ and the base64 of 24 random bytes.
+    assert endpoint.secret.startswith("whsec_") and endpoint.secret != other.secret
+    assert len(base64.b64decode(endpoint.secret.removeprefix("whsec_"))) == 24

@@ -70,3 +70,16 @@ def test_every_row_rejected_fails_the_command(tmp_path, known):
     path.write_text("account,metric,value,timestamp\nghost,logins,1,2026-11-01\n")
     with pytest.raises(CommandError, match="every row was rejected"):
         run(path)
+
+
+def test_a_utf16_file_is_read_and_its_rows_numbered_as_in_an_editor(tmp_path, known):
+    path = tmp_path / "signals.csv"
+    text = (
+        "account\tmetric\tvalue\ttimestamp\r\n"
+        "acme\tlogins\t12\t2026-11-01T10:00:00Z\r\n"
+        "acmé\tlogins\t3\t2026-11-01T10:00:00Z\r\n"
+    )
+    path.write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    out, err = run(path)
+    assert "signals stored: 1, duplicates: 0, rows rejected: 1" in out
+    assert "rejected line 3: account: Unknown account 'acmé'" in err

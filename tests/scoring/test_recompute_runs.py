@@ -8,6 +8,7 @@ import time
 import pytest
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import override_settings
 
 from accounts.models import Account
 from scoring.models import AccountHealth, HealthScore, ScoreEvent, ScoringRun, ScoringRunChunk
@@ -194,10 +195,34 @@ def test_recompute_scores_command_rejects_unknown_accounts():
         call_command("recompute_scores", "--account", "nope")
 
 
-def test_a_killed_worker_loses_nothing_and_duplicates_nothing(celery_worker_process):
-    """SIGKILL a worker mid-run; a new worker and the watchdog finish the run with every
+def scored_once(run: ScoringRun, total: int) -> None:
+    run.refresh_from_db()
+    assert run.status == ScoringRun.Status.SUCCEEDED
+    assert run.accounts_scored == run.accounts_total == total
+    assert run.chunks_done == run.chunks_total
+    per_account = HealthScore.objects.filter(run=run).values("account").annotate(n=Count("id"))
+    assert len(per_account) == total
+    assert {row["n"] for row in per_account} == {1}
+
+
+def finish_with_the_watchdog(run: ScoringRun, workers, *, timeout: float = 120) -> None:
+    """Wait for the run, calling the watchdog as beat would (with a short stall window)."""
+    from scoring.tasks import resume_stale_runs
+
+    def done() -> bool:
+        resume_stale_runs()
+        return ScoringRun.objects.get(pk=run.pk).status == ScoringRun.Status.SUCCEEDED
+
+    with override_settings(VITALS_RECOMPUTE_STALL_AFTER=2):
+        wait_for(done, timeout=timeout, interval=0.5, message=f"the run; logs:\n{workers.logs()}")
+    time.sleep(1)  # any duplicate message still in flight would land now
+
+
+def test_a_killed_workers_chunk_is_scored_again_and_nothing_twice(celery_worker_process):
+    """SIGKILL a worker mid-chunk: its chunk is free again as soon as its database
+    session ends; the run's other messages and the watchdog finish the run, with every
     account scored exactly once."""
-    from scoring.tasks import resume_stale_runs, scoring_run_dispatch
+    from scoring.tasks import scoring_run_dispatch
 
     usage_model()
     accounts_with_logins(300, 12, NOW - dt.timedelta(days=1))
@@ -205,7 +230,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(celery_worker_proc
     assert run.chunks_total == 30
 
     first = celery_worker_process.start(concurrency=2)
-    scoring_run_dispatch(run.pk)
+    assert scoring_run_dispatch(run.pk) == 30
     wait_for(
         lambda: ScoringRunChunk.objects.filter(run=run, done=True).count() >= 3,
         timeout=60,
@@ -215,20 +240,65 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(celery_worker_proc
     done_at_kill = ScoringRunChunk.objects.filter(run=run, done=True).count()
     assert done_at_kill < 30, "the worker finished before it could be killed"
 
-    celery_worker_process.start(concurrency=2)
-    # The watchdog re-sends chunks dispatched long enough ago (here: all of them).
-    ScoringRunChunk.objects.filter(run=run).update(dispatched_at=NOW - dt.timedelta(days=1))
-    assert resume_stale_runs() >= 1
-    wait_for(
-        lambda: ScoringRun.objects.get(pk=run.pk).status == ScoringRun.Status.SUCCEEDED,
-        timeout=120,
-        message=f"the run to succeed; worker logs:\n{celery_worker_process.logs()}",
-    )
-    time.sleep(1)  # any duplicate delivery still in flight would land now
+    second = celery_worker_process.start(concurrency=2)
+    finish_with_the_watchdog(run, celery_worker_process)
+    celery_worker_process.kill(second)
 
-    run.refresh_from_db()
-    assert run.accounts_scored == run.accounts_total == 300
-    assert run.chunks_done == 30
-    per_account = HealthScore.objects.filter(run=run).values("account").annotate(n=Count("id"))
-    assert len(per_account) == 300
-    assert {row["n"] for row in per_account} == {1}
+    scored_once(run, 300)
+
+
+def test_messages_lost_with_the_broker_are_sent_again_by_the_watchdog(celery_worker_process):
+    """Every queued message of a run vanishes (a broker restarted empty): the run stops
+    moving, and the watchdog sends its free chunks again."""
+    from config.celery import app
+    from scoring.tasks import scoring_run_dispatch
+
+    usage_model()
+    accounts_with_logins(60, 12, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=10)
+    scoring_run_dispatch(run.pk)
+    app.control.purge()  # no worker has seen them: all six messages are gone
+    assert ScoringRunChunk.objects.filter(run=run, done=True).count() == 0
+
+    celery_worker_process.start(concurrency=2)
+    finish_with_the_watchdog(run, celery_worker_process)
+    scored_once(run, 60)
+
+
+@pytest.mark.django_db
+def test_the_watchdog_waits_while_a_run_moves_and_sends_once_it_stops():
+    from scoring.runs import scoring_run_stalled_chunks
+
+    usage_model()
+    accounts_with_logins(30, 12, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=10)
+    chunks = ScoringRunChunk.objects.filter(run=run)
+    chunks.update(dispatched_at=NOW)
+    with override_settings(VITALS_RECOMPUTE_STALL_AFTER=20):
+        assert scoring_run_stalled_chunks(run_id=run.pk, now=NOW + dt.timedelta(seconds=10)) == []
+        # A chunk claimed a moment ago is busy: the run is alive.
+        chunks.filter(index=0).update(claimed_at=NOW + dt.timedelta(seconds=29))
+        assert scoring_run_stalled_chunks(run_id=run.pk, now=NOW + dt.timedelta(seconds=30)) == []
+        # Nothing claimed, finished or sent for 20 s: every free chunk, once.
+        later = NOW + dt.timedelta(seconds=50)
+        assert len(scoring_run_stalled_chunks(run_id=run.pk, now=later)) == 3
+        assert scoring_run_stalled_chunks(run_id=run.pk, now=later) == []
+        assert set(chunks.values_list("dispatched_at", flat=True)) == {later}
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_the_first_free_chunk_and_leaves_a_fresh_claim_alone():
+    from scoring.runs import CLAIM_GRACE, scoring_chunk_claim
+
+    usage_model()
+    accounts_with_logins(30, 12, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(as_of=NOW, chunk_size=10)
+    first, second, third = run.chunks.order_by("index")
+
+    assert scoring_chunk_claim(run_id=run.pk, now=NOW) == first.pk
+    assert scoring_chunk_claim(run_id=run.pk, now=NOW) == second.pk
+    scoring_chunk_process(chunk_id=second.pk)
+    assert scoring_chunk_claim(run_id=run.pk, now=NOW) == third.pk
+    assert scoring_chunk_claim(run_id=run.pk, now=NOW) is None
+    # The first one's claimer never came back: after the grace, it is free again.
+    assert scoring_chunk_claim(run_id=run.pk, now=NOW + CLAIM_GRACE * 2) == first.pk

@@ -19,7 +19,8 @@ The first row names the columns, any of:
 matter, so the account list's CSV export imports as it is). owner is a username; segment and
 lifecycle_stage take their values or labels; arr is a number; dates are
 YYYY-MM-DD; attributes is a JSON object. Comma, semicolon and tab separators are
-recognised; the file must be UTF-8.
+recognised; the file must be UTF-8, or UTF-16 with its byte-order mark (what
+spreadsheets save as "Unicode text").
 
 Any other column is kept in the account's attributes under its name (lower case,
 underscores): merged into the stored attributes, or into the attributes column's

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from accounts.models import Account
 from scoring.models import ScoringRun
+from scoring.runs import scoring_run_help, scoring_run_start
 from scoring.services import ScoringError, scoring_run_create, scoring_run_execute
 
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
     help = (
         "Recompute health scores for all accounts, one segment or one account. By default "
         "the chunks are scored in this process; --workers hands them to the Celery workers "
-        "and follows the run's progress."
+        "and follows the run's progress. A recompute of all accounts while one is under way "
+        "(the nightly) starts no second run: it helps that one and follows it."
     )
 
     def add_arguments(self, parser):
@@ -61,17 +63,32 @@ class Command(BaseCommand):
             if segment
             else ScoringRun.Scope.ALL
         )
+        created = True
         try:
-            run = scoring_run_create(
-                scope=scope,
-                segment=segment or "",
-                account=target,
-                as_of=when,
-                trigger="command",
-                chunk_size=chunk_size,
-            )
+            if scope == ScoringRun.Scope.ALL and when is None:
+                # One full recompute at a time: join the nightly if it is under way.
+                run, created = scoring_run_start(trigger="command", chunk_size=chunk_size)
+                if run is None:
+                    raise CommandError(
+                        "Another process is planning a full recompute this very moment; "
+                        "run the command again in a few seconds to follow it."
+                    )
+            else:
+                run = scoring_run_create(
+                    scope=scope,
+                    segment=segment or "",
+                    account=target,
+                    as_of=when,
+                    trigger="command",
+                    chunk_size=chunk_size,
+                )
         except ScoringError as exc:
             raise CommandError(str(exc)) from None
+        if not created:
+            self.stdout.write(
+                f"Run {run.pk} ({run.trigger}, started {run.created_at:%Y-%m-%d %H:%M}) is "
+                "already recomputing every account: following it rather than starting another."
+            )
 
         bar = tqdm(
             total=run.chunks_total,
@@ -80,20 +97,23 @@ class Command(BaseCommand):
             file=sys.stderr,
             disable=None,
         )
-        if workers:
-            from scoring.tasks import scoring_run_dispatch
+        try:
+            if workers and created:
+                from scoring.tasks import scoring_run_dispatch
 
-            scoring_run_dispatch(run.pk)
-            while run.status in (ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING):
-                time.sleep(1)
-                run.refresh_from_db()
-                bar.update(run.chunks_done - bar.n)
-        else:
-            try:
+                scoring_run_dispatch(run.pk)
+            elif created:
                 run = scoring_run_execute(run=run, progress=lambda: bar.update(1))
-            except Exception as exc:
-                bar.close()
-                raise CommandError(f"Run {run.pk} failed: {exc}") from None
+            elif not workers:
+                # Others score the same run: take free chunks as a worker would.
+                scoring_run_help(run_id=run.pk)
+        except Exception as exc:
+            bar.close()
+            raise CommandError(f"Run {run.pk} failed: {exc}") from None
+        while run.status in (ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING):
+            time.sleep(1)
+            run.refresh_from_db()
+            bar.update(run.chunks_done - bar.n)
         bar.close()
         duration = run.duration.total_seconds() if run.duration else 0.0
         self.stdout.write(

@@ -73,12 +73,12 @@ def _tasks(token: ApiToken) -> QuerySet[Task]:
     )
 
 
-def _task_error(error: PlaybookError) -> Exception:
-    """A closed task answers 409 (`task_closed`); anything else is bad input (400)."""
-    field = _FIELD_NAMES.get(error.field or "", error.field) or "non_field_errors"
-    if field == "status":
-        return Conflict(error.message, code="task_closed", fields={field: [error.message]})
-    return ValidationError({field: [error.message]})
+def _task_error(error: PlaybookError) -> PlaybookError:
+    """The service's refusal (its own code and status) with its field named as the API
+    names it."""
+    if error.field in _FIELD_NAMES:
+        error.fields = {_FIELD_NAMES[error.field]: [error.message]}
+    return error
 
 
 def _assignee(token: ApiToken, username: str) -> User:
@@ -194,11 +194,7 @@ def _playbook_save(serializer: PlaybookSerializer, playbook: Playbook | None) ->
     if playbook is None and steps is None:
         steps = []
     try:
-        saved = playbook_save(playbook=playbook, fields=data, steps=steps)
-    except PlaybookError as error:
-        raise Conflict(
-            error.message, code="playbook_has_runs", fields={"steps": [error.message]}
-        ) from None
+        saved = playbook_save(playbook=playbook, fields=data, steps=steps)  # 409 has runs
     except IntegrityError:
         raise Conflict(
             "Another playbook with this name was saved at the same moment; try again.",

@@ -5,8 +5,9 @@ database and claimed under locks), which is what makes ``acks_late`` and re-deli
 after a lost worker safe. Periodic schedules live in the database (migrations 0002 and
 0003). The tick and the state triggers run one at a time (``config.locks``), however
 many beat processes send them; score events need no lock, being claimed row by row.
-Retry countdowns stay under a minute, far below the broker's visibility timeout: a
-delivery's longer back-off is kept on its row and sent by the tick when due.
+Retries follow the one policy (``config.tasking.RETRY``), countdowns far below the
+broker's visibility timeout: a delivery's longer back-off is kept on its row and sent by
+the tick when due.
 """
 
 from __future__ import annotations
@@ -14,38 +15,24 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from config.locks import run_alone
+from config.tasking import RETRY, TRANSIENT, retrying
 from playbooks import services
 
 logger = logging.getLogger(__name__)
 
-# The database was briefly unreachable (restarting, failing over): try again later.
-TRANSIENT = (OperationalError, InterfaceError)
 EVENT_BATCH = 1000
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@shared_task(**RETRY)
 def process_score_events() -> int:
     """Turn every unclaimed band change and score drop into playbook runs."""
     return services.score_events_process_all(now=timezone.now(), limit=EVENT_BATCH).runs
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@shared_task(**RETRY)
 def evaluate_state_triggers() -> int | None:
     """Fire the playbooks whose state triggers hold (score below, renewal, metric, …);
     None when another process is evaluating them right now."""
@@ -55,13 +42,7 @@ def evaluate_state_triggers() -> int | None:
     return None if result is None else result.runs
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@shared_task(**RETRY)
 def run_step(step_run_id: int) -> int:
     """Execute one due step of a playbook run (and the steps right after it that wait no
     days); a no-op if it was done already."""
@@ -85,13 +66,7 @@ def dispatch_due_steps() -> dict[str, int] | None:
     return run_alone("playbooks-tick", services.due_work_dispatch, now=timezone.now())
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=30,
-)
+@shared_task(**retrying(max_retries=30))
 def deliver(delivery_id: int) -> str:
     """Send one delivery once. On failure the row records when to try again, with
     back-off, and the tick sends it then (the row counts the attempts and gives up after

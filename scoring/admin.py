@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from scoring import admin_backtest
+from scoring.errors import ScoringError
 from scoring.forms import (
     BandForm,
     BandFormSet,
@@ -52,7 +53,6 @@ from scoring.preview import preview_sample, preview_summarise, scoring_model_pre
 from scoring.runs import scoring_run_start
 from scoring.selectors import component_labels, delta_summary
 from scoring.services import (
-    ScoringError,
     component_params_errors,
     metric_definition_kept_by,
     metric_save,

@@ -25,8 +25,8 @@ from scoring.backtest import (
     backtest_run,
     backtest_suggest,
 )
+from scoring.errors import ScoringError
 from scoring.models import ScoringModel
-from scoring.services import ScoringError
 from scoring.whatif import book_band_moves
 
 # Curves of successive as-of dates, oldest first.

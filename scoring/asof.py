@@ -15,10 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from scoring.errors import ScoringError
 from scoring.models import Band, HealthScore, ScoringModel
 from scoring.preview import score_rows_as_of
 from scoring.selectors import BreakdownRow, score_breakdown
-from scoring.services import ScoringError
 
 # --- Dates and versions ----------------------------------------------------------------
 

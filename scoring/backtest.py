@@ -32,9 +32,10 @@ from accounts.models import Account
 from accounts.selectors import customers_q
 from scoring import calibration, stats
 from scoring.asof import as_of_moment
+from scoring.errors import ScoringError
 from scoring.models import Band, Metric, ScoringModel, Signal
 from scoring.preview import score_rows_as_of
-from scoring.services import ScoringError, model_spec, scoring_model_new_version
+from scoring.services import model_spec, scoring_model_new_version
 
 CHUNK = 2000
 MIN_CLASS = 5  # churned and staying accounts needed for a meaningful AUC

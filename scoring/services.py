@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -33,8 +32,10 @@ from django.utils import timezone
 
 from accounts.models import AT_RISK_LEVELS, Account, RiskLevel, User
 from accounts.selectors import customers_q
+from config.tasking import send_on_commit
 from scoring import attribution, compiler
 from scoring.engine import BandSpec, ComponentSpec, FlapRules, ModelSpec
+from scoring.errors import InUse, InvalidModel, NotDraft, ScoringError
 from scoring.models import (
     Band,
     CsmSentiment,
@@ -49,10 +50,6 @@ from scoring.models import (
 logger = logging.getLogger(__name__)
 
 SENTIMENT_METRIC_KEY = "csm_sentiment"
-
-
-class ScoringError(Exception):
-    """A request the scoring app cannot carry out; the message says why."""
 
 
 # --- Configuration checks -------------------------------------------------------------
@@ -239,10 +236,10 @@ def scoring_model_new_version(*, model: ScoringModel) -> ScoringModel:
 def scoring_model_activate(*, model: ScoringModel, now: dt.datetime | None = None) -> ScoringModel:
     """Make a draft the active version of its model, retiring the one that was active."""
     if model.status != ScoringModel.Status.DRAFT:
-        raise ScoringError(f"{model} is {model.get_status_display().lower()}, not a draft.")
+        raise NotDraft(f"{model} is {model.get_status_display().lower()}, not a draft.")
     errors = model_errors(model=model)
     if errors:
-        raise ScoringError("Cannot activate: " + " ".join(errors))
+        raise InvalidModel("Cannot activate: " + " ".join(errors))
     now = now or timezone.now()
     ScoringModel.objects.filter(key=model.key, status=ScoringModel.Status.ACTIVE).update(
         status=ScoringModel.Status.RETIRED, retired_at=now
@@ -320,7 +317,7 @@ def scoring_model_draft_save(
         else:
             model = ScoringModel.objects.select_for_update().get(pk=model.pk)
             if model.status != ScoringModel.Status.DRAFT:
-                raise ScoringError(
+                raise NotDraft(
                     f"{model} is {model.get_status_display().lower()}: only drafts can be "
                     "changed. Create a new version to change it."
                 )
@@ -428,20 +425,20 @@ def metric_delete(*, metric: Metric) -> None:
         {str(c.model) for c in metric.components.select_related("model")},
     )
     if models:
-        raise ScoringError(
+        raise InUse(
             f"Metric '{metric.key}' is used by the scoring model(s) {', '.join(models)}; "
             "remove it from their components first (a new version for active ones)."
         )
     signals = metric.signals.count()
     if signals:
-        raise ScoringError(
+        raise InUse(
             f"Metric '{metric.key}' has {signals:,} signal(s): signals are history and are "
             "kept. Stop sending it instead."
         )
     try:
         metric.delete()
     except ProtectedError:  # a component or signal added since the checks above
-        raise ScoringError(f"Metric '{metric.key}' came into use; it was not deleted.") from None
+        raise InUse(f"Metric '{metric.key}' came into use; it was not deleted.") from None
 
 
 # --- Signals and sentiment ---------------------------------------------------------------
@@ -899,17 +896,10 @@ def _run_finish(*, run_id: int) -> None:
         started_at=Coalesce(F("started_at"), Now()),
     )
     if finished:
+        # Best effort: the consumers also run on a schedule, so an unreachable broker only
+        # delays them until the next tick.
         for name in settings.VITALS_AFTER_RECOMPUTE_TASKS:
-            transaction.on_commit(lambda name=name: _send_task(name))
-
-
-def _send_task(name: str) -> None:
-    # Best effort: the consumers also run on a schedule, so an unreachable broker only
-    # delays them until the next tick.
-    try:
-        current_app.send_task(name)
-    except Exception:
-        logger.warning("could not send %s after a recompute", name, exc_info=True)
+            send_on_commit(name)
 
 
 def scoring_chunk_fail(*, chunk_id: int, error: str) -> None:

@@ -10,30 +10,17 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from config.locks import run_alone
+from config.tasking import RETRY, TRANSIENT, send_on_commit
 from scoring import runs, services
 from scoring.models import ScoringRunChunk
 
 logger = logging.getLogger(__name__)
 
-# The database was briefly unreachable (restarting, failing over, a connection killed):
-# try again soon. The countdowns stay far below the broker's visibility timeout.
-TRANSIENT = (OperationalError, InterfaceError)
 
-
-CHUNK_TASK = {
-    "acks_late": True,
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 30,
-    "max_retries": 10,
-}
-
-
-@shared_task(**CHUNK_TASK)
+@shared_task(**RETRY)
 def score_next_chunk(run_id: int) -> int | None:
     """Score the first free chunk of a run; returns its id, or None when none was free
     (the run is done, or every chunk left is being scored)."""
@@ -44,7 +31,7 @@ def score_next_chunk(run_id: int) -> int | None:
     return chunk_id
 
 
-@shared_task(**CHUNK_TASK)
+@shared_task(**RETRY)
 def score_chunk(chunk_id: int) -> bool:
     """Score one given chunk (a no-op if it was done already). Messages of this kind
     were sent by earlier versions; runs are now dispatched with ``score_next_chunk``."""
@@ -70,11 +57,10 @@ def scoring_run_dispatch(run_id: int) -> int:
 
 
 def _send(run_id: int, count: int) -> None:
-    for _ in range(count):
-        score_next_chunk.delay_on_commit(run_id)
+    send_on_commit("scoring.tasks.score_next_chunk", [(run_id,)] * count)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=30)
+@shared_task(**RETRY)
 def recompute_all(trigger: str = "nightly") -> int | None:
     """The nightly recompute: plan a run over every account and fan its chunks out.
 
@@ -92,7 +78,7 @@ def recompute_all(trigger: str = "nightly") -> int | None:
     return run.pk
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=30)
+@shared_task(**RETRY)
 def resume_stale_runs() -> int | None:
     """The watchdog: send again the chunks of open runs that stopped moving (their
     messages lost with a worker or a broker restarted empty). Harmless if a message is

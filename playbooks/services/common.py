@@ -1,53 +1,47 @@
-"""What the playbooks services share: their errors and how they hand work to Celery."""
+"""What the playbooks services share: their errors. (Work is handed to Celery by
+``config.tasking``.)"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
-from django.db import transaction
+from rest_framework import status
+
+from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 
-class PlaybookError(Exception):
+class PlaybookError(DomainError):
     """A request about playbooks or tasks that cannot be carried out; the message says why
-    and ``field`` (when given) says where."""
+    and ``field`` (when given) says where. A domain error: the API answers it in its one
+    shape (400 ``invalid`` unless a subclass says otherwise)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, fields={field: [message]} if field else None)
         self.field = field
+
+
+class TaskClosed(PlaybookError):
+    """The task is done, resolved or cancelled: it cannot change any more."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "task_closed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="status")
+
+
+class PlaybookHasRuns(PlaybookError):
+    """The playbook's steps are the record of its runs: they are not replaced."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "playbook_has_runs"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="steps")
 
 
 class StepError(Exception):
     """A step that cannot be carried out as configured (no owner to email, an endpoint
     switched off, …): recorded on the step run, which fails; never retried."""
-
-
-def send_now(*, task_name: str, ids: Iterable[int]) -> int:
-    """Send ``task_name(id)`` for each id, through one pooled producer (thousands of
-    messages in a batch cost one connection, not one each). Returns how many."""
-    ids = list(ids)
-    if not ids:
-        return 0
-    # Imported here: the Celery tasks module imports these services.
-    from playbooks import tasks
-
-    task = getattr(tasks, task_name)
-    with task.app.producer_or_acquire() as producer:
-        for pk in ids:
-            task.apply_async((pk,), producer=producer)
-    return len(ids)
-
-
-def send_on_commit(*, task_name: str, ids: Iterable[int]) -> None:
-    """Send ``task_name(id)`` for each id once the current transaction commits (at once
-    outside a transaction).
-
-    Robust: if the broker is unreachable the commit stands, and the periodic tick does
-    the work later (see ``playbooks.services.steps.due_work_dispatch``).
-    """
-    ids = list(ids)
-    if ids:
-        transaction.on_commit(lambda: send_now(task_name=task_name, ids=ids), robust=True)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from playbooks.models import Playbook, PlaybookStep, PlaybookStepRun
-from playbooks.services.common import PlaybookError
+from playbooks.services.common import PlaybookHasRuns
 
 
 @transaction.atomic
@@ -40,12 +40,11 @@ def playbook_save(
     if steps is not None and playbook.pk is not None:
         runs = PlaybookStepRun.objects.filter(step__playbook=playbook).values("run").distinct()
         if runs.exists():
-            raise PlaybookError(
+            raise PlaybookHasRuns(
                 f"The playbook {playbook.name!r} has run {runs.count()} time(s); its steps "
                 "are kept as the record of those runs and cannot be replaced. Change the "
                 "other fields without `steps`, or create a new playbook with the new steps "
                 "(and set this one's `is_active` to false).",
-                field="steps",
             )
     for name, value in fields.items():
         setattr(playbook, name, value)

@@ -31,8 +31,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
+from config.tasking import each, send_on_commit
 from playbooks.models import Delivery, WebhookEndpoint, webhook_secret
-from playbooks.services.common import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -166,5 +166,5 @@ def webhook_endpoint_resume(*, endpoint: WebhookEndpoint, now: dt.datetime) -> i
     waiting = Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING)
     ids = list(waiting.values_list("pk", flat=True))
     waiting.update(next_attempt_at=now, dispatched_at=now, lease_until=None)
-    send_on_commit(task_name="deliver", ids=ids)
+    send_on_commit("playbooks.tasks.deliver", each(ids))
     return len(ids)

@@ -36,9 +36,9 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 
 from accounts.models import Account
+from config.tasking import each, send_on_commit
 from playbooks.egress import OutboundRefused, open_url
 from playbooks.models import Delivery, Task, WebhookEndpoint
-from playbooks.services.common import send_on_commit
 from playbooks.services.endpoints import endpoint_attempt_record, signature_headers
 from scoring.formatting import format_change, format_delta
 
@@ -128,7 +128,7 @@ def delivery_enqueue(
         },
     )
     if created and dispatch:
-        send_on_commit(task_name="deliver", ids=[delivery.pk])
+        send_on_commit("playbooks.tasks.deliver", each([delivery.pk]))
     return delivery
 
 
@@ -392,7 +392,7 @@ def delivery_retry(*, delivery: Delivery, now: dt.datetime, dispatch: bool = Tru
         status=Delivery.Status.PENDING, next_attempt_at=now, lease_until=None, dispatched_at=now
     )
     if updated and dispatch:
-        send_on_commit(task_name="deliver", ids=[delivery.pk])
+        send_on_commit("playbooks.tasks.deliver", each([delivery.pk]))
     delivery.refresh_from_db()
     return delivery
 

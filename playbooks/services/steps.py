@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.selectors import manager_of
+from config.tasking import TRANSIENT, each, send_on_commit
 from playbooks import matching
 from playbooks.models import (
     PLACEHOLDERS,
@@ -34,7 +35,7 @@ from playbooks.models import (
     set_field_errors,
 )
 from playbooks.services.closing import tasks_wake, work_close_for_churned
-from playbooks.services.common import StepError, send_on_commit
+from playbooks.services.common import StepError
 from playbooks.services.outbound import (
     account_ref,
     delivery_attempt,
@@ -346,7 +347,7 @@ def step_run_execute(
         executed += did
         if following is not None and not follow:
             if dispatch:
-                send_on_commit(task_name="run_step", ids=[following])
+                send_on_commit("playbooks.tasks.run_step", each([following]))
             break
         current = following
     return executed
@@ -432,13 +433,15 @@ def due_work_dispatch(
 
     fresh = _claim_stale(due_steps.filter(dispatched_at__isnull=True), now=now, limit=send_limit)
     # If the broker is down, the rows count as stale later and are drained here then.
-    send_on_commit(task_name="run_step", ids=fresh)
+    send_on_commit("playbooks.tasks.run_step", each(fresh))
     counts["steps_sent"] = len(fresh)
     pending = Delivery.objects.filter(
         status=Delivery.Status.PENDING, next_attempt_at__lte=now
     ).exclude(endpoint__paused_at__isnull=False)  # a paused endpoint's deliveries wait
     retries = pending.filter(dispatched_at__isnull=True).order_by("next_attempt_at", "pk")
-    send_on_commit(task_name="deliver", ids=_claim_stale(retries, now=now, limit=send_limit))
+    send_on_commit(
+        "playbooks.tasks.deliver", each(_claim_stale(retries, now=now, limit=send_limit))
+    )
 
     stale = now - dt.timedelta(seconds=redispatch_after)
     deadline = time.monotonic() + drain_seconds
@@ -447,7 +450,7 @@ def due_work_dispatch(
         for step_run_id in ids:
             try:
                 counts["steps_executed"] += step_run_execute(step_run_id=step_run_id, now=now)
-            except (OperationalError, InterfaceError):
+            except TRANSIENT:
                 raise
             except Exception as exc:
                 step_run_fail(

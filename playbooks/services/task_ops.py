@@ -14,7 +14,7 @@ from django.db import transaction
 from accounts.models import Account, User
 from playbooks import matching
 from playbooks.models import Note, Priority, Task
-from playbooks.services.common import PlaybookError
+from playbooks.services.common import PlaybookError, TaskClosed
 from playbooks.services.outbound import task_event_enqueue
 
 TITLE_MAX = 200
@@ -81,10 +81,9 @@ def task_complete(*, task: Task, by: User | None, now: dt.datetime, dispatch: bo
     if task.status == Task.Status.DONE:
         return task
     if task.status in (Task.Status.CANCELLED, Task.Status.RESOLVED):
-        raise PlaybookError(
+        raise TaskClosed(
             f"This task was {task.get_status_display().lower()}"
-            f"{f' ({task.close_reason})' if task.close_reason else ''}; it cannot be completed.",
-            field="status",
+            f"{f' ({task.close_reason})' if task.close_reason else ''}; it cannot be completed."
         )
     task.status = Task.Status.DONE
     task.snoozed_until = None
@@ -100,10 +99,7 @@ def task_snooze(*, task: Task, until: dt.date, by: User | None, now: dt.datetime
     """Hide the task from the queue until ``until``, when it comes back as due that day."""
     task = _locked(task)
     if task.status in CLOSED:
-        raise PlaybookError(
-            f"This task is {task.get_status_display().lower()}; it cannot be snoozed.",
-            field="status",
-        )
+        raise TaskClosed(f"This task is {task.get_status_display().lower()}; it cannot be snoozed.")
     today = matching.local_today(now)
     if until is None or until <= today:
         raise PlaybookError("Snooze until a day after today.", field="until")
@@ -117,9 +113,8 @@ def task_snooze(*, task: Task, until: dt.date, by: User | None, now: dt.datetime
 def task_reassign(*, task: Task, to: User, by: User | None, now: dt.datetime) -> Task:
     task = _locked(task)
     if task.status in CLOSED:
-        raise PlaybookError(
-            f"This task is {task.get_status_display().lower()}; it cannot be reassigned.",
-            field="status",
+        raise TaskClosed(
+            f"This task is {task.get_status_display().lower()}; it cannot be reassigned."
         )
     if to is None or not to.is_active:
         raise PlaybookError("Choose an active user to give the task to.", field="assignee")
@@ -132,9 +127,8 @@ def task_reassign(*, task: Task, to: User, by: User | None, now: dt.datetime) ->
 def task_cancel(*, task: Task, by: User | None, now: dt.datetime) -> Task:
     task = _locked(task)
     if task.status in (Task.Status.DONE, Task.Status.RESOLVED):
-        raise PlaybookError(
-            f"This task is {task.get_status_display().lower()}; it cannot be cancelled.",
-            field="status",
+        raise TaskClosed(
+            f"This task is {task.get_status_display().lower()}; it cannot be cancelled."
         )
     task.status = Task.Status.CANCELLED
     task.snoozed_until = None

@@ -52,10 +52,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat, Lead, RowNumber
 
 from accounts.models import Account, Team
+from config.tasking import each, send_on_commit
 from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun, PlaybookStepRun
 from playbooks.services.closing import work_close_on_recovery
-from playbooks.services.common import send_on_commit
 from playbooks.services.outbound import score_event_webhooks_enqueue
 from scoring.formatting import format_delta, format_score
 from scoring.models import AccountHealth, HealthScore, ScoreEvent, Signal
@@ -450,8 +450,8 @@ def score_events_process(
         deliveries = score_event_webhooks_enqueue(events=events, now=now)
         ScoreEvent.objects.filter(pk__in=ids).update(claimed_at=now)
         if dispatch:
-            send_on_commit(task_name="run_step", ids=due)
-            send_on_commit(task_name="deliver", ids=deliveries)
+            send_on_commit("playbooks.tasks.run_step", each(due))
+            send_on_commit("playbooks.tasks.deliver", each(deliveries))
     result.events, result.runs, result.deliveries, result.closed = (
         len(events),
         runs,
@@ -750,7 +750,7 @@ def _state_runs_create(
                 now=now,
             )
             if dispatch:
-                send_on_commit(task_name="run_step", ids=due)
+                send_on_commit("playbooks.tasks.run_step", each(due))
         result.runs += runs
         result.step_runs_due += due
     return result

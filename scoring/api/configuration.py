@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_schema import error_responses
-from config.errors import Conflict, DomainError
+from config.errors import Conflict
 from scoring.models import Metric, ScoringModel
 from scoring.serializers import (
     MetricSerializer,
@@ -21,7 +21,6 @@ from scoring.serializers import (
     component_inputs,
 )
 from scoring.services import (
-    ScoringError,
     metric_delete,
     metric_save,
     scoring_model_activate,
@@ -95,10 +94,7 @@ class MetricDetailView(generics.RetrieveUpdateDestroyAPIView):
         responses={204: None, **error_responses(404, 409)},
     )
     def delete(self, request: Request, *args, **kwargs) -> Response:
-        try:
-            metric_delete(metric=self.get_object())
-        except ScoringError as error:
-            raise Conflict(str(error), code="in_use") from None
+        metric_delete(metric=self.get_object())  # 409 in_use when something refers to it
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,8 +118,6 @@ def _draft_save(serializer: ScoringModelSerializer, model: ScoringModel | None) 
             components=component_inputs(data["components"]) if "components" in data else None,
             bands=band_inputs(data["bands"]) if "bands" in data else None,
         )
-    except ScoringError as error:
-        raise Conflict(str(error), code="not_draft") from None
     except IntegrityError:
         raise Conflict(
             "Another version of this model was created at the same moment; try again.",
@@ -249,13 +243,5 @@ class ScoringModelActivateView(APIView):
     )
     def post(self, request: Request, id: int) -> Response:
         model = generics.get_object_or_404(ScoringModel, pk=id)
-        if model.status != ScoringModel.Status.DRAFT:
-            raise Conflict(
-                f"{model} is {model.get_status_display().lower()}, not a draft.",
-                code="not_draft",
-            )
-        try:
-            scoring_model_activate(model=model)
-        except ScoringError as error:
-            raise DomainError(str(error), code="invalid_model") from None
+        scoring_model_activate(model=model)  # 409 not_draft, 400 invalid_model
         return Response(ScoringModelSerializer(_models().get(pk=model.pk)).data)

@@ -79,7 +79,7 @@ def test_a_failing_delivery_is_sent_again_by_the_tick_once_due(
     assert delivery.dispatched_at is None
     sent: list[int] = []
     with (
-        patch("playbooks.services.common.send_now", lambda *, task_name, ids: sent.extend(ids)),
+        patch("config.tasking.send_now", lambda name, calls: sent.extend(c[0] for c in calls)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         before, due = delivery.next_attempt_at - dt.timedelta(seconds=1), delivery.next_attempt_at

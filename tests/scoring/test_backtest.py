@@ -20,10 +20,10 @@ from scoring.asof import (
     scoring_model_resolve,
 )
 from scoring.backtest import backtest_run, backtest_suggest
+from scoring.errors import ScoringError
 from scoring.models import ScoringModel
 from scoring.preview import preview_summarise, scoring_model_preview
 from scoring.services import (
-    ScoringError,
     scoring_model_activate,
     scoring_model_new_version,
     scoring_run_create,

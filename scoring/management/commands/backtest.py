@@ -19,7 +19,7 @@ from scoring.backtest import (
     backtest_run,
     backtest_suggest,
 )
-from scoring.services import ScoringError
+from scoring.errors import ScoringError
 
 HELP = f"""Score the accounts as they stood at past dates and compare with who churned.
 

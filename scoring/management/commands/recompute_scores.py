@@ -11,9 +11,10 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from accounts.models import Account
+from scoring.errors import ScoringError
 from scoring.models import ScoringRun
 from scoring.runs import scoring_run_help, scoring_run_start
-from scoring.services import ScoringError, scoring_run_create, scoring_run_execute
+from scoring.services import scoring_run_create, scoring_run_execute
 
 
 class Command(BaseCommand):

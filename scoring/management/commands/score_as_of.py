@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from scoring.asof import account_score_as_of, as_of_moment, scoring_model_resolve
-from scoring.services import ScoringError
+from scoring.errors import ScoringError
 
 
 def _date(value: str) -> dt.date:

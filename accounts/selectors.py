@@ -15,12 +15,25 @@ from django.http import Http404
 from accounts.models import Account, ApiToken, Team, User
 
 
+# The churn cut-off, in its three forms (held together by tests/accounts/test_churn_cutoff.py):
+# an account churned on a day is gone that day. It is not scored, alerted or counted as
+# at risk from then on; a backtest counts it as churned by that day.
+
+
+def is_customer(churned_at: dt.date | None, *, on: dt.date) -> bool:
+    """Whether an account with this churn date was still a customer on ``on``."""
+    return churned_at is None or churned_at > on
+
+
 def customers_q(*, on: dt.date, prefix: str = "") -> Q:
-    """Accounts that were still customers on ``on``: not churned, or churned later. An
-    account churned on a day is gone that day (it is not scored, alerted or counted as
-    at risk from then on). ``prefix`` reaches the account from a related model
-    ("account__")."""
+    """Accounts that were still customers on ``on``: not churned, or churned later.
+    ``prefix`` reaches the account from a related model ("account__")."""
     return Q(**{f"{prefix}churned_at__isnull": True}) | Q(**{f"{prefix}churned_at__gt": on})
+
+
+def customers_sql(alias: str = "a") -> str:
+    """``customers_q`` as SQL over account row ``alias``; takes the day as one parameter."""
+    return f"({alias}.churned_at IS NULL OR {alias}.churned_at > %s)"
 
 
 def churned_q(*, on: dt.date, prefix: str = "") -> Q:

@@ -68,7 +68,8 @@ def split(*, chunks: int, chunk_size: int | None, days: int) -> None:
 
     from bench.data import AS_OF
     from scoring.models import ScoringRun
-    from scoring.services import _score_range, scoring_run_create
+    from scoring.services import scoring_run_create
+    from scoring.services.recompute import _score_range
 
     run = scoring_run_create(as_of=AS_OF + dt.timedelta(days=days), chunk_size=chunk_size)
     run = ScoringRun.objects.get(pk=run.pk)

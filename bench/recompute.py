@@ -18,7 +18,7 @@ For each size:
    chunks processed by ``--workers`` worker processes calling ``scoring_chunk_process``)
    and the reference (``bench/reference.py``, one transaction), each with wall time,
    accounts/s and peak memory; then the two results are compared row by row;
-4. the roll-up alone: our ``compiler.rollup_sql`` over all accounts in one statement
+4. the roll-up alone: our ``scoring.sql.rollup.rollup_sql`` over all accounts in one statement
    against the reference roll-up, compared value by value.
 
 The results are printed as Markdown and written into docs/benchmarks.md between the
@@ -79,16 +79,17 @@ def load_scenario():
 def our_rollup_sql(*, table: str, as_of: dt.datetime):
     """Our roll-up statement exactly as a chunk builds it, over every account at once."""
     from accounts.models import Account
-    from scoring import compiler
-    from scoring.services import _active_models, _metric_columns
+    from scoring.models import ScoringModel
+    from scoring.scorer import Scorer
+    from scoring.sql.rollup import rollup_sql
 
-    models = _active_models()
+    scorer = Scorer(models=ScoringModel.objects.filter(status="active").order_by("id"))
     bounds = Account.objects.order_by("id").values_list("id", flat=True)
-    return compiler.rollup_sql(
+    return rollup_sql(
         vendor="postgresql",
         table=table,
-        metrics=list(_metric_columns(models).values()),
-        filters=[compiler.ModelFilter(m.id, m.segment, m.plan, m.lifecycle_stage) for m in models],
+        metrics=list(scorer.columns.values()),
+        filters=scorer.choice,
         as_of=as_of,
         first_id=bounds.first(),
         last_id=bounds.last(),
@@ -886,7 +887,7 @@ def markdown(results: list[dict], *, info: dict, started: str, command: str) -> 
                 "",
                 "| roll-up | time | signals/s |",
                 "|---|---:|---:|",
-                f"| ours (`compiler.rollup_sql`, all accounts) | {_fmt_s(o)}"
+                f"| ours (`rollup_sql`, all accounts) | {_fmt_s(o)}"
                 f" | {r['signals'] / o:,.0f} |",
                 f"| reference (GROUP BY + DISTINCT ON) | {_fmt_s(f)} | {r['signals'] / f:,.0f} |",
                 "",

@@ -13,7 +13,7 @@ one transaction over all accounts:
 4. the latest score per account upserted with its 7/30/90-day trends.
 
 Every rule is spelled out by hand with its constants (nothing comes from
-``scoring/compiler.py``), so the benchmark also checks the compiler against an
+``scoring/sql/``), so the benchmark also checks the compiled SQL against an
 independent statement of the rules.
 """
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scoring.compiler import Sql
 from scoring.engine import WEIGHTED
+from scoring.sql import Sql
 
 
 def contributions(

@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -21,18 +22,19 @@ from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
 from accounts.models import Account, RiskLevel
 from scoring.models import (
     AccountHealth,
-    Band,
     HealthScore,
     Metric,
-    ScoringComponent,
     ScoringModel,
     ScoringRun,
     Signal,
 )
 from scoring.services import (
     SENTIMENT_METRIC_KEY,
+    BandInput,
+    ComponentInput,
     metric_ensure,
     scoring_model_activate,
+    scoring_model_draft_save,
     scoring_run_create,
     scoring_run_execute,
 )
@@ -119,42 +121,45 @@ def seed_scoring_config() -> dict[str, ScoringModel]:
     models = {}
     standard = ScoringModel.objects.filter(key="standard").order_by("-version").first()
     if standard is None:
-        standard = ScoringModel.objects.create(
+        standard = scoring_model_draft_save(
             key="standard",
-            name="Standard health",
-            kind=ScoringModel.Kind.WEIGHTED,
-            description="Usage, adoption, sentiment, support and billing on a 0–100 scale.",
+            fields={
+                "name": "Standard health",
+                "kind": ScoringModel.Kind.WEIGHTED,
+                "description": "Usage, adoption, sentiment, support and billing on a 0–100 scale.",
+            },
+            components=[
+                ComponentInput(
+                    metric=metrics[key],
+                    rule=rule,
+                    params=params,
+                    weight=Decimal(weight),
+                    missing=missing,
+                    default_value=default,
+                )
+                for key, weight, rule, params, missing, default in STANDARD_MODEL
+            ],
+            bands=[BandInput(*band) for band in STANDARD_BANDS],
         )
-        for position, (key, weight, rule, params, missing, default) in enumerate(STANDARD_MODEL):
-            ScoringComponent.objects.create(
-                model=standard,
-                metric=metrics[key],
-                position=position,
-                weight=weight,
-                rule=rule,
-                params=params,
-                missing=missing,
-                default_value=default,
-            )
-        for name, lower, color, level in STANDARD_BANDS:
-            Band.objects.create(model=standard, name=name, lower=lower, color=color, level=level)
         scoring_model_activate(model=standard)
     models["standard"] = standard
     enterprise = ScoringModel.objects.filter(key="enterprise-points").order_by("-version").first()
     if enterprise is None:
-        enterprise = ScoringModel.objects.create(
+        enterprise = scoring_model_draft_save(
             key="enterprise-points",
-            name="Enterprise impact points",
-            kind=ScoringModel.Kind.POINTS,
-            segment=Account.Segment.ENTERPRISE,
-            description="Impact points for enterprise accounts: each signal adds or takes points.",
+            fields={
+                "name": "Enterprise impact points",
+                "kind": ScoringModel.Kind.POINTS,
+                "segment": Account.Segment.ENTERPRISE,
+                "description": "Impact points for enterprise accounts: each signal adds or "
+                "takes points.",
+            },
+            components=[
+                ComponentInput(metric=metrics[key], rule=rule, params=params)
+                for key, rule, params in ENTERPRISE_POINTS
+            ],
+            bands=[BandInput(*band) for band in ENTERPRISE_BANDS],
         )
-        for position, (key, rule, params) in enumerate(ENTERPRISE_POINTS):
-            ScoringComponent.objects.create(
-                model=enterprise, metric=metrics[key], position=position, rule=rule, params=params
-            )
-        for name, lower, color, level in ENTERPRISE_BANDS:
-            Band.objects.create(model=enterprise, name=name, lower=lower, color=color, level=level)
         scoring_model_activate(model=enterprise)
     models["enterprise"] = enterprise
     return models

@@ -1,7 +1,7 @@
 """The scoring maths, in plain Python: the reference implementation.
 
 No ORM, no I/O: plain values in, plain values out. The nightly recompute runs the same
-rules compiled to SQL (``scoring/compiler.py``); property-based tests hold the two
+rules compiled to SQL (``scoring/sql/``); property-based tests hold the two
 together. Anything that changes a rule here must change there too.
 
 Rules, exactly:

@@ -15,9 +15,10 @@ from django.core.validators import RegexValidator
 from django.forms.models import BaseInlineFormSet
 
 from accounts.models import Account
+from scoring.analysis.preview import PREVIEW_MAX_ACCOUNTS
 from scoring.models import Band, GradeScale, ScoringComponent, ScoringModel, ScoringRun
-from scoring.preview import PREVIEW_MAX_ACCOUNTS
-from scoring.services import MODEL_FIELDS, band_errors, component_params_errors
+from scoring.services import MODEL_FIELDS
+from scoring.validation import band_errors, component_params_errors, repeated, weight_errors
 
 hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb, e.g. #16a34a.")
 
@@ -127,23 +128,27 @@ class ComponentFormSet(_ModelPartsFormSet):
     def clean(self) -> None:
         super().clean()
         rows = []
-        rows_by_metric: dict = {}
         for form in self.live_forms():
             number = self.forms.index(form) + 1  # as the admin shows the rows
             data = getattr(form, "cleaned_data", {})
             metric = data.get("metric")
             label = data.get("label") or (metric.name if metric else f"Component {number}")
             rows.append((form, data, label))
-            if metric is not None:
-                rows_by_metric.setdefault(metric, []).append(str(number))
         errors: list[str] = []
 
-        for metric, numbers in rows_by_metric.items():
-            if len(numbers) > 1:
-                errors.append(
-                    f"{metric.name} is in rows {' and '.join(numbers)}: "
-                    "a metric can appear once in a model."
-                )
+        # Each metric once: every row of a repeated metric named by its number.
+        metrics = [data.get("metric") for _, data, _ in rows]
+        repeats = repeated([m.pk if m else ("no metric", i) for i, m in enumerate(metrics)])
+        for first in sorted(set(repeats.values())):
+            numbers = [
+                str(self.forms.index(form) + 1)
+                for i, (form, _, _) in enumerate(rows)
+                if i == first or repeats.get(i) == first
+            ]
+            errors.append(
+                f"{metrics[first].name} is in rows {' and '.join(numbers)}: "
+                "a metric can appear once in a model."
+            )
 
         for form, data, label in rows:
             if form.errors.get("params"):
@@ -156,14 +161,15 @@ class ComponentFormSet(_ModelPartsFormSet):
                 ).values():
                     errors.extend(f"{label}: {message}" for message in messages)
 
-        weights_known = all(data.get("weight") is not None for _, data, _ in rows)
-        if self.model_kind == ScoringModel.Kind.WEIGHTED and rows and weights_known:
-            total = sum((data["weight"] for _, data, _ in rows), Decimal(0))
-            if total != Decimal(100):
-                parts = ", ".join(f"{label} {_number(data['weight'])}" for _, data, label in rows)
-                errors.append(
-                    f"Weights sum to {_number(total)} %; they must sum to 100 % ({parts})."
+        if not rows:
+            errors.append("The model has no components.")
+        elif all(data.get("weight") is not None for _, data, _ in rows):
+            errors.extend(
+                weight_errors(
+                    model_kind=self.model_kind,
+                    weights=[(label, data["weight"]) for _, data, label in rows],
                 )
+            )
         if errors:
             raise forms.ValidationError(errors)
 
@@ -177,11 +183,9 @@ class BandFormSet(_ModelPartsFormSet):
             if "name" not in data or "lower" not in data:
                 return  # the row's own error says what is wrong first
             bands.append((data["name"], data["lower"]))
-        # A draft may be saved before it has bands; activating it requires them.
-        if bands:
-            errors = band_errors(bands=bands, model_kind=self.model_kind)
-            if errors:
-                raise forms.ValidationError(errors)
+        errors = band_errors(bands=bands, model_kind=self.model_kind)
+        if errors:
+            raise forms.ValidationError(errors)
 
 
 class PreviewForm(forms.Form):

@@ -2,14 +2,15 @@
 
 ``signals_ingest`` is the one path: every good row is stored, every bad row is reported
 by its index with the reason per field, a row whose client id was seen before is a
-duplicate. Used by ``import_signals`` and by ``POST /api/v1/signals/``.
+duplicate. Used by ``POST /api/v1/signals/`` and, batch by batch, by
+``signals_import_csv`` (the ``import_signals`` command).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError
@@ -17,7 +18,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from accounts.imports import CsvFile
 from accounts.models import Account
+from scoring.errors import ScoringError
 from scoring.models import Metric
 from scoring.services import IngestResult, SignalRow, signals_store
 
@@ -260,3 +263,70 @@ def signals_ingest(
             rejected=[(index + index_offset, errors) for index, errors in bad],
         )
     raise AssertionError("unreachable")
+
+
+@dataclass
+class SignalsImport:
+    """What a CSV import of signals did; rejected rows by line number (the header is 1)."""
+
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def _column_name(title: str) -> str:
+    return title.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def signals_import_csv(
+    *, csv_file: CsvFile, batch_size: int = 5000, on_rows: Callable[[int], None] | None = None
+) -> SignalsImport:
+    """Append the signals of an opened CSV file, ``batch_size`` rows at a time through
+    ``signals_ingest``: good rows are stored even when others are rejected.
+
+    The header names the columns (any of ``FIELD_ALIASES``, in any case, spaces or
+    hyphens for underscores); one without an account, metric, value or timestamp column
+    is refused before anything is stored. ``on_rows`` hears how many rows each step
+    handled (a progress bar). A file that turns out unreadable half-way raises the
+    ``CsvFileError`` of ``accounts.imports``, with the batches before it stored."""
+    header = [_column_name(title) for title in csv_file.header]
+    for required in ("account", "metric", "value", "timestamp"):
+        if not set(FIELD_ALIASES[required]) & set(header):
+            raise ScoringError(
+                f"{csv_file.path}: the header has no {required!r} column "
+                f"(columns: {', '.join(csv_file.header)})."
+            )
+    known = {alias for aliases in FIELD_ALIASES.values() for alias in aliases}
+    result = SignalsImport(ignored_columns=[name for name in header if name and name not in known])
+    batch: list[dict] = []
+    lines: list[int] = []
+
+    def flush() -> None:
+        report = signals_ingest(rows=batch)
+        result.accepted += report.accepted
+        result.duplicates += report.duplicates
+        result.rejected.extend((lines[index], errors) for index, errors in report.rejected)
+        if on_rows:
+            on_rows(len(batch))
+        batch.clear()
+        lines.clear()
+
+    for line, cells in csv_file.rows():
+        result.rows += 1
+        if len(cells) != len(header):
+            result.rejected.append(
+                (line, {"row": [f"has {len(cells)} cells; the header has {len(header)}."]})
+            )
+            if on_rows:
+                on_rows(1)
+            continue
+        batch.append(dict(zip(header, cells, strict=True)))
+        lines.append(line)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    result.rejected.sort(key=lambda item: item[0])
+    return result

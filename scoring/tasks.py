@@ -2,7 +2,7 @@
 
 Every task is idempotent (a chunk is done once, whatever happens), which is what makes
 ``acks_late`` and re-delivery after a lost worker safe. How a run recovers from lost
-workers and lost messages: ``scoring.runs``.
+workers and lost messages: ``scoring/services/workers.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.locks import run_alone
 from config.tasking import RETRY, TRANSIENT, send_on_commit
-from scoring import runs, services
+from scoring import services
 from scoring.models import ScoringRunChunk
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def score_next_chunk(run_id: int) -> int | None:
     """Score the first free chunk of a run; returns its id, or None when none was free
     (the run is done, or every chunk left is being scored)."""
-    chunk_id = runs.scoring_chunk_claim(run_id=run_id, now=timezone.now())
+    chunk_id = services.scoring_chunk_claim(run_id=run_id, now=timezone.now())
     if chunk_id is None:
         return None
     _score(chunk_id)
@@ -65,9 +65,9 @@ def recompute_all(trigger: str = "nightly") -> int | None:
     """The nightly recompute: plan a run over every account and fan its chunks out.
 
     Started twice at once (two beat processes, a manual run during the nightly), it
-    plans one run: ``scoring.runs.scoring_run_start``.
+    plans one run: ``scoring.services.scoring_run_start``.
     """
-    run, created = runs.scoring_run_start(trigger=trigger)
+    run, created = services.scoring_run_start(trigger=trigger)
     if not created:
         logger.info(
             "a full recompute is under way or just ran (run %s); not starting another",
@@ -88,8 +88,8 @@ def resume_stale_runs() -> int | None:
 
 def _resume_stale_runs() -> int:
     sent = 0
-    for run_id in runs.scoring_runs_open():
-        chunk_ids = runs.scoring_run_stalled_chunks(run_id=run_id, now=timezone.now())
+    for run_id in services.scoring_runs_open():
+        chunk_ids = services.scoring_run_stalled_chunks(run_id=run_id, now=timezone.now())
         _send(run_id, len(chunk_ids))
         sent += len(chunk_ids)
     return sent

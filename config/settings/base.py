@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "scoring",
     "playbooks",
+    "samples",
 ]
 
 MIDDLEWARE = [

@@ -13,13 +13,8 @@ from accounts.models import RiskLevel
 from config.api import json_without_nul
 from config.api_fields import FIELD_MAPPING, NumberField, TextField
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
-from scoring.services import (
-    BandInput,
-    ComponentInput,
-    band_errors,
-    component_params_errors,
-    metric_definition_kept_by,
-)
+from scoring.services import BandInput, ComponentInput, metric_definition_kept_by
+from scoring.validation import band_errors, component_params_errors, repeated
 
 # The longest roll-up window: ten years of history is more than any health score needs,
 # and it keeps window arithmetic far from the limits of dates.
@@ -329,22 +324,20 @@ class ScoringModelSerializer(serializers.ModelSerializer):
         errors: dict[str, Any] = {}
 
         # A kind changed without new components or bands is checked as a whole model
-        # by the service (scoring.services.model_errors), under non_field_errors.
+        # by the service (scoring.validation.model_errors), under non_field_errors.
         components = attrs.get("components")
         if components is not None:
             component_errors: dict[str, Any] = {}
-            first_use: dict[int, int] = {}
+            repeats = repeated([component["metric"].pk for component in components])
             for index, component in enumerate(components):
                 found = component_params_errors(
                     rule=component["rule"], params=component["params"], model_kind=kind
                 )
-                metric = component["metric"]
-                if metric.pk in first_use:
+                if index in repeats:
                     found.setdefault("metric", []).append(
-                        f"Already used by component {first_use[metric.pk]}: a model "
+                        f"Already used by component {repeats[index]}: a model "
                         "scores each metric once."
                     )
-                first_use.setdefault(metric.pk, index)
                 if found:
                     component_errors[str(index)] = found
             if component_errors:

@@ -342,7 +342,7 @@ def test_a_points_model_takes_points_rules(metrics, api_as):
         ),
         (
             {"components": [{"metric": "logins", "weight": 90, "rule": "passthrough"}]},
-            {"non_field_errors": ["Weights sum to 90 %; they must sum to 100 %."]},
+            {"non_field_errors": ["Weights sum to 90 %; they must sum to 100 % (Logins 90)."]},
         ),
         ({"components": []}, {"non_field_errors": ["The model has no components."]}),
         (

@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from scoring.analysis.preview import preview_accounts
 from scoring.models import (
     AccountHealth,
     Band,
@@ -21,7 +22,6 @@ from scoring.models import (
     ScoringModel,
     ScoringRun,
 )
-from scoring.preview import preview_accounts
 from scoring.services import (
     recompute_now,
     scoring_model_activate,
@@ -315,7 +315,7 @@ def test_activating_a_draft_with_problems_says_what_they_are(ada_admin):
     response = ada_admin.post(reverse("admin:scoring_scoringmodel_activate", args=[draft.pk]))
 
     assert messages_of(response) == [
-        "Cannot activate: Weights sum to 70 %; they must sum to 100 %."
+        "Cannot activate: Weights sum to 70 %; they must sum to 100 % (Usage 70)."
     ]
     draft.refresh_from_db()
     assert draft.status == "draft"
@@ -447,7 +447,7 @@ def test_preview_by_default_and_with_validation_errors(ada_admin, scored_book):
 
     response = ada_admin.get(reverse("admin:scoring_scoringmodel_preview", args=[v2.pk]))
 
-    assert response.context["errors"] == ["Weights sum to 110 %; they must sum to 100 %."]
+    assert response.context["errors"] == ["Weights sum to 110 %; they must sum to 100 % (Usage 80, Nps 30)."]
     assert response.context["summary"].accounts == 4
     assert "This draft cannot be activated yet" in response.content.decode()
 
@@ -720,7 +720,7 @@ def test_a_failing_recompute_shows_the_runs_error(ada_admin, book, monkeypatch):
     def broken(*, chunk_id):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("scoring.services.scoring_chunk_process", broken)
+    monkeypatch.setattr("scoring.services.recompute.scoring_chunk_process", broken)
     with pytest.raises(RuntimeError):
         scoring_run_execute(run=run)
 

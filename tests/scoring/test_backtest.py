@@ -13,23 +13,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, User
-from scoring.asof import (
+from scoring.analysis.asof import (
     account_score_as_of,
     as_of_moment,
     scoring_model_active_at,
     scoring_model_resolve,
 )
-from scoring.backtest import backtest_run, backtest_suggest
+from scoring.analysis.backtest import backtest_run, backtest_suggest
+from scoring.analysis.preview import preview_summarise, scoring_model_preview
+from scoring.analysis.whatif import book_band_moves
 from scoring.errors import ScoringError
 from scoring.models import ScoringModel
-from scoring.preview import preview_summarise, scoring_model_preview
 from scoring.services import (
     scoring_model_activate,
     scoring_model_new_version,
     scoring_run_create,
     scoring_run_execute,
 )
-from scoring.whatif import book_band_moves
 from tests.factories import AccountFactory, UserFactory
 from tests.scoring.builders import add_signal, make_metric, make_model
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from scoring import calibration
+from scoring.analysis import calibration
 from scoring.engine import ComponentSpec
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.tokens import api_token_create
-from scoring.asof import account_score_as_of
+from scoring.analysis.asof import account_score_as_of
 from scoring.models import AccountHealth, HealthScore
 from scoring.services import (
     metric_save,

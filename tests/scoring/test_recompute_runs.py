@@ -267,7 +267,7 @@ def test_messages_lost_with_the_broker_are_sent_again_by_the_watchdog(celery_wor
 
 @pytest.mark.django_db
 def test_the_watchdog_waits_while_a_run_moves_and_sends_once_it_stops():
-    from scoring.runs import scoring_run_stalled_chunks
+    from scoring.services import scoring_run_stalled_chunks
 
     usage_model()
     accounts_with_logins(30, 12, NOW - dt.timedelta(days=1))
@@ -288,7 +288,7 @@ def test_the_watchdog_waits_while_a_run_moves_and_sends_once_it_stops():
 
 @pytest.mark.django_db
 def test_a_claim_takes_the_first_free_chunk_and_leaves_a_fresh_claim_alone():
-    from scoring.runs import CLAIM_GRACE, scoring_chunk_claim
+    from scoring.services.workers import CLAIM_GRACE, scoring_chunk_claim
 
     usage_model()
     accounts_with_logins(30, 12, NOW - dt.timedelta(days=1))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from scoring.models import HealthScore, ScoringRun
-from scoring.runs import scoring_run_start
+from scoring.services import scoring_run_start
 from tests.scoring.test_recompute_runs import accounts_with_logins, scored_once, usage_model
 from tests.workers import wait_for
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring import stats
+from scoring.analysis import stats
 
 
 def test_midranks_share_the_average_rank_of_a_tie():

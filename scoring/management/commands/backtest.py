@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 
 from accounts.models import Account
 from config.commands import ParagraphHelpCommand
-from scoring.asof import scoring_model_resolve
-from scoring.backtest import (
+from scoring.analysis.asof import scoring_model_resolve
+from scoring.analysis.backtest import (
     DEFAULT_AGES,
     DEFAULT_HORIZON,
     BacktestReport,

@@ -7,7 +7,8 @@ from tqdm import tqdm
 
 from accounts.imports import CsvFileError, csv_file_open
 from config.commands import ParagraphHelpCommand
-from scoring.ingest import FIELD_ALIASES, signals_ingest
+from scoring.errors import ScoringError
+from scoring.ingest import signals_import_csv
 
 BATCH = 5000
 
@@ -36,34 +37,7 @@ class Command(ParagraphHelpCommand):
             csv_file = csv_file_open(path=file)
         except CsvFileError as error:
             raise CommandError(str(error)) from None
-        header = [
-            title.strip().lower().replace(" ", "_").replace("-", "_") for title in csv_file.header
-        ]
-        known = {alias for aliases in FIELD_ALIASES.values() for alias in aliases}
-        for required in ("account", "metric", "value", "timestamp"):
-            if not set(FIELD_ALIASES[required]) & set(header):
-                raise CommandError(
-                    f"{csv_file.path}: the header has no {required!r} column "
-                    f"(columns: {', '.join(csv_file.header)})."
-                )
-        unknown = [title for title in header if title and title not in known]
-
         stream = getattr(self.stderr, "_out", self.stderr)
-        accepted = duplicates = rows = 0
-        rejected: list[tuple[int, dict]] = []
-        batch: list[dict] = []
-        lines: list[int] = []
-
-        def flush():
-            nonlocal accepted, duplicates
-            report = signals_ingest(rows=batch)
-            accepted += report.accepted
-            duplicates += report.duplicates
-            rejected.extend((lines[index], errors) for index, errors in report.rejected)
-            bar.update(len(batch))
-            batch.clear()
-            lines.clear()
-
         try:
             with tqdm(
                 total=csv_file.records,
@@ -72,37 +46,21 @@ class Command(ParagraphHelpCommand):
                 disable=not stream.isatty(),
                 leave=False,
             ) as bar:
-                for line, cells in csv_file.rows():
-                    rows += 1
-                    if len(cells) != len(header):
-                        rejected.append(
-                            (
-                                line,
-                                {"row": [f"has {len(cells)} cells; the header has {len(header)}."]},
-                            )
-                        )
-                        bar.update(1)
-                        continue
-                    batch.append(dict(zip(header, cells, strict=True)))
-                    lines.append(line)
-                    if len(batch) >= BATCH:
-                        flush()
-                if batch:
-                    flush()
-        except CsvFileError as error:
+                result = signals_import_csv(csv_file=csv_file, batch_size=BATCH, on_rows=bar.update)
+        except (CsvFileError, ScoringError) as error:
             raise CommandError(str(error)) from None
 
-        for line, errors in sorted(rejected):
+        for line, errors in result.rejected:
             reasons = "; ".join(
                 f"{name}: {m.rstrip('.')}" for name, ms in errors.items() for m in ms
             )
             self.stderr.write(f"rejected line {line}: {reasons}.")
         summary = (
-            f"{csv_file.path}: {rows} rows read; signals stored: {accepted}, "
-            f"duplicates: {duplicates}, rows rejected: {len(rejected)}."
+            f"{csv_file.path}: {result.rows} rows read; signals stored: {result.accepted}, "
+            f"duplicates: {result.duplicates}, rows rejected: {len(result.rejected)}."
         )
-        if unknown:
-            summary += f"\nIgnored columns: {', '.join(unknown)}."
-        if rows and len(rejected) == rows:
+        if result.ignored_columns:
+            summary += f"\nIgnored columns: {', '.join(result.ignored_columns)}."
+        if result.rows and len(result.rejected) == result.rows:
             raise CommandError(f"{summary}\nNothing imported: every row was rejected.")
-        self.stdout.write(summary, self.style.WARNING if rejected else self.style.SUCCESS)
+        self.stdout.write(summary, self.style.WARNING if result.rejected else self.style.SUCCESS)

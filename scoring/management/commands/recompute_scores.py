@@ -13,8 +13,12 @@ from tqdm import tqdm
 from accounts.models import Account
 from scoring.errors import ScoringError
 from scoring.models import ScoringRun
-from scoring.runs import scoring_run_help, scoring_run_start
-from scoring.services import scoring_run_create, scoring_run_execute
+from scoring.services import (
+    scoring_run_create,
+    scoring_run_execute,
+    scoring_run_help,
+    scoring_run_start,
+)
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
-from scoring.asof import account_score_as_of, as_of_moment, scoring_model_resolve
+from scoring.analysis.asof import account_score_as_of, as_of_moment, scoring_model_resolve
 from scoring.errors import ScoringError
 
 

@@ -35,7 +35,11 @@ from django.utils import timezone
 from accounts.models import User
 from config.locks import job_lock
 from scoring.models import ScoringRun, ScoringRunChunk
-from scoring.services import scoring_chunk_fail, scoring_chunk_process, scoring_run_create
+from scoring.services.recompute import (
+    scoring_chunk_fail,
+    scoring_chunk_process,
+    scoring_run_create,
+)
 
 logger = logging.getLogger(__name__)
 

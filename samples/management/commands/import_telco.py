@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from scoring.telco import OBSERVED_DAYS_BEFORE, TelcoFileError, telco_import
+from samples.telco import OBSERVED_DAYS_BEFORE, TelcoFileError, telco_import
 
 
 def _date(value: str) -> dt.date:

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account
-from scoring.backtest import backtest_run, backtest_suggest
+from scoring.analysis.backtest import backtest_run, backtest_suggest
 from scoring.models import ScoringModel, Signal
 
 TELCO = (

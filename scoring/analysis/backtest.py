@@ -1,7 +1,7 @@
 """Backtests: how well a model version told apart, at past dates, the accounts that
 churned afterwards from those that stayed; and weights fitted to that history.
 
-Scores are computed as of each date (``scoring.asof``: the recompute's own SQL with time
+Scores are computed as of each date (``scoring.analysis.asof``: the recompute's own SQL with time
 as a parameter, nothing written).
 
 A backtest, per as-of date ``D`` (``backtest_run``):
@@ -12,7 +12,7 @@ A backtest, per as-of date ``D`` (``backtest_run``):
    stage filter is not applied (the report says so);
 2. each scored as of ``D`` with the chosen version, in chunks of ``CHUNK`` ids;
 3. labels: churned within ``horizon_days`` after ``D`` (``D < churned_at <= D + h``);
-4. the statistics (``scoring.stats``): ROC AUC of risk = lower score, churn rate and
+4. the statistics (``scoring.analysis.stats``): ROC AUC of risk = lower score, churn rate and
    accounts per band, the lift of the worst band, deciles, and the AUC of each
    component's score, so an admin sees which metrics carry signal.
 """
@@ -29,13 +29,14 @@ from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.selectors import customers_q
-from scoring import calibration, stats
-from scoring.asof import as_of_moment
+from accounts.selectors import customers_q, is_customer
+from scoring.analysis import calibration, stats
+from scoring.analysis.asof import as_of_moment
+from scoring.analysis.preview import score_rows_as_of
 from scoring.errors import ScoringError
 from scoring.models import Band, Metric, ScoringModel, Signal
-from scoring.preview import score_rows_as_of
-from scoring.services import model_spec, scoring_model_new_version
+from scoring.scorer import model_spec
+from scoring.services import scoring_model_new_version
 
 CHUNK = 2000
 MIN_CLASS = 5  # churned and staying accounts needed for a meaningful AUC
@@ -227,7 +228,7 @@ def backtest_run(
                 if score is None:
                     continue
                 churned_at = population[account_id]
-                label = 1 if churned_at is not None and churned_at <= end else 0
+                label = 0 if is_customer(churned_at, on=end) else 1
                 samples.append(Sample(account_id, index, score, band_id, label, breakdown))
         point.scored = len(samples)
         point.churned = sum(s.label for s in samples)

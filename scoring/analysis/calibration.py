@@ -34,7 +34,8 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
-from scoring import engine, stats
+from scoring import engine
+from scoring.analysis import stats
 
 L2 = 1.0
 LOW_PCT, HIGH_PCT = 2.0, 98.0

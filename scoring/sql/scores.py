@@ -1,28 +1,9 @@
-"""The rules of ``scoring/engine.py`` compiled to SQL: the set-based fast path.
-
-The recompute never brings account rows into Python. For a chunk of accounts it runs:
-
-1. ``rollup_sql``: one pass over the chunk's signals, grouped by account, pivoting
-   every metric the active models use into a column of a temporary table, and choosing
-   each account's model (the most specific active model whose filter matches);
-2. ``score_insert_sql`` per active model: component scores, score, band, completeness
-   and breakdown computed in SQL, the confirmed band decided by flap control, and
-   inserted as history rows;
-3. the event and latest-score statements in ``scoring/services.py``.
-
-A preview of a draft model (``scoring/preview.py``) runs steps 1 and 2 for a sample of
-accounts with ``score_select_sql``, the same computation without the INSERT.
-
-Every expression keeps the reference's order of floating-point operations, so the two
-agree to the last bit on PostgreSQL and SQLite alike (tests/scoring/test_properties.py).
-Values reach the SQL as bound parameters, never pasted into it, except ids and
-column names, which are integers and identifiers we generate.
-"""
+"""Scores from the roll-up table: component scores, score, band, completeness and
+breakdown per account, and flap control's confirmed band, in SQL."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from scoring.engine import (
     POINTS,
@@ -34,213 +15,8 @@ from scoring.engine import (
     band_ranks,
     dwell_reached_by,
 )
-
-
-@dataclass(frozen=True)
-class MetricColumn:
-    """A metric rolled up one way, and the name of its column in the roll-up table.
-
-    A metric's roll-up belongs to each model version that uses it (the version keeps the
-    definition it was activated with), so two versions may roll the same metric up over
-    different windows: one column each."""
-
-    id: int
-    key: str
-    rollup: str
-    window_days: int
-
-    @property
-    def column(self) -> str:
-        window = self.window_days if self.rollup not in ("latest", "days_since") else 0
-        return f"m{self.id}_{self.rollup}_{window}"
-
-    @property
-    def definition(self) -> tuple[int, str, int]:
-        return (self.id, self.rollup, self.window_days)
-
-
-def metric_column(component) -> MetricColumn:
-    """The roll-up column a scoring component reads (``select_related("metric")``)."""
-    return MetricColumn(
-        component.metric_id, component.metric.key, component.rollup, component.window_days
-    )
-
-
-@dataclass(frozen=True)
-class ModelFilter:
-    id: int
-    segment: str
-    plan: str
-    lifecycle_stage: str
-
-    @property
-    def specificity(self) -> int:
-        return sum(bool(f) for f in (self.segment, self.plan, self.lifecycle_stage))
-
-
-class Sql:
-    """A statement under construction: text and its parameters, in order."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.params: list = []
-
-    def add(self, text: str, *params) -> Sql:
-        self.parts.append(text)
-        self.params.extend(params)
-        return self
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-def _days_between(vendor: str, later_param: str, earlier_expr: str) -> str:
-    if vendor == "postgresql":
-        return f"(EXTRACT(EPOCH FROM ({later_param} - {earlier_expr}))::float8 / 86400.0)"
-    # Whole seconds, as integers: julianday() arithmetic would drift in the last digits.
-    return (
-        f"(CAST(strftime('%%s', {later_param}) AS INTEGER)"
-        f" - CAST(strftime('%%s', {earlier_expr}) AS INTEGER)) / 86400.0"
-    )
-
-
-def _ts(vendor: str, value: dt.datetime):
-    """A timestamp parameter: aware datetimes for PostgreSQL; SQLite stores Django's text form."""
-    if vendor == "postgresql":
-        return value
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-
-
-def model_choice_sql(vendor: str, filters: list[ModelFilter], sql: Sql) -> None:
-    """CASE choosing the most specific matching model for account row ``a``."""
-    ordered = sorted(filters, key=lambda f: (-f.specificity, f.id))
-    if not ordered:
-        sql.add("NULL")
-        return
-    sql.add("CASE")
-    for f in ordered:
-        conditions = []
-        params = []
-        for column, value in (
-            ("segment", f.segment),
-            ("plan", f.plan),
-            ("lifecycle_stage", f.lifecycle_stage),
-        ):
-            if value:
-                conditions.append(f"a.{column} = %s")
-                params.append(value)
-        condition = " AND ".join(conditions) or "1 = 1"
-        sql.add(f" WHEN {condition} THEN {int(f.id)}", *params)
-    sql.add(" END")
-
-
-def rollup_sql(
-    *,
-    vendor: str,
-    table: str,
-    metrics: list[MetricColumn],
-    filters: list[ModelFilter],
-    as_of: dt.datetime,
-    first_id: int,
-    last_id: int,
-    segment: str = "",
-    account_ids: list[int] | None = None,
-) -> Sql:
-    """CREATE TEMP TABLE ``table`` (account_id, model_id, one column per metric).
-
-    ``account_ids`` narrows the id range to those accounts (a preview's sample)."""
-    sql = Sql()
-    as_of_p = _ts(vendor, as_of)
-    sql.add(f"CREATE TEMP TABLE {table} AS SELECT a.id AS account_id, ")
-    model_choice_sql(vendor, filters, sql)
-    sql.add(" AS model_id")
-
-    # The earliest timestamp any roll-up can look at; latest/days_since look at all history.
-    needs_all_history = any(m.rollup in ("latest", "days_since") for m in metrics)
-    horizon_days = max(
-        [m.window_days * (2 if m.rollup == "change_pct" else 1) for m in metrics] or [0]
-    )
-
-    for m in metrics:
-        col = m.column
-        if m.rollup == "latest":
-            if vendor == "postgresql":
-                sql.add(
-                    ", (max(ARRAY[EXTRACT(EPOCH FROM s.timestamp)::float8, s.id::float8, s.value])"
-                    f" FILTER (WHERE s.metric_id = {int(m.id)}))[3] AS {col}"
-                )
-            else:
-                sql.add(
-                    f", (SELECT s2.value FROM scoring_signal s2 WHERE s2.account_id = a.id"
-                    f" AND s2.metric_id = {int(m.id)} AND s2.timestamp < %s"
-                    f" ORDER BY s2.timestamp DESC, s2.id DESC LIMIT 1) AS {col}",
-                    as_of_p,
-                )
-            continue
-        if m.rollup == "days_since":
-            newest = f"max(CASE WHEN s.metric_id = {int(m.id)} THEN s.timestamp END)"
-            sql.add(f", {_days_between(vendor, '%s', newest)} AS {col}", as_of_p)
-            continue
-        window_start = _ts(vendor, as_of - dt.timedelta(days=m.window_days))
-        in_window = f"s.metric_id = {int(m.id)} AND s.timestamp >= %s"
-        if m.rollup == "count":
-            sql.add(
-                f", CAST(count(CASE WHEN {in_window} THEN 1 END) AS REAL) AS {col}", window_start
-            )
-        elif m.rollup in ("sum", "avg", "min", "max"):
-            if m.rollup == "avg":
-                # sum / count rather than avg(): the same operations as the reference.
-                sql.add(
-                    f", sum(CASE WHEN {in_window} THEN s.value END)"
-                    f" / count(CASE WHEN {in_window} THEN 1 END) AS {col}",
-                    window_start,
-                    window_start,
-                )
-            else:
-                sql.add(
-                    f", {m.rollup}(CASE WHEN {in_window} THEN s.value END) AS {col}", window_start
-                )
-        elif m.rollup == "change_pct":
-            previous_start = _ts(vendor, as_of - dt.timedelta(days=2 * m.window_days))
-            prev = (
-                f"sum(CASE WHEN s.metric_id = {int(m.id)} AND s.timestamp >= %s"
-                f" AND s.timestamp < %s THEN s.value END)"
-            )
-            cur = f"COALESCE(sum(CASE WHEN {in_window} THEN s.value END), 0.0)"
-            sql.add(
-                f", ({cur} - {prev}) / abs(NULLIF({prev}, 0.0)) * 100.0 AS {col}",
-                window_start,
-                previous_start,
-                window_start,
-                previous_start,
-                window_start,
-            )
-        else:
-            raise ValueError(f"unknown roll-up {m.rollup!r}")
-
-    sql.add(" FROM accounts_account a LEFT JOIN scoring_signal s ON s.account_id = a.id")
-    # The chunk's id range, stated on the signals too: without it the planner cannot see
-    # that only a slice of the signal index is needed, and may read the whole table for
-    # every chunk (a hash join over a sequential scan).
-    sql.add(" AND s.account_id >= %s AND s.account_id <= %s", first_id, last_id)
-    sql.add(" AND s.timestamp < %s", as_of_p)
-    if metrics:
-        ids = ", ".join(str(int(m.id)) for m in metrics)
-        sql.add(f" AND s.metric_id IN ({ids})")
-    else:
-        sql.add(" AND 1 = 0")
-    if metrics and not needs_all_history:
-        sql.add(" AND s.timestamp >= %s", _ts(vendor, as_of - dt.timedelta(days=horizon_days)))
-    sql.add(" WHERE a.id >= %s AND a.id <= %s", first_id, last_id)
-    if account_ids is not None:
-        sql.add(f" AND a.id IN ({', '.join(str(int(i)) for i in account_ids) or 'NULL'})")
-    # Accounts that had left before the moment scored are not scored.
-    sql.add(" AND (a.churned_at IS NULL OR a.churned_at > %s)", as_of.date())
-    if segment:
-        sql.add(" AND a.segment = %s", segment)
-    sql.add(" GROUP BY a.id, a.segment, a.plan, a.lifecycle_stage")
-    return sql
+from scoring.sql import Sql, fence, ts
+from scoring.sql.rollup import MetricColumn
 
 
 def _component_sql(spec: ComponentSpec, raw: str, kind: str, sql: Sql) -> None:
@@ -305,7 +81,7 @@ def _levels_sql(
 ) -> Sql:
     """SELECT account_id, r0, c0, …, score, completeness for the accounts of ``model_id``."""
     n = len(components)
-    fence = _fence(vendor)
+    end = fence(vendor)
 
     # Level 1: raw values (missing replaced by the default where the component says so).
     level1 = Sql()
@@ -325,7 +101,7 @@ def _levels_sql(
         level2.add(f", r{i}, d{i}, ")
         _component_sql(spec, f"r{i}", kind, level2)
         level2.add(f" AS c{i}")
-    level2.add(" FROM (").add(level1.text, *level1.params).add(f"{fence}) l1")
+    level2.add(" FROM (").add(level1.text, *level1.params).add(f"{end}) l1")
 
     # Level 3: score and completeness.
     level3 = Sql()
@@ -359,15 +135,8 @@ def _levels_sql(
             f"CASE WHEN d{i} = 1 AND c{i} IS NOT NULL THEN 1 ELSE 0 END" for i in range(n)
         )
         level3.add(f", CAST({had} AS REAL) / {n} AS completeness")
-    level3.add(" FROM (").add(level2.text, *level2.params).add(f"{fence}) l2")
+    level3.add(" FROM (").add(level2.text, *level2.params).add(f"{end}) l2")
     return level3
-
-
-def _fence(vendor: str) -> str:
-    """PostgreSQL flattens nested sub-selects and then evaluates each component's
-    expression once per mention (score, weights, completeness, breakdown); OFFSET 0
-    keeps every level a step of its own, so that each value is computed once."""
-    return " OFFSET 0" if vendor == "postgresql" else ""
 
 
 def _breakdown_sql(vendor: str, n: int, prefix: str = "") -> str:
@@ -399,7 +168,7 @@ def score_select_sql(
     sql.add("SELECT account_id, score, ")
     _band_sql(bands, "score", sql)
     sql.add(f" AS band_id, completeness, {_breakdown_sql(vendor, len(components))} AS breakdown")
-    sql.add(" FROM (").add(levels.text, *levels.params).add(f"{_fence(vendor)}) l3")
+    sql.add(" FROM (").add(levels.text, *levels.params).add(f"{fence(vendor)}) l3")
     return sql
 
 
@@ -447,8 +216,8 @@ def score_insert_sql(
         kind=kind,
         components=components,
     )
-    fence = _fence(vendor)
-    at = _ts(vendor, computed_at)
+    end = fence(vendor)
+    at = ts(vendor, computed_at)
 
     ranks = band_ranks(bands)
 
@@ -471,13 +240,13 @@ def score_insert_sql(
         " WHEN ah.band_id IS NULL THEN 0 ELSE 2 END AS mode",
         at,
     )
-    l4.add(" FROM (").add(levels.text, *levels.params).add(f"{fence}) l3")
+    l4.add(" FROM (").add(levels.text, *levels.params).add(f"{end}) l3")
     l4.add(" LEFT JOIN scoring_accounthealth ah ON ah.account_id = l3.account_id")
 
     # The raw band's rank, from the raw band computed at l4 (its CASE is over l3.score).
     l4b = Sql()
     l4b.add(f"SELECT l4.*, {rank_of('l4.raw')} AS raw_rank FROM (")
-    l4b.add(l4.text, *l4.params).add(f"{fence}) l4")
+    l4b.add(l4.text, *l4.params).add(f"{end}) l4")
 
     def side(rank: str) -> str:
         return f"(CASE WHEN {rank} > pb_rank THEN 1 WHEN {rank} < pb_rank THEN -1 ELSE 0 END)"
@@ -497,13 +266,13 @@ def score_insert_sql(
         " THEN ppb ELSE raw END AS pend",
         at,
     )
-    l5.add(" FROM (").add(l4b.text, *l4b.params).add(f"{fence}) l4b")
+    l5.add(" FROM (").add(l4b.text, *l4b.params).add(f"{end}) l4b")
 
     settle = Sql()
     settle.add(
         "cnt >= %s AND since <= %s",
         int(rules.dwell_scorings),
-        _ts(vendor, dwell_reached_by(computed_at, int(rules.dwell_days))),
+        ts(vendor, dwell_reached_by(computed_at, int(rules.dwell_days))),
     )
     waiting = f"mode = 2 AND moving = 1 AND NOT ({settle.text})"
     sql = Sql()
@@ -524,7 +293,7 @@ def score_insert_sql(
     sql.add(f" CASE WHEN {waiting} THEN cnt ELSE 0 END,", *settle.params)
     sql.add(f" CASE WHEN {waiting} THEN since END,", *settle.params)
     sql.add(" CASE WHEN mode = 1 THEN TRUE ELSE FALSE END, completeness, breakdown, %s", at)
-    sql.add(" FROM (").add(l5.text, *l5.params).add(f"{fence}) l5")
+    sql.add(" FROM (").add(l5.text, *l5.params).add(f"{end}) l5")
     if vendor == "postgresql":
         sql.add(" ON CONFLICT DO NOTHING")
     else:

@@ -29,8 +29,16 @@ from django.db import transaction
 
 from accounts.models import Account, RiskLevel
 from accounts.services import accounts_bulk_upsert
-from scoring.models import Band, Metric, ScoringComponent, ScoringModel
-from scoring.services import SignalRow, metric_ensure, scoring_model_activate, signals_store
+from scoring.models import Metric, ScoringModel
+from scoring.services import (
+    BandInput,
+    ComponentInput,
+    SignalRow,
+    metric_ensure,
+    scoring_model_activate,
+    scoring_model_draft_save,
+    signals_store,
+)
 
 EXTERNAL_ID_PREFIX = "telco-"
 MODEL_KEY = "telco"
@@ -258,23 +266,20 @@ def _ensure_config() -> tuple[ScoringModel, bool]:
     model = ScoringModel.objects.filter(key=MODEL_KEY).order_by("-version").first()
     if model is not None:
         return model, False
-    model = ScoringModel.objects.create(
+    model = scoring_model_draft_save(
         key=MODEL_KEY,
-        name="Telco churn risk",
-        kind=ScoringModel.Kind.WEIGHTED,
-        description="Hand-weighted score of the Telco Customer Churn sample (docs/telco.md).",
+        fields={
+            "name": "Telco churn risk",
+            "kind": ScoringModel.Kind.WEIGHTED,
+            "description": "Hand-weighted score of the Telco Customer Churn sample "
+            "(docs/telco.md).",
+        },
+        components=[
+            ComponentInput(metric=metrics[key], rule=rule, params=params, weight=Decimal(weight))
+            for key, weight, rule, params in MODEL
+        ],
+        bands=[BandInput(*band) for band in BANDS],
     )
-    for position, (key, weight, rule, params) in enumerate(MODEL):
-        ScoringComponent.objects.create(
-            model=model,
-            metric=metrics[key],
-            position=position,
-            weight=Decimal(weight),
-            rule=rule,
-            params=params,
-        )
-    for name, lower, color, level in BANDS:
-        Band.objects.create(model=model, name=name, lower=lower, color=color, level=level)
     scoring_model_activate(model=model)
     return model, True
 

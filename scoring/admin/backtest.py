@@ -18,16 +18,18 @@ from django.utils import timezone
 
 from accounts.models import Account
 from scoring import charts
-from scoring.backtest import (
+from scoring.analysis.backtest import (
     DEFAULT_HORIZON,
     BacktestReport,
     backtest_draft_create,
     backtest_run,
     backtest_suggest,
 )
+from scoring.analysis.whatif import book_band_moves
 from scoring.errors import ScoringError
+from scoring.formatting import format_score
 from scoring.models import ScoringModel
-from scoring.whatif import book_band_moves
+from scoring.validation import components_with_bad_params
 
 # Curves of successive as-of dates, oldest first.
 CURVE_COLORS = ["#94a3b8", "#0ea5e9", "#6366f1", "#16a34a", "#d97706", "#dc2626"]
@@ -117,7 +119,7 @@ def report_context(report: BacktestReport) -> dict:
                     str(d.index),
                     d.rate,
                     "#6366f1",
-                    f"Decile {d.index} (scores {d.low:.1f}–{d.high:.1f}): "
+                    f"Decile {d.index} (scores {format_score(d.low)}–{format_score(d.high)}): "
                     f"{d.churned} of {d.accounts} churned",
                 )
                 for d in point.deciles
@@ -245,13 +247,7 @@ def whatif_view(model_admin, request: HttpRequest, object_id: int) -> HttpRespon
 
 
 def _blocking_errors(model: ScoringModel) -> str:
-    from scoring.services import component_params_errors
-
-    broken = [
-        c.display_label
-        for c in model.components.select_related("metric")
-        if component_params_errors(rule=c.rule, params=c.params, model_kind=model.kind)
-    ]
+    broken = components_with_bad_params(model=model)
     if broken:
         return "Fix the parameters of " + ", ".join(broken) + " to compare the draft."
     if not model.components.exists():

@@ -1,6 +1,6 @@
 """Scoring as of a past moment: which model version was active then, and one account's
 score as it stood, through the recompute's own SQL with time as a parameter
-(``scoring.preview.score_rows_as_of``): only signals before the moment, roll-up windows
+(``scoring.analysis.preview.score_rows_as_of``): only signals before the moment, roll-up windows
 ending there. Nothing is written. A date ``D`` means the moment ``D`` begins in the
 site's time zone.
 """
@@ -15,9 +15,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import is_customer
+from scoring.analysis.preview import score_rows_as_of
+from scoring.applicability import ModelFilter, choose
 from scoring.errors import ScoringError
 from scoring.models import Band, HealthScore, ScoringModel
-from scoring.preview import score_rows_as_of
 from scoring.selectors import BreakdownRow, score_breakdown
 
 # --- Dates and versions ----------------------------------------------------------------
@@ -93,42 +95,32 @@ class AccountAsOf:
     breakdown: list[BreakdownRow]
 
 
-def _matches(model: ScoringModel, account: Account) -> bool:
-    return all(
-        not wanted or getattr(account, name) == wanted
-        for name, wanted in (
-            ("segment", model.segment),
-            ("plan", model.plan),
-            ("lifecycle_stage", model.lifecycle_stage),
-        )
-    )
-
-
 def account_score_as_of(
     *, account: Account, as_of: dt.datetime, model: ScoringModel | None = None
 ) -> AccountAsOf:
     """Score ``account`` as it stood at ``as_of``: only signals before it, with ``model``
     or else the version that scored it then (the most specific version active at
-    ``as_of`` whose filter matches the account, the older one on a tie, as a run chooses).
+    ``as_of`` whose filter matches the account, the older one on a tie, as a run chooses:
+    ``scoring.applicability``).
     """
-    if account.churned_at is not None and account.churned_at <= as_of.date():
+    if not is_customer(account.churned_at, on=as_of.date()):
         raise ScoringError(
             f"{account} had churned on {account.churned_at:%Y-%m-%d}, before {as_of:%Y-%m-%d}."
         )
     if model is None:
         keys = ScoringModel.objects.exclude(activated_at=None).values_list("key", flat=True)
-        candidates = [
-            m
+        active = {
+            m.pk: m
             for key in sorted(set(keys))
             if (m := scoring_model_active_at(key=key, at=as_of)) is not None
-            and _matches(m, account)
-        ]
-        if not candidates:
+        }
+        chosen = choose([ModelFilter.of(m) for m in active.values()], account)
+        if chosen is None:
             raise ScoringError(
                 f"No scoring model that applies to {account} was active on {as_of:%Y-%m-%d %H:%M}: "
                 "choose a model version."
             )
-        model = min(candidates, key=lambda m: (-m.specificity, m.pk))
+        model = active[chosen]
     rows = score_rows_as_of(model=model, account_ids=[account.pk], as_of=as_of)
     _, score, band_id, completeness, breakdown = rows[0]
     scored = HealthScore(account=account, model=model, score=score, breakdown=breakdown)

@@ -1,15 +1,15 @@
 """Preview a draft scoring model on a sample of accounts before it is activated.
 
-Nothing is written: the preview runs the recompute's own SQL (``compiler.rollup_sql``
-and ``compiler.score_select_sql``, the SELECT half of the history INSERT) inside a
-transaction that is rolled back, so a preview's scores are exactly the scores the
-version would store, and the latest scores it is compared with stay untouched.
+Nothing is written: the preview scores with the recompute's own scorer
+(``scoring/scorer.py``; the SELECT half of the history INSERT) inside a transaction
+that is rolled back, so a preview's scores are exactly the scores the version would
+store, and the latest scores it is compared with stay untouched.
 
 Steps:
 
 1. ``preview_accounts``: the accounts the version would score once active — matching
-   its filter, not churned, and not claimed by a more specific active model of another
-   key (the version replaces the active one of its own key);
+   its filter, not churned, and not taken by an active model of another key that comes
+   first (``scoring/applicability.py``; the version replaces its own key's active one);
 2. ``preview_sample``: a random sample of them, or the first ones by id;
 3. ``scoring_model_preview``: roll-up and scores for the sample, beside each account's
    latest score and band;
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -29,9 +29,9 @@ from django.db.models import QuerySet
 
 from accounts.models import Account
 from accounts.selectors import customers_q
-from scoring import compiler
+from scoring.applicability import ModelFilter, claimed_q
 from scoring.models import AccountHealth, ScoringModel
-from scoring.services import model_spec
+from scoring.scorer import Scorer
 
 PREVIEW_MAX_ACCOUNTS = 5000
 NOT_SCORED = "Not scored yet"
@@ -78,31 +78,14 @@ class PreviewRow:
         return self.was_scored and self.from_label != self.to_label
 
 
-def _filter_kwargs(model: ScoringModel) -> dict[str, str]:
-    return {
-        name: value
-        for name, value in (
-            ("segment", model.segment),
-            ("plan", model.plan),
-            ("lifecycle_stage", model.lifecycle_stage),
-        )
-        if value
-    }
-
-
 def preview_accounts(*, model: ScoringModel, as_of: dt.datetime) -> QuerySet[Account]:
-    """The accounts ``model`` would score if it were activated now."""
-    accounts = Account.objects.filter(customers_q(on=as_of.date()), **_filter_kwargs(model))
-    # The recompute gives an account to the most specific matching model, the older
-    # one on a tie (compiler.model_choice_sql); activating retires the own key's version.
+    """The accounts ``model`` would score if it were activated now: activating retires
+    its own key's active version, and the active models of other keys stay its rivals."""
     rivals = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).exclude(key=model.key)
-    for rival in rivals:
-        if (rival.specificity, -rival.pk) > (model.specificity, -model.pk):
-            conditions = _filter_kwargs(rival)
-            if not conditions:
-                return accounts.none()
-            accounts = accounts.exclude(**conditions)
-    return accounts
+    return Account.objects.filter(
+        customers_q(on=as_of.date()),
+        claimed_q(ModelFilter.of(model), [ModelFilter.of(r) for r in rivals]),
+    )
 
 
 def preview_sample(
@@ -128,39 +111,22 @@ def score_rows_as_of(
     """
     if not account_ids:
         return []
-    vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
-    components = list(model.components.select_related("metric").order_by("position", "id"))
-    spec = model_spec(model=model)
-    columns = {c.metric_id: compiler.metric_column(c) for c in components}
-    table = f"vitals_preview_{int(model.pk)}_{uuid.uuid4().hex[:12]}"
+    # This model alone, with no conditions: every listed account is its.
+    scorer = Scorer(models=[model], choice=[ModelFilter.unconditional(model.pk)])
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            rollup = compiler.rollup_sql(
-                vendor=vendor,
-                table=table,
-                metrics=list(columns.values()),
-                # This model alone, with no conditions: every listed account is its.
-                filters=[compiler.ModelFilter(model.pk, "", "", "")],
+        with (
+            connection.cursor() as cursor,
+            scorer.rollup(
+                cursor,
                 as_of=as_of,
                 first_id=min(account_ids),
                 last_id=max(account_ids),
                 account_ids=account_ids,
-            )
-            cursor.execute(rollup.text, rollup.params)
-            select = compiler.score_select_sql(
-                vendor=vendor,
-                rollup_table=table,
-                model_id=model.pk,
-                kind=model.kind,
-                components=[
-                    (cs, columns[c.metric_id])
-                    for cs, c in zip(spec.components, components, strict=True)
-                ],
-                bands=spec.bands,
-            )
+            ) as table,
+        ):
+            select = scorer.select_sql(table, model)
             cursor.execute(select.text, select.params)
             scored = cursor.fetchall()
-            cursor.execute(f"DROP TABLE {table}")
         # Nothing of the above is meant to last, whatever the database keeps by default.
         transaction.set_rollback(True)
     return [
@@ -235,6 +201,36 @@ class MatrixRow:
 
 
 @dataclass(frozen=True)
+class BandMatrix:
+    to_labels: list[tuple[str, str | None]]
+    rows: list[MatrixRow]
+    column_totals: list[int]
+
+
+def band_matrix(
+    *, bands, moves: Mapping[tuple[str, str], int], colors: Mapping[str, str | None]
+) -> BandMatrix:
+    """The band-move matrix: ``moves`` counts accounts by (band now, band with the draft),
+    ``colors`` gives each band-now label its colour. Columns: the draft's bands from the
+    highest, then "No band" if any account has none. Rows: the draft's own band names in
+    its order first, then any other names the latest scores carry (other models or
+    versions), then "No band" and the unscored."""
+    ordered = sorted(bands, key=lambda b: (b.lower is None, -(b.lower or 0.0), b.name))
+    to_labels = [(b.name, b.color) for b in ordered]
+    if any(to == NO_BAND and count for (_, to), count in moves.items()):
+        to_labels.append((NO_BAND, None))
+    from_labels = [name for name, _ in to_labels if name in colors and name != NO_BAND]
+    from_labels += sorted(set(colors) - set(from_labels) - {NO_BAND, NOT_SCORED})
+    from_labels += [label for label in (NO_BAND, NOT_SCORED) if label in colors]
+    rows = []
+    for label in from_labels:
+        counts = [moves.get((label, to), 0) for to, _ in to_labels]
+        rows.append(MatrixRow(label, colors.get(label), counts, sum(counts)))
+    totals = [sum(row.counts[i] for row in rows) for i in range(len(to_labels))]
+    return BandMatrix(to_labels, rows, totals)
+
+
+@dataclass(frozen=True)
 class PreviewSummary:
     accounts: int
     compared: int
@@ -252,28 +248,14 @@ def preview_summarise(
 ) -> PreviewSummary:
     """The band-move matrix (from band → to band counts), the average score change over
     the accounts that have both scores, and the accounts that move the most."""
-    draft_bands = sorted(
-        model.bands.all(), key=lambda b: (b.lower is None, -(b.lower or 0.0), b.name)
-    )
-    to_labels = [(b.name, b.color) for b in draft_bands]
-    if any(r.new_band is None for r in rows):
-        to_labels.append((NO_BAND, None))
-
-    # From-bands: the draft's own names in its order first, then any other names the
-    # latest scores carry (other models or versions), then the unscored.
     colors: dict[str, str | None] = {}
     for r in rows:
         colors.setdefault(r.from_label, r.old_band_color)
-    from_labels = [name for name, _ in to_labels if name in colors and name != NO_BAND]
-    from_labels += sorted(set(colors) - set(from_labels) - {NO_BAND, NOT_SCORED})
-    from_labels += [label for label in (NO_BAND, NOT_SCORED) if label in colors]
-
-    pairs = Counter((r.from_label, r.to_label) for r in rows)
-    matrix = []
-    for label in from_labels:
-        counts = [pairs[(label, to)] for to, _ in to_labels]
-        matrix.append(MatrixRow(label, colors.get(label), counts, sum(counts)))
-    column_totals = [sum(row.counts[i] for row in matrix) for i in range(len(to_labels))]
+    matrix = band_matrix(
+        bands=model.bands.all(),
+        moves=Counter((r.from_label, r.to_label) for r in rows),
+        colors=colors,
+    )
 
     deltas = [r.delta for r in rows if r.delta is not None]
     average = None
@@ -292,8 +274,8 @@ def preview_summarise(
         average_change=average,
         band_moves=sum(1 for r in rows if r.band_moved),
         newly_scored=sum(1 for r in rows if not r.was_scored),
-        to_labels=to_labels,
-        matrix=matrix,
-        column_totals=column_totals,
+        to_labels=matrix.to_labels,
+        matrix=matrix.rows,
+        column_totals=matrix.column_totals,
         biggest_moves=moved[:biggest],
     )

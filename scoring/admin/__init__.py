@@ -1,0 +1,14 @@
+"""The scoring admin, by topic (each module registers its pages):
+
+- ``metrics``: metrics, signals, CSM sentiment;
+- ``versions``: scoring model versions with components and bands, previews, grades;
+- ``backtest``: backtests, suggested weights and the whole-book what-if of a version;
+- ``runs``: recomputes and the form that starts one;
+- ``results``: score history, latest health, score events.
+
+Every change goes through ``scoring.services``, as the API's do.
+"""
+
+from scoring.admin import metrics, results, runs, versions
+
+__all__ = ["metrics", "results", "runs", "versions"]

@@ -1,0 +1,37 @@
+"""The scoring app's tables, by topic:
+
+- ``metrics``: metrics, the signals that record them, CSM sentiment;
+- ``configuration``: scoring model versions, their components and bands, grade scale;
+- ``runs``: recomputes and their chunks;
+- ``results``: health score history, the latest health per account, score events.
+
+The scoring maths lives in ``scoring/engine.py`` (pure Python, the reference) and
+``scoring/sql/`` (the same rules as SQL, the fast path); these models only hold
+configuration and results. Scoring never imports playbooks: band changes and score
+drops are written as ``ScoreEvent`` rows, which playbooks reads and claims.
+
+Import from here: ``from scoring.models import HealthScore``.
+"""
+
+from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
+from scoring.models.metrics import CsmSentiment, Metric, Signal, describe_rollup, rollup_unit
+from scoring.models.results import AccountHealth, FlapState, HealthScore, ScoreEvent
+from scoring.models.runs import ScoringRun, ScoringRunChunk
+
+__all__ = [
+    "AccountHealth",
+    "Band",
+    "CsmSentiment",
+    "FlapState",
+    "GradeScale",
+    "HealthScore",
+    "Metric",
+    "ScoreEvent",
+    "ScoringComponent",
+    "ScoringModel",
+    "ScoringRun",
+    "ScoringRunChunk",
+    "Signal",
+    "describe_rollup",
+    "rollup_unit",
+]

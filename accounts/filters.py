@@ -1,4 +1,9 @@
-"""The account list's filters, shared by the page, its CSV export and (later) the API."""
+"""The account list's filters: the page and its CSV export (``AccountFilter``), and
+``GET /api/v1/accounts/`` (``AccountApiFilter``). The two name their parameters for
+their readers (a form's choices; an integrator's query string) but every rule lives
+once, in ``AccountRules`` and ``ORDERINGS``: a band, a level, a search, a sort mean the
+same accounts in the same order through either door (tests/api/test_account_filters.py).
+"""
 
 from __future__ import annotations
 
@@ -20,34 +25,46 @@ RENEWAL_WINDOWS = [
     ("overdue", "Renewal date passed"),
 ]
 
-# Sort keys the list accepts, each mapped to the ORM ordering it means. Other apps
-# register more keys (the score, its 30-day change) through ``SORTS``. Accounts
-# without a renewal date come last either way, on PostgreSQL and SQLite alike.
-SORTS: dict[str, tuple[str, list[str | OrderBy]]] = {
-    "name": ("Name", ["name", "pk"]),
-    "-name": ("Name (Z–A)", ["-name", "-pk"]),
-    "-arr": ("ARR (highest first)", ["-arr", "name"]),
-    "arr": ("ARR (lowest first)", ["arr", "name"]),
-    "renewal_date": (
-        "Renewal (soonest first)",
-        [F("renewal_date").asc(nulls_last=True), "name"],
-    ),
-    "-renewal_date": (
-        "Renewal (latest first)",
-        [F("renewal_date").desc(nulls_last=True), "name"],
-    ),
-    # Scores live in the latest-health row (scoring.AccountHealth); unscored accounts last.
-    "score": ("Score (lowest first)", [F("health__score").asc(nulls_last=True), "name"]),
-    "-score": ("Score (highest first)", [F("health__score").desc(nulls_last=True), "name"]),
-    "trend_30d": (
-        "30-day change (biggest drop first)",
-        [F("health__trend_30d").asc(nulls_last=True), "name"],
-    ),
-    "-trend_30d": (
-        "30-day change (biggest rise first)",
-        [F("health__trend_30d").desc(nulls_last=True), "name"],
-    ),
+# Sort keys, each with the ORM ordering it means; the page offers them by label, the API
+# takes them (and ``created_at``) in ``ordering``. Accounts without a renewal date or a
+# score come last either way, on PostgreSQL and SQLite alike; ties fall back on the
+# name, then the id, so pages never overlap nor skip rows.
+ORDERINGS: dict[str, list[str | OrderBy]] = {
+    "name": ["name"],
+    "-name": ["-name"],
+    "-arr": ["-arr"],
+    "arr": ["arr"],
+    "renewal_date": [F("renewal_date").asc(nulls_last=True)],
+    "-renewal_date": [F("renewal_date").desc(nulls_last=True)],
+    # Scores live in the latest-health row (scoring.AccountHealth).
+    "score": [F("health__score").asc(nulls_last=True)],
+    "-score": [F("health__score").desc(nulls_last=True)],
+    "trend_30d": [F("health__trend_30d").asc(nulls_last=True)],
+    "-trend_30d": [F("health__trend_30d").desc(nulls_last=True)],
+    "created_at": ["created_at"],
+    "-created_at": ["-created_at"],
 }
+SORT_LABELS = {
+    "name": "Name",
+    "-name": "Name (Z–A)",
+    "-arr": "ARR (highest first)",
+    "arr": "ARR (lowest first)",
+    "renewal_date": "Renewal (soonest first)",
+    "-renewal_date": "Renewal (latest first)",
+    "score": "Score (lowest first)",
+    "-score": "Score (highest first)",
+    "trend_30d": "30-day change (biggest drop first)",
+    "-trend_30d": "30-day change (biggest rise first)",
+}
+
+
+def order_accounts(queryset: QuerySet[Account], keys: list[str]) -> QuerySet[Account]:
+    """``queryset`` in the order of the sort ``keys`` (of ``ORDERINGS``), then name and id."""
+    ordering: list[str | OrderBy] = []
+    for key in keys:
+        ordering.extend(ORDERINGS[key])
+    return queryset.order_by(*ordering, "name", "pk")
+
 
 # Risk levels of the confirmed band (the one vocabulary across scoring models), and the
 # customers not scored yet. Churned accounts have no level: they are customers no more.
@@ -63,7 +80,67 @@ TRENDS = [
 ]
 
 
-class AccountFilter(django_filters.FilterSet):
+class AccountRules:
+    """What each filter of the account list means; both filter sets use these methods."""
+
+    today: dt.date
+
+    def filter_search(
+        self, queryset: QuerySet[Account], name: str, value: str
+    ) -> QuerySet[Account]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value) | Q(domain__icontains=value) | Q(external_id__iexact=value)
+        )
+
+    def filter_level(
+        self, queryset: QuerySet[Account], name: str, value: str | list[str]
+    ) -> QuerySet[Account]:
+        # The same customers the home page's level tiles count.
+        levels = [value] if isinstance(value, str) else list(value)
+        if not levels:
+            return queryset
+        return filter_by_level(queryset, levels, today=self.today)
+
+    def filter_band(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        # Across model versions (and segment models) a band is known by its name, in any
+        # letter case; "none": not scored, or scored with no band. Customers only.
+        queryset = queryset.filter(customers_q(on=self.today))
+        if value.lower() == "none":
+            return queryset.filter(Q(health__isnull=True) | Q(health__band__isnull=True))
+        return queryset.filter(health__band__name__iexact=value)
+
+    def filter_customer(
+        self, queryset: QuerySet[Account], name: str, value: str
+    ) -> QuerySet[Account]:
+        if value == "churned":
+            return queryset.filter(churned_q(on=self.today))
+        return queryset.filter(customers_q(on=self.today))
+
+    def filter_trend(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
+        # "Steady" is within half a point either way, the same threshold as the arrows.
+        if value == "down10":
+            return queryset.filter(health__trend_30d__lte=-10)
+        if value == "down":
+            return queryset.filter(health__trend_30d__lt=-0.5)
+        if value == "up":
+            return queryset.filter(health__trend_30d__gt=0.5)
+        return queryset.filter(health__trend_30d__gte=-0.5, health__trend_30d__lte=0.5)
+
+    def filter_renewal(
+        self, queryset: QuerySet[Account], name: str, value: str
+    ) -> QuerySet[Account]:
+        if value == "overdue":
+            return queryset.filter(renewal_date__lt=self.today)
+        days = int(value)
+        return queryset.filter(
+            renewal_date__gte=self.today, renewal_date__lte=self.today + dt.timedelta(days=days)
+        )
+
+
+class AccountFilter(AccountRules, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     segment = django_filters.ChoiceFilter(
         choices=Account.Segment.choices, empty_label="Any segment"
@@ -91,7 +168,7 @@ class AccountFilter(django_filters.FilterSet):
         choices=TRENDS, method="filter_trend", label="Trend", empty_label="Any trend"
     )
     sort = django_filters.ChoiceFilter(
-        choices=[(key, label) for key, (label, _) in SORTS.items()],
+        choices=list(SORT_LABELS.items()),
         method="filter_sort",
         label="Sort",
         empty_label=None,
@@ -129,53 +206,6 @@ class AccountFilter(django_filters.FilterSet):
         self.filters["band"].extra["choices"] = [(n, n) for n in names] + [("none", "Not scored")]
         self.today = today or timezone.localdate()
 
-    def filter_level(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
-        # The same customers the home page's level tiles count.
-        return filter_by_level(queryset, [value], today=self.today)
-
-    def filter_band(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
-        queryset = queryset.filter(customers_q(on=self.today))
-        if value == "none":
-            return queryset.filter(Q(health__isnull=True) | Q(health__band__isnull=True))
-        return queryset.filter(health__band__name=value)
-
-    def filter_customer(
-        self, queryset: QuerySet[Account], name: str, value: str
-    ) -> QuerySet[Account]:
-        if value == "churned":
-            return queryset.filter(churned_q(on=self.today))
-        return queryset.filter(customers_q(on=self.today))
-
-    def filter_trend(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
-        # "Steady" is within half a point either way, the same threshold as the arrows.
-        if value == "down10":
-            return queryset.filter(health__trend_30d__lte=-10)
-        if value == "down":
-            return queryset.filter(health__trend_30d__lt=-0.5)
-        if value == "up":
-            return queryset.filter(health__trend_30d__gt=0.5)
-        return queryset.filter(health__trend_30d__gte=-0.5, health__trend_30d__lte=0.5)
-
-    def filter_search(
-        self, queryset: QuerySet[Account], name: str, value: str
-    ) -> QuerySet[Account]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value) | Q(domain__icontains=value) | Q(external_id__iexact=value)
-        )
-
-    def filter_renewal(
-        self, queryset: QuerySet[Account], name: str, value: str
-    ) -> QuerySet[Account]:
-        if value == "overdue":
-            return queryset.filter(renewal_date__lt=self.today)
-        days = int(value)
-        return queryset.filter(
-            renewal_date__gte=self.today, renewal_date__lte=self.today + dt.timedelta(days=days)
-        )
-
     def filter_sort(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet[Account]:
         # Applied last in ``qs`` below, so every other filter has narrowed the set first.
         return queryset
@@ -187,10 +217,8 @@ class AccountFilter(django_filters.FilterSet):
             # an error message that reads as if the filter had been applied. An owner
             # outside the user's scope is such a value: it matches nothing.
             return self.queryset.none()
-        queryset = super().qs
         key = self.form.cleaned_data.get("sort") if self.is_bound else None
-        _, ordering = SORTS.get(key or "name", SORTS["name"])
-        return queryset.order_by(*ordering)
+        return order_accounts(super().qs, [key or "name"])
 
     def error_summary(self) -> list[str]:
         """Each unreadable filter as "Label: reason", for the page and the CSV export."""
@@ -211,30 +239,15 @@ def filter_by_level(
     return queryset.filter(customers_q(on=today)).filter(wanted)
 
 
-class _StableOrderingFilter(django_filters.OrderingFilter):
-    """Ends every ordering with the primary key, so that pages never overlap nor skip rows.
-    By score, accounts not scored yet come last in either direction, on every database."""
-
-    NULLS_LAST = {"health__score"}
+class _OrderingFilter(django_filters.OrderingFilter):
+    """``ordering=-arr,name``: the keys of ``ORDERINGS``, through ``order_accounts``."""
 
     def filter(self, qs: QuerySet[Account], value: list[str] | None) -> QuerySet[Account]:
-        params = [param for param in value or [] if param]  # "name," leaves an empty item
-        if not params:
-            return qs
-        ordering: list = []
-        for param in params:
-            name = self.get_ordering_value(param)
-            field = name.removeprefix("-")
-            if field not in self.NULLS_LAST:
-                ordering.append(name)
-            elif name.startswith("-"):
-                ordering.append(F(field).desc(nulls_last=True))
-            else:
-                ordering.append(F(field).asc(nulls_last=True))
-        return qs.order_by(*ordering, "pk")
+        keys = [key for key in value or [] if key]  # "name," leaves an empty item
+        return order_accounts(qs, keys) if keys else qs
 
 
-class AccountApiFilter(django_filters.FilterSet):
+class AccountApiFilter(AccountRules, django_filters.FilterSet):
     """GET /api/v1/accounts/ query parameters.
 
     ``band`` and the ``score`` ordering read the account's latest health through the
@@ -243,10 +256,9 @@ class AccountApiFilter(django_filters.FilterSet):
     """
 
     band = django_filters.CharFilter(
-        field_name="health__band__name",
-        lookup_expr="iexact",
+        method="filter_band",
         help_text="Name of the confirmed band of the account's latest health score, e.g. "
-        "At-risk (any letter case). Accounts not scored yet never match.",
+        "At-risk (any letter case); none: not scored yet. Customers only.",
     )
     level = django_filters.MultipleChoiceFilter(
         choices=LEVELS,
@@ -269,8 +281,8 @@ class AccountApiFilter(django_filters.FilterSet):
         method="filter_search",
         help_text="Name or domain containing the text, or an exact external id.",
     )
-    ordering = _StableOrderingFilter(
-        fields=["name", "arr", "renewal_date", "created_at", ("health__score", "score")],
+    ordering = _OrderingFilter(
+        fields=[(key, key) for key in ORDERINGS if not key.startswith("-")],
         help_text="Sort key; prefix with '-' for descending. Default: name. By `score`, "
         "accounts not scored yet come last either way.",
     )
@@ -279,11 +291,6 @@ class AccountApiFilter(django_filters.FilterSet):
         model = Account
         fields = ["band", "level", "segment", "owner", "renewal_before", "search", "ordering"]
 
-    filter_search = AccountFilter.filter_search
-
-    def filter_level(
-        self, queryset: QuerySet[Account], name: str, value: list[str]
-    ) -> QuerySet[Account]:
-        if not value:
-            return queryset
-        return filter_by_level(queryset, list(value), today=timezone.localdate())
+    def __init__(self, *args, today: dt.date | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()

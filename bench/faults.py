@@ -68,7 +68,7 @@ VAR = Path(ARGS.var)
 shutil.rmtree(VAR, ignore_errors=True)
 VAR.mkdir(parents=True)
 ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.base",
+    "DJANGO_SETTINGS_MODULE": "config.settings.local",
     "DEBUG": "false",
     "DATABASE_URL": f"{ARGS.pg}/{ARGS.db}",
     "CELERY_BROKER_URL": f"redis://127.0.0.1:{ARGS.redis_port}/0",

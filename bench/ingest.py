@@ -95,7 +95,7 @@ def recreate_database(url: str) -> None:
 def django_setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DEBUG", "false")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     import django
 
     django.setup()
@@ -177,7 +177,7 @@ def start_server(*, url: str, workers: int, threads: int, port: int) -> subproce
         "DATABASE_URL": url,
         "DEBUG": "false",
         "API_THROTTLE_RATE": "1000000/min",
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore:No directory at",
     }

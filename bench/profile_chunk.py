@@ -112,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         raise SystemExit("Set DATABASE_URL to the benchmark's PostgreSQL database.")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     django_setup()
     if args.mode == "explain":
         explain(skip=args.skip, chunk_size=args.chunk_size, days=args.days)

@@ -262,7 +262,7 @@ def _run_ours_celery(*, as_of: dt.datetime, workers: int, chunk_size: int | None
     queue_name = f"bench-{uuid.uuid4().hex[:10]}"
     env = dict(
         os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
         CELERY_QUEUE=queue_name,
         BENCH_PROFILE_DIR=str(profile_dir),
     )
@@ -887,8 +887,7 @@ def markdown(results: list[dict], *, info: dict, started: str, command: str) -> 
                 "",
                 "| roll-up | time | signals/s |",
                 "|---|---:|---:|",
-                f"| ours (`rollup_sql`, all accounts) | {_fmt_s(o)}"
-                f" | {r['signals'] / o:,.0f} |",
+                f"| ours (`rollup_sql`, all accounts) | {_fmt_s(o)} | {r['signals'] / o:,.0f} |",
                 f"| reference (GROUP BY + DISTINCT ON) | {_fmt_s(f)} | {r['signals'] / f:,.0f} |",
                 "",
                 f"Ours / reference = {o / f:.2f}×; mismatching accounts: {ro['mismatches']}"
@@ -978,7 +977,7 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database of its own for the benchmark.")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     # The recompute alone is measured: the score-event consumers it would wake when a
     # run finishes (playbooks) are left out, here and in the worker processes.
     os.environ["VITALS_AFTER_RECOMPUTE_TASKS"] = ""

@@ -1,9 +1,16 @@
-"""Settings shared by every environment.
+"""Settings shared by every environment; not meant to be run by itself.
 
-With no environment variables set, Vitals runs on the embedded default: SQLite in
-``var/`` and a Celery transport on the file system, so a newcomer needs no server.
-Production sets DATABASE_URL, REDIS_URL (or CELERY_BROKER_URL) and friends; see
-``config/settings/production.py`` and the README's configuration table.
+Choose one overlay with DJANGO_SETTINGS_MODULE:
+
+- ``config.settings.production``, the default of manage.py, the WSGI/ASGI applications
+  and the Celery app: it refuses to start without a strong SECRET_KEY and ALLOWED_HOSTS;
+- ``config.settings.local``, the embedded default, asked for by name (``bin/run`` does):
+  a machine of your own, with no server needed;
+- ``config.settings.test``, the test suite's.
+
+The database and the broker follow DATABASE_URL and REDIS_URL (or CELERY_BROKER_URL) in
+every one; unset, they are SQLite in ``var/`` and a Celery transport on the file system.
+See the README's configuration table and docs/operations.md.
 """
 
 from __future__ import annotations
@@ -21,9 +28,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VITALS_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-change-me-in-production-0123456789")
-DEBUG = env_bool("DEBUG", default=True)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+# SECRET_KEY and ALLOWED_HOSTS are each overlay's: production requires them.
+DEBUG = env_bool("DEBUG", default=False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -133,8 +139,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-if DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # --- Security baseline (production.py tightens the transport-level parts) ----------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from config.env import env_str
 from config.settings.base import *  # noqa: F403
 
+SECRET_KEY = "tests-only-" + "k3y-" * 12
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests that are about lock-outs turn django-axes on with override_settings.
 AXES_ENABLED = False

@@ -14,7 +14,6 @@ from django.http import Http404
 
 from accounts.models import Account, ApiToken, Team, User
 
-
 # The churn cut-off, in its three forms (held together by tests/accounts/test_churn_cutoff.py):
 # an account churned on a day is gone that day. It is not scored, alerted or counted as
 # at risk from then on; a backtest counts it as churned by that day.

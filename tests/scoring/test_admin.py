@@ -447,7 +447,9 @@ def test_preview_by_default_and_with_validation_errors(ada_admin, scored_book):
 
     response = ada_admin.get(reverse("admin:scoring_scoringmodel_preview", args=[v2.pk]))
 
-    assert response.context["errors"] == ["Weights sum to 110 %; they must sum to 100 % (Usage 80, Nps 30)."]
+    assert response.context["errors"] == [
+        "Weights sum to 110 %; they must sum to 100 % (Usage 80, Nps 30)."
+    ]
     assert response.context["summary"].accounts == 4
     assert "This draft cannot be activated yet" in response.content.decode()
 

@@ -11,13 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, read from pyproject.toml, so that a code change does not
-# reinstall them: this layer is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the lock file (every package pinned, with its hashes; bin/lock
+# writes it from pyproject.toml), so that a code change does not reinstall them: this
+# layer is rebuilt only when the lock changes.
+COPY requirements/base.txt requirements/base.txt
+RUN pip install --require-hashes -r requirements/base.txt
 
 # The project itself, installed in place (editable) so templates/ and static/ sit
 # next to the code that finds them, with no second copy in site-packages.

@@ -13,12 +13,21 @@ from accounts.models import RiskLevel
 from config.api import json_without_nul
 from config.api_fields import FIELD_MAPPING, NumberField, TextField
 from scoring.models import Band, Metric, ScoringComponent, ScoringModel
-from scoring.services import BandInput, ComponentInput, metric_definition_kept_by
+from scoring.services import BandInput, ComponentInput, metrics_definitions_kept_by
 from scoring.validation import band_errors, component_params_errors, repeated
 
 # The longest roll-up window: ten years of history is more than any health score needs,
 # and it keeps window arithmetic far from the limits of dates.
 METRIC_MAX_WINDOW_DAYS = 3650
+
+
+class MetricListSerializer(serializers.ListSerializer):
+    """A page of metrics: which versions keep an earlier definition, in one query."""
+
+    def to_representation(self, data):
+        metrics = list(data.all() if hasattr(data, "all") else data)
+        self.child.kept_by = metrics_definitions_kept_by(metrics=metrics)
+        return super().to_representation(metrics)
 
 
 class MetricSerializer(serializers.ModelSerializer):
@@ -37,6 +46,7 @@ class MetricSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Metric
+        list_serializer_class = MetricListSerializer
         fields = [
             "key",
             "name",
@@ -64,9 +74,8 @@ class MetricSerializer(serializers.ModelSerializer):
         return value
 
     def get_kept_by(self, metric: Metric) -> list[str]:
-        return [
-            f"{model.key}:{model.version}" for model in metric_definition_kept_by(metric=metric)
-        ]
+        kept = getattr(self, "kept_by", None) or metrics_definitions_kept_by(metrics=[metric])
+        return [f"{model.key}:{model.version}" for model in kept[metric.pk]]
 
 
 # --- Scoring models ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from scoring.services.metrics import (
     metric_delete,
     metric_ensure,
     metric_save,
+    metrics_definitions_kept_by,
 )
 from scoring.services.recompute import (
     recompute_now,
@@ -60,6 +61,7 @@ __all__ = [
     "metric_delete",
     "metric_ensure",
     "metric_save",
+    "metrics_definitions_kept_by",
     "recompute_now",
     "scoring_chunk_claim",
     "scoring_chunk_fail",

@@ -3,9 +3,11 @@ a version's definition of a metric once the version is in use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, ProtectedError
+from django.db.models import ProtectedError
 
 from scoring.errors import InUse
 from scoring.models import Metric, ScoringComponent, ScoringModel
@@ -56,15 +58,30 @@ def metric_ensure(*, key: str, fields: dict) -> Metric:
 def metric_definition_kept_by(*, metric: Metric) -> list[ScoringModel]:
     """The active versions that roll ``metric`` up by an earlier definition than its
     current one (they keep it until a new version of theirs is activated)."""
-    same = {"rollup": metric.rollup}
-    if metric.rollup in Metric.WINDOWED:
-        same["window_days"] = metric.window_days
-    earlier = ScoringComponent.objects.filter(model=OuterRef("pk"), metric=metric).exclude(**same)
-    return list(
-        ScoringModel.objects.filter(Exists(earlier), status=ScoringModel.Status.ACTIVE).order_by(
-            "key", "version"
+    return metrics_definitions_kept_by(metrics=[metric])[metric.pk]
+
+
+def metrics_definitions_kept_by(*, metrics: Iterable[Metric]) -> dict[int, list[ScoringModel]]:
+    """``metric_definition_kept_by`` for many metrics in one query (a list page):
+    ``{metric id: versions}``, ordered by key and version."""
+    metrics = {metric.pk: metric for metric in metrics}
+    kept: dict[int, list[ScoringModel]] = {pk: [] for pk in metrics}
+    components = (
+        ScoringComponent.objects.filter(
+            metric__in=list(metrics), model__status=ScoringModel.Status.ACTIVE
         )
+        .select_related("model")
+        .order_by("model__key", "model__version", "pk")
     )
+    for component in components:
+        metric = metrics[component.metric_id]
+        earlier = component.rollup != metric.rollup or (
+            metric.rollup in Metric.WINDOWED and component.window_days != metric.window_days
+        )
+        versions = kept[metric.pk]
+        if earlier and component.model not in versions:
+            versions.append(component.model)
+    return kept
 
 
 def metric_delete(*, metric: Metric) -> None:

@@ -1,0 +1,108 @@
+"""Query-count caps: the pages a CSM opens every day and every API list.
+
+Each is measured on a demo book, then again on a book three times the size: the count
+must stay under its cap and not grow with the book (no query per row). A cap is the
+count measured when it was set; raise one only with a reason in the commit.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from accounts.models import Account, User
+from accounts.tokens import SCOPES, api_token_create
+from playbooks.models import Playbook
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+# (who, path) -> the most queries it may make. "csm1" and "manager" are demo logins;
+# "token" is an integration token with every scope.
+CAPS = {
+    ("csm1", "/"): 16,
+    ("csm1", "/accounts/"): 7,
+    ("csm1", "/accounts/?level=healthy&sort=-arr"): 7,
+    ("csm1", "/accounts/{account}/"): 21,
+    ("csm1", "/tasks/"): 5,
+    ("manager", "/"): 16,
+    ("manager", "/team/"): 8,
+    ("token", "/api/v1/accounts/"): 3,
+    ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
+    ("token", "/api/v1/metrics/"): 4,
+    ("token", "/api/v1/tasks/"): 3,
+    ("token", "/api/v1/playbooks/"): 4,
+    ("token", "/api/v1/scoring-models/"): 6,
+}
+
+
+def seed(accounts: int) -> None:
+    call_command(
+        "seed_demo", "--accounts", str(accounts), "--days", "30",
+        stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
+
+
+def more_configuration() -> None:
+    """Three times the metrics, scoring model versions and playbooks, through the API."""
+    _, raw = api_token_create(name="Config", scopes=SCOPES)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    for kind in ["metrics", "scoring-models", "playbooks"]:
+        for item in api.get(f"/api/v1/{kind}/?page_size=100").json()["results"]:
+            for copy in range(2):
+                if kind == "scoring-models":
+                    body = {"based_on": item["id"]}
+                else:
+                    body = {**item, "name": f"{item['name']} {copy}"}
+                    if kind == "metrics":
+                        body["key"] = f"{item['key']}-{copy}"
+                response = api.post(f"/api/v1/{kind}/", body, format="json")
+                assert response.status_code == 201, (kind, response.json())
+
+
+def count_queries(account) -> dict[tuple[str, str], int]:
+    """Each page and list, opened by its role (logged in afresh: seeding resets passwords)."""
+    _, raw = api_token_create(name="Caps", scopes=SCOPES)
+    token = APIClient()
+    token.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    clients = {
+        "csm1": client_for(User.objects.get(username="csm1")),
+        "manager": client_for(User.objects.get(username="manager")),
+        "token": token,
+    }
+    counts = {}
+    for who, path in CAPS:
+        url = path.format(account=account.pk, external_id=account.external_id)
+        clients[who].get(url)  # the first request of a session warms its caches
+        with CaptureQueriesContext(connection) as captured:
+            response = clients[who].get(url)
+        assert response.status_code == 200, (who, url, response.status_code)
+        counts[who, path] = len(captured)
+    return counts
+
+
+def test_pages_and_api_lists_stay_under_their_caps_whatever_the_size_of_the_book():
+    seed(30)
+    # The account the CSM opens: one of theirs, a customer with history and tasks.
+    account = (
+        Account.objects.filter(owner__username="csm1", churned_at__isnull=True, tasks__isnull=False)
+        .order_by("pk")
+        .first()
+    )
+    assert Playbook.objects.exists() and account.tasks.exists()
+    small = count_queries(account)
+
+    seed(90)
+    more_configuration()
+    large = count_queries(account)
+
+    grows = {key: (small[key], large[key]) for key in CAPS if large[key] > small[key]}
+    over = {key: (large[key], cap) for key, cap in CAPS.items() if large[key] > cap}
+    assert not grows, f"queries grow with the book (30 → 90 accounts): {grows}"
+    assert not over, f"over the cap (measured, cap): {over}"

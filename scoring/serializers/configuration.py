@@ -92,7 +92,9 @@ class ComponentSerializer(serializers.Serializer):
         help_text="The metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
-    label = TextField(
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Field/Serializer attribute of the same name, whatever the stubs think.
+    label = TextField(  # type: ignore[assignment]
         max_length=120,
         required=False,
         allow_blank=True,
@@ -207,6 +209,8 @@ class RelatedListField(serializers.ListField):
     partial, but a component or band in it is always complete (it replaces the old).
     Errors are keyed by the item's index.
     """
+
+    child: serializers.Serializer  # a ListField's child may be any field; here, a serializer
 
     def to_representation(self, data: Any) -> list[Any]:
         items = data.all() if hasattr(data, "all") else data

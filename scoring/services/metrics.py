@@ -56,7 +56,7 @@ def metric_ensure(*, key: str, fields: dict) -> Metric:
 def metric_definition_kept_by(*, metric: Metric) -> list[ScoringModel]:
     """The active versions that roll ``metric`` up by an earlier definition than its
     current one (they keep it until a new version of theirs is activated)."""
-    same = {"rollup": metric.rollup}
+    same: dict[str, object] = {"rollup": metric.rollup}
     if metric.rollup in Metric.WINDOWED:
         same["window_days"] = metric.window_days
     earlier = ScoringComponent.objects.filter(model=OuterRef("pk"), metric=metric).exclude(**same)

@@ -27,8 +27,8 @@ class DomainError(Exception):
     exception handler below is the only place that renders it.
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid"
 
     def __init__(
         self,
@@ -112,10 +112,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if not isinstance(exc, exceptions.APIException):
         return None
 
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    # auth_header: set by DRF's APIView on a 401; wait: a Throttled's seconds to wait.
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
 
     if isinstance(exc, exceptions.ValidationError):
         fields = _plain(exc.detail)
@@ -136,7 +137,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, for programs: e.g. `invalid`, `not_found`.")
     message = serializers.CharField(help_text="For people: what is wrong.")
-    fields = serializers.DictField(
+    # A declared field, taken off the class by DRF's metaclass: it does not replace
+    # Serializer.fields, whatever the stubs think.
+    fields = serializers.DictField(  # type: ignore[assignment]
         required=False,
         help_text="Validation errors only: each bad field with its messages (nested like the input).",
     )

@@ -11,6 +11,7 @@ rule parameter or batch needs more than a handful of levels, so anything deeper 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 32
@@ -29,6 +30,7 @@ def json_depth_check(value: Any, *, limit: int = MAX_DEPTH) -> Any:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -7,6 +7,7 @@ draws; they know nothing about requests or the ORM.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -41,8 +42,8 @@ def line_chart(
     series: list[tuple[dt.datetime, float, str]],
     start: dt.datetime,
     end: dt.datetime,
-    bands: list[tuple[float | None, str, str]] = (),
-    markers: list[tuple[dt.datetime, str]] = (),
+    bands: Sequence[tuple[float | None, str, str]] = (),
+    markers: Sequence[tuple[dt.datetime, str]] = (),
     width: int = 640,
     height: int = 220,
 ) -> LineChart:
@@ -79,7 +80,10 @@ def line_chart(
     for i in range(5):
         when = start + dt.timedelta(days=days * i / 4)
         chart.x_ticks.append((x_of(when), when.strftime("%d %b")))
-    ordered = sorted((b for b in bands if b[0] is not None), key=lambda b: b[0])
+    ordered = sorted(
+        ((lower, name, color) for lower, name, color in bands if lower is not None),
+        key=lambda b: b[0],
+    )
     open_below = [b for b in bands if b[0] is None]
     edges = ([(low, *open_below[0][1:])] if open_below else []) + [
         (max(lower, low), name, color) for lower, name, color in ordered

@@ -78,16 +78,18 @@ def band_state(health: AccountHealth) -> str:
     """What flap control is doing, in words: "Pending: entering At-risk (1 of 2
     scorings)", or why the score's band is not the account's; empty when they agree."""
     model = health.model
-    if health.pending_band_id:
+    # Loaded with the health (account_health_get): no query here.
+    pending, raw, band = health.pending_band, health.raw_band, health.band
+    if pending is not None:
         parts = [f"{health.pending_count} of {model.dwell_scorings} scorings"]
         if model.dwell_days and health.pending_since:
             days = (timezone.now() - health.pending_since).days
             parts.append(f"{min(days, model.dwell_days)} of {model.dwell_days} days")
-        return f"Pending: entering {health.pending_band.name} ({', '.join(parts)})."
-    if health.raw_band_id and health.raw_band_id != health.band_id and health.band_id:
+        return f"Pending: entering {pending.name} ({', '.join(parts)})."
+    if raw is not None and band is not None and raw.pk != band.pk:
         return (
-            f"The score is in {health.raw_band.name}, within {model.exit_margin:g} points of "
-            f"{health.band.name}: the account stays {health.band.name} (exit margin)."
+            f"The score is in {raw.name}, within {model.exit_margin:g} points of "
+            f"{band.name}: the account stays {band.name} (exit margin)."
         )
     if health.rebaseline:
         return f"A new baseline: the first score under {model}."

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -51,7 +52,7 @@ METRICS = [
     (SENTIMENT_METRIC_KEY, "CSM sentiment", "1–5", Metric.Rollup.LATEST, 30),
 ]
 
-STANDARD_MODEL = [
+STANDARD_MODEL: list[tuple[str, int, str, dict[str, Any], str, float | None]] = [
     # metric, weight, rule, params, missing, default
     ("logins", 25, "linear", {"worst": 0, "best": 450}, "skip", None),
     ("logins_change", 10, "linear", {"worst": -50, "best": 10}, "skip", None),
@@ -75,7 +76,7 @@ STANDARD_BANDS = [
     ("Healthy", 75, "#16a34a", RiskLevel.HEALTHY),
 ]
 
-ENTERPRISE_POINTS = [
+ENTERPRISE_POINTS: list[tuple[str, str, dict[str, Any]]] = [
     ("logins", "steps", {"steps": [[0, -10], [100, 5], [250, 15], [400, 25]]}),
     ("seats_used_pct", "steps", {"steps": [[0, -5], [50, 5], [80, 15]]}),
     (

@@ -205,12 +205,13 @@ def band_for(bands: Iterable[BandSpec], score: float | None) -> BandSpec | None:
     if score is None:
         return None
     best: BandSpec | None = None
+    best_lower = 0.0
     open_below: BandSpec | None = None
     for band in bands:
         if band.lower is None:
             open_below = band
-        elif score >= band.lower and (best is None or band.lower > best.lower):
-            best = band
+        elif score >= band.lower and (best is None or band.lower > best_lower):
+            best, best_lower = band, band.lower
     return best or open_below
 
 
@@ -294,17 +295,18 @@ def band_ranks(bands: Iterable[BandSpec]) -> dict[int | None, int]:
     return {band.id: rank for rank, band in enumerate(ordered)}
 
 
-def band_bounds(bands: Iterable[BandSpec]) -> dict[int | None, tuple[float | None, float | None]]:
-    """Each band's (lower, upper) by id: upper is the next band's lower (None: open)."""
-    bounded = sorted((b for b in bands if b.lower is not None), key=lambda b: b.lower)
+def band_bounds(bands: Sequence[BandSpec]) -> dict[int | None, tuple[float | None, float | None]]:
+    """Each band's (lower, upper) by id: upper is the next band's lower (None: open).
+    ``bands`` is read twice, hence a sequence rather than any iterable."""
+    bounded = sorted(((b.lower, b) for b in bands if b.lower is not None), key=lambda pair: pair[0])
     bounds: dict[int | None, tuple[float | None, float | None]] = {}
     for band in bands:
         if band.lower is None:
-            upper = bounded[0].lower if bounded else None
+            upper = bounded[0][0] if bounded else None
             bounds[band.id] = (None, upper)
-    for i, band in enumerate(bounded):
-        upper = bounded[i + 1].lower if i + 1 < len(bounded) else None
-        bounds[band.id] = (band.lower, upper)
+    for i, (lower, band) in enumerate(bounded):
+        upper = bounded[i + 1][0] if i + 1 < len(bounded) else None
+        bounds[band.id] = (lower, upper)
     return bounds
 
 
@@ -315,7 +317,7 @@ def within_band(bounds: tuple[float | None, float | None], score: float, margin:
 
 def confirm_band(
     *,
-    bands: Iterable[BandSpec],
+    bands: Sequence[BandSpec],
     rules: FlapRules,
     previous: BandState | None,
     same_model: bool,
@@ -345,6 +347,9 @@ def confirm_band(
         pending = previous.pending if nearer else raw
     else:
         count, since, pending = 1, at, raw
-    if count >= rules.dwell_scorings and since <= dwell_reached_by(at, rules.dwell_days):
+    # A pending band always has its start; were one missing, the streak would not settle,
+    # as in SQL, where NULL <= x is not true.
+    settled = since is not None and since <= dwell_reached_by(at, rules.dwell_days)
+    if count >= rules.dwell_scorings and settled:
         return BandState(pending)
     return BandState(previous.confirmed, pending, count, since)

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 
 from accounts.models import Account
@@ -45,7 +46,11 @@ class ScoringModelForm(forms.ModelForm):
 
     def _default_if_empty(self, name: str):
         value = self.cleaned_data.get(name)
-        return ScoringModel._meta.get_field(name).default if value is None else value
+        if value is not None:
+            return value
+        field = ScoringModel._meta.get_field(name)
+        # Flap control's settings are plain columns, never relations.
+        return field.default if isinstance(field, models.Field) else None
 
     def clean_exit_margin(self):
         return self._default_if_empty("exit_margin")
@@ -111,7 +116,8 @@ class _ModelPartsFormSet(BaseInlineFormSet):
             form
             for form in self.forms
             if form.has_changed() or form.instance.pk is not None
-            if not (self.can_delete and self._should_delete_form(form))
+            # Django's own test for a row marked for deletion; private, so not in the stubs.
+            if not (self.can_delete and self._should_delete_form(form))  # type: ignore[attr-defined]
         ]
 
     def validate_unique(self) -> None:
@@ -140,13 +146,15 @@ class ComponentFormSet(_ModelPartsFormSet):
         metrics = [data.get("metric") for _, data, _ in rows]
         repeats = repeated([m.pk if m else ("no metric", i) for i, m in enumerate(metrics)])
         for first in sorted(set(repeats.values())):
+            metric = metrics[first]
+            assert metric is not None  # rows without a metric never repeat one another
             numbers = [
                 str(self.forms.index(form) + 1)
                 for i, (form, _, _) in enumerate(rows)
                 if i == first or repeats.get(i) == first
             ]
             errors.append(
-                f"{metrics[first].name} is in rows {' and '.join(numbers)}: "
+                f"{metric.name} is in rows {' and '.join(numbers)}: "
                 "a metric can appear once in a model."
             )
 
@@ -221,7 +229,8 @@ class RecomputeForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         scope = data.get("scope")
         if scope == ScoringRun.Scope.SEGMENT and not data.get("segment"):
             self.add_error("segment", "Choose the segment to recompute.")

@@ -69,6 +69,7 @@ def parse_text(value, *, max_length: int) -> tuple[str, str | None]:
 def parse_timestamp(value) -> tuple[dt.datetime | None, str | None]:
     """An aware UTC datetime from ISO 8601 text (or a date, taken as midnight UTC); naive
     times are taken as UTC. Returns (value, error)."""
+    parsed: dt.datetime | None
     if isinstance(value, dt.datetime):
         parsed = value
     elif value is not None and not isinstance(value, str):
@@ -169,7 +170,7 @@ def signals_validate(
         timestamp, error = parse_timestamp(_get(row, "timestamp"))
         if error:
             errors["timestamp"] = [error]
-        elif timestamp > latest:
+        elif timestamp is not None and timestamp > latest:  # None only with an error
             errors["timestamp"] = [f"{timestamp.isoformat()} is in the future."]
         source, error = parse_text(_get(row, "source"), max_length=50)
         if error:
@@ -200,7 +201,9 @@ def signals_validate(
             errors["account"] = [f"Unknown account {external_id!r}."]
         if metric_id is None and "metric" not in errors:
             errors["metric"] = [f"Unknown metric {key!r}."]
-        if errors:
+        # (An unknown account or metric is always an error by now; the type checker
+        # needs telling.)
+        if errors or account_id is None or metric_id is None:
             bad.append((index, dict(sorted(errors.items(), key=_field_order))))
             continue
         good.append(
@@ -281,7 +284,7 @@ def _column_name(title: str) -> str:
 
 
 def signals_import_csv(
-    *, csv_file: CsvFile, batch_size: int = 5000, on_rows: Callable[[int], None] | None = None
+    *, csv_file: CsvFile, batch_size: int = 5000, on_rows: Callable[[int], object] | None = None
 ) -> SignalsImport:
     """Append the signals of an opened CSV file, ``batch_size`` rows at a time through
     ``signals_ingest``: good rows are stored even when others are rejected.

@@ -281,7 +281,7 @@ def score_distributions(*, accounts: QuerySet[Account], today: dt.date) -> list[
         model = models[model_id]
         low, step, n = scales[model_id]
         specs = [BandSpec(b.name, b.lower, b.pk) for b in model.bands.all()]
-        colors = {b.pk: b.color for b in model.bands.all()}
+        colors: dict[int | None, str] = {b.pk: b.color for b in model.bands.all()}
         buckets = []
         for i in range(n):
             count = counts.get((model_id, i), 0)

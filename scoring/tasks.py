@@ -68,7 +68,7 @@ def recompute_all(trigger: str = "nightly") -> int | None:
     plans one run: ``scoring.services.scoring_run_start``.
     """
     run, created = services.scoring_run_start(trigger=trigger)
-    if not created:
+    if run is None or not created:
         logger.info(
             "a full recompute is under way or just ran (run %s); not starting another",
             run.pk if run else "being planned",

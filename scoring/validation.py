@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsIndex, TypeGuard
 
 from scoring.engine import WEIGHTED
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from scoring.models import ScoringModel
 
 
-def _number(value) -> bool:
+def _number(value: Any) -> TypeGuard[str | SupportsFloat | SupportsIndex]:
+    """Whether ``float(value)`` gives a number (a bool is no number here); ``value`` is
+    anything decoded from JSON, and the probe is ``float`` itself."""
     if isinstance(value, bool):
         return False
     try:
@@ -141,9 +143,9 @@ def band_errors(*, bands: list[tuple[str, float | None]], model_kind: str) -> li
         return ["The model has no bands."]
     lowers = [lower for _, lower in bands if lower is not None]
     for lower in sorted({lower for lower in lowers if lowers.count(lower) > 1}):
-        names = " and ".join(name for name, other in bands if other == lower)
+        clashing = " and ".join(name for name, other in bands if other == lower)
         errors.append(
-            f"Two bands start at the same score ({names} at {lower:g}): bands must not overlap."
+            f"Two bands start at the same score ({clashing} at {lower:g}): bands must not overlap."
         )
     if sum(1 for _, lower in bands if lower is None) > 1:
         errors.append("Only one band can be open below.")

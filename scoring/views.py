@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import account_get_visible
 from scoring.context import account_health_context
 from scoring.forms import SentimentForm
+from scoring.http import AuthenticatedHttpRequest
 from scoring.services import recompute_now, sentiment_record
 
 
 @require_POST
 @login_required
-def record_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
+def record_sentiment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = account_get_visible(user=request.user, pk=pk)
     form = SentimentForm(request.POST)
     if form.is_valid():
@@ -45,7 +46,7 @@ def record_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def recompute(request: HttpRequest, pk: int) -> HttpResponse:
+def recompute(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = account_get_visible(user=request.user, pk=pk)
     run = recompute_now(account=account, requested_by=request.user)
     notice = (

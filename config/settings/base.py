@@ -228,10 +228,8 @@ if CELERY_BROKER_URL != _FILESYSTEM_BROKER:
     # retry countdown, or Redis would deliver a healthy running (or waiting) task a
     # second time. Recovery within a minute does not depend on it: lost chunks, steps
     # and deliveries are found in the database (docs/operations.md, "Faults").
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60)
-    }
-    _visibility = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    _visibility = env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility}
     if _visibility <= CELERY_TASK_TIME_LIMIT + RETRY_COUNTDOWN_MAX:
         raise ImproperlyConfigured(
             f"CELERY_VISIBILITY_TIMEOUT={_visibility} must be above CELERY_TASK_TIME_LIMIT"

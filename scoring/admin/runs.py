@@ -6,13 +6,14 @@ import logging
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 
 from scoring.admin.common import ADMIN_CSS, ReadOnlyAdmin
 from scoring.errors import ScoringError
 from scoring.forms import RecomputeForm
+from scoring.http import AuthenticatedHttpRequest
 from scoring.models import ScoringModel, ScoringRun, ScoringRunChunk
 from scoring.services import scoring_run_create, scoring_run_start
 from scoring.tasks import scoring_run_dispatch
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 class ChunkInline(admin.TabularInline):
     model = ScoringRunChunk
-    fields = [
+    fields = (
         "index",
         "first_account_id",
         "last_account_id",
@@ -33,7 +34,7 @@ class ChunkInline(admin.TabularInline):
         "claimed_at",
         "finished_at",
         "error",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -133,7 +134,7 @@ class ScoringRunAdmin(ReadOnlyAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    def recompute_view(self, request: HttpRequest) -> HttpResponse:
+    def recompute_view(self, request: AuthenticatedHttpRequest) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("scoring.add_scoringrun"):
@@ -143,9 +144,9 @@ class ScoringRunAdmin(ReadOnlyAdmin):
         if not form.is_valid():
             for name, errors in form.errors.items():
                 label = form[name].label if name in form.fields else None
-                for error in errors:
+                for error in errors:  # an ErrorList gives its messages as text
                     self.message_user(
-                        request, f"{label}: {error}" if label else error, messages.ERROR
+                        request, f"{label}: {error}" if label else str(error), messages.ERROR
                     )
             return HttpResponseRedirect(changelist)
         data = form.cleaned_data
@@ -166,13 +167,13 @@ class ScoringRunAdmin(ReadOnlyAdmin):
         except ScoringError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(changelist)
+        if run is None:
+            self.message_user(
+                request, "A full recompute is being planned right now.", messages.WARNING
+            )
+            return HttpResponseRedirect(changelist)
         if not created:
             # One full recompute at a time: show the one under way instead.
-            if run is None:
-                self.message_user(
-                    request, "A full recompute is being planned right now.", messages.WARNING
-                )
-                return HttpResponseRedirect(changelist)
             self.message_user(
                 request,
                 f"Run {run.pk} ({run.trigger}) is already recomputing every account; "

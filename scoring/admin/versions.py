@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -89,7 +90,7 @@ class ComponentInline(_DraftOnlyInline):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "metric":
+        if db_field.name == "metric" and field is not None:
             # Adding a metric from here is handy; editing one is a page of its own.
             widget = field.widget
             widget.can_change_related = widget.can_delete_related = False
@@ -195,7 +196,8 @@ class ScoringModelAdmin(admin.ModelAdmin):
 
     @admin.display(description="Components", ordering="component_total")
     def component_count(self, model: ScoringModel) -> int:
-        return model.component_total
+        # Annotated by get_queryset, which the admin's ``model`` type cannot say.
+        return model.component_total  # type: ignore[attr-defined]
 
     @admin.display(description="Checks")
     def checks(self, model: ScoringModel) -> str:
@@ -397,7 +399,9 @@ class ScoringModelAdmin(admin.ModelAdmin):
                 "Fix the parameters of " + ", ".join(broken) + " to preview the model."
             )
         elif not form.is_bound or form.is_valid():
-            data = form.cleaned_data if form.is_bound else {"size": 200, "sample": "random"}
+            data: dict[str, Any] = (
+                form.cleaned_data if form.is_bound else {"size": 200, "sample": "random"}
+            )
             as_of = timezone.now()
             ids, available = preview_sample(
                 model=model,

@@ -76,7 +76,7 @@ def scoring_model_resolve(*, ref: str) -> ScoringModel:
     if model is None:
         raise ScoringError(
             f"{key} has no active version: name one as {key}:VERSION "
-            f"(latest: {versions.order_by('-version').first().version})."
+            f"(latest: {versions.order_by('-version').values_list('version', flat=True).first()})."
         )
     return model
 

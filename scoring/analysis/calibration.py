@@ -151,7 +151,8 @@ def _features(
                 None if r is None else min(1.0, max(0.0, (r - low) / (high - low))) for r in raws
             ]
         else:
-            values = [None if row[i] is None else row[i] / 100.0 for row in data.scores]
+            scores = [row[i] for row in data.scores]
+            values = [None if v is None else v / 100.0 for v in scores]
         known = [v for v in values if v is not None]
         mean = sum(known) / len(known) if known else 0.5
         columns.append([mean if v is None else v for v in values])

@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from accounts.models import Account
 from accounts.selectors import customers_q
 from scoring.applicability import ModelFilter, claimed_q
-from scoring.models import AccountHealth, ScoringModel
+from scoring.models import AccountHealth, Band, ScoringModel
 from scoring.scorer import Scorer
 
 PREVIEW_MAX_ACCOUNTS = 5000
@@ -155,7 +155,7 @@ def scoring_model_preview(
     if not scored:
         return []
 
-    bands = {b.pk: b for b in model.bands.all()}
+    bands: dict[int | None, Band] = {b.pk: b for b in model.bands.all()}
     scored_ids = [row[0] for row in scored]
     accounts = {
         a["id"]: a
@@ -264,10 +264,13 @@ def preview_summarise(
         for delta in deltas:
             total += delta
         average = total / len(deltas)
-    moved = sorted(
-        (r for r in rows if r.delta is not None),
-        key=lambda r: (-abs(r.delta), r.account_name),
-    )
+    moved = [
+        row
+        for _, row in sorted(
+            ((r.delta, r) for r in rows if r.delta is not None),
+            key=lambda pair: (-abs(pair[0]), pair[1].account_name),
+        )
+    ]
     return PreviewSummary(
         accounts=len(rows),
         compared=len(deltas),

@@ -89,10 +89,11 @@ def book_band_moves(
     colors: dict[str, str | None] = {}
     total_change, compared = 0.0, 0
     for (label, color, band_id), (count, change, with_both) in pairs.items():
-        moves[(label, bands[band_id].name if band_id in bands else NO_BAND)] += count
+        # The counts are whole numbers held in a list of floats beside the sum of changes.
+        moves[(label, bands[band_id].name if band_id in bands else NO_BAND)] += int(count)
         colors.setdefault(label, color)
         total_change += change
-        compared += with_both
+        compared += int(with_both)
     matrix = band_matrix(bands=bands.values(), moves=moves, colors=colors)
     return BookMoves(
         as_of=as_of,

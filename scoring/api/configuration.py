@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from config.api_schema import error_responses
@@ -49,7 +50,7 @@ class MetricListView(generics.ListCreateAPIView):
     def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)
 
-    def perform_create(self, serializer: MetricSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Metric]) -> None:
         serializer.instance = metric_save(fields=serializer.validated_data)
 
 
@@ -82,7 +83,7 @@ class MetricDetailView(generics.RetrieveUpdateDestroyAPIView):
     def patch(self, request: Request, *args, **kwargs) -> Response:
         return super().patch(request, *args, **kwargs)
 
-    def perform_update(self, serializer: MetricSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Metric]) -> None:
         serializer.instance = metric_save(
             metric=serializer.instance, fields=serializer.validated_data
         )
@@ -107,7 +108,10 @@ def _models() -> QuerySet[ScoringModel]:
     )
 
 
-def _draft_save(serializer: ScoringModelSerializer, model: ScoringModel | None) -> ScoringModel:
+def _draft_save(
+    serializer: BaseSerializer[ScoringModel], model: ScoringModel | None
+) -> ScoringModel:
+    """Save a ScoringModelSerializer's validated data as a draft."""
     data = serializer.validated_data
     try:
         saved = scoring_model_draft_save(

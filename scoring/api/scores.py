@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import EXTERNAL_ID
-from accounts.models import Account, ApiToken
+from accounts.models import Account
 from accounts.selectors import account_get_visible_to_token
+from config.api import request_token
 from config.api_schema import error_responses
 from config.errors import Conflict, DomainError
 from scoring.models import AccountHealth, HealthScore
@@ -91,7 +92,9 @@ class AccountScoreView(APIView):
         responses={200: ScoreSerializer, **error_responses(404)},
     )
     def get(self, request: Request, external_id: str) -> Response:
-        account = account_get_visible_to_token(token=request.auth, external_id=external_id)
+        account = account_get_visible_to_token(
+            token=request_token(request), external_id=external_id
+        )
         health = account_health_get(account=account)
         if health is None:
             raise _not_scored()
@@ -150,7 +153,7 @@ class AccountScoreHistoryView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return HealthScore.objects.none()
         account = account_get_visible_to_token(
-            token=self.request.auth, external_id=self.kwargs["external_id"]
+            token=request_token(self.request), external_id=self.kwargs["external_id"]
         )
         since = _moment(self.request, "since", end_of_day=False)
         until = _moment(self.request, "until", end_of_day=True)
@@ -176,7 +179,7 @@ class AccountRecomputeView(APIView):
         responses={200: ScoreSerializer, **error_responses(404, 409)},
     )
     def post(self, request: Request, external_id: str) -> Response:
-        token: ApiToken = request.auth
+        token = request_token(request)
         account = account_get_visible_to_token(token=token, external_id=external_id)
         run = recompute_now(account=account, requested_by=token.user)
         health = account_health_get(account=account)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import accounts_visible_to_token
-from config.api import JSONParser
+from config.api import JSONParser, request_token
 from config.api_schema import error_responses
 from config.errors import PayloadTooLarge
 from scoring.ingest import signals_ingest
@@ -80,7 +80,9 @@ class SignalIngestView(APIView):
                 f"{len(rows):,}. Send them in several requests.",
                 code="batch_too_large",
             )
-        report = signals_ingest(rows=rows, accounts=accounts_visible_to_token(token=request.auth))
+        report = signals_ingest(
+            rows=rows, accounts=accounts_visible_to_token(token=request_token(request))
+        )
         return Response(
             {
                 "accepted": report.accepted,

@@ -176,8 +176,11 @@ class ScoreEvent(models.Model):
 
     @property
     def from_level(self) -> str:
-        return self.from_band.level if self.from_band_id else ""
+        # No query when the band is empty: Django answers None without one.
+        band = self.from_band
+        return band.level if band else ""
 
     @property
     def to_level(self) -> str:
-        return self.to_band.level if self.to_band_id else ""
+        band = self.to_band
+        return band.level if band else ""

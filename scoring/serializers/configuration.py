@@ -4,7 +4,7 @@ written by ``scoring.services``."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
@@ -26,12 +26,15 @@ class MetricListSerializer(serializers.ListSerializer):
 
     def to_representation(self, data):
         metrics = list(data.all() if hasattr(data, "all") else data)
-        self.child.kept_by = metrics_definitions_kept_by(metrics=metrics)
+        child = cast(MetricSerializer, self.child)
+        child.kept_versions = metrics_definitions_kept_by(metrics=metrics)
         return super().to_representation(metrics)
 
 
 class MetricSerializer(serializers.ModelSerializer):
     serializer_field_mapping = FIELD_MAPPING
+    # {metric id: versions keeping an earlier definition}, set by MetricListSerializer.
+    kept_versions: dict[int, list[ScoringModel]] | None = None
     window_days = serializers.IntegerField(
         min_value=1,
         max_value=METRIC_MAX_WINDOW_DAYS,
@@ -74,7 +77,7 @@ class MetricSerializer(serializers.ModelSerializer):
         return value
 
     def get_kept_by(self, metric: Metric) -> list[str]:
-        kept = getattr(self, "kept_by", None) or metrics_definitions_kept_by(metrics=[metric])
+        kept = self.kept_versions or metrics_definitions_kept_by(metrics=[metric])
         return [f"{model.key}:{model.version}" for model in kept[metric.pk]]
 
 
@@ -101,7 +104,9 @@ class ComponentSerializer(serializers.Serializer):
         help_text="The metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
-    label = TextField(
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Field/Serializer attribute of the same name, whatever the stubs think.
+    label = TextField(  # type: ignore[assignment]
         max_length=120,
         required=False,
         allow_blank=True,
@@ -216,6 +221,8 @@ class RelatedListField(serializers.ListField):
     partial, but a component or band in it is always complete (it replaces the old).
     Errors are keyed by the item's index.
     """
+
+    child: serializers.Serializer  # a ListField's child may be any field; here, a serializer
 
     def to_representation(self, data: Any) -> list[Any]:
         items = data.all() if hasattr(data, "all") else data

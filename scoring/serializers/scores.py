@@ -28,7 +28,9 @@ class BandRefSerializer(serializers.Serializer):
 
 class ScoreComponentSerializer(serializers.Serializer):
     metric = serializers.CharField(help_text="The metric's key.")
-    label = serializers.CharField()
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Field/Serializer attribute of the same name, whatever the stubs think.
+    label = serializers.CharField()  # type: ignore[assignment]
     unit = serializers.CharField(allow_blank=True)
     rule = serializers.CharField(help_text="How the value became a score, in words.")
     weight = serializers.FloatField(help_text="Per cent of the score (weighted models).")

@@ -25,7 +25,9 @@ class SignalSerializer(serializers.Serializer):
         help_text="Your own id for this observation: a signal whose id was stored before "
         "is counted as a duplicate and not stored again.",
     )
-    source = serializers.CharField(
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Field/Serializer attribute of the same name, whatever the stubs think.
+    source = serializers.CharField(  # type: ignore[assignment]
         max_length=50,
         required=False,
         allow_blank=True,
@@ -43,7 +45,9 @@ class SignalBatchSerializer(serializers.Serializer):
 
 class SignalRejectedSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the row in `signals`, from 0.")
-    errors = serializers.DictField(
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Field/Serializer attribute of the same name, whatever the stubs think.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Each bad field with its messages, e.g. "
         '`{"account": ["Unknown account \'ext-9\'."]}`.',

@@ -64,17 +64,17 @@ def metric_definition_kept_by(*, metric: Metric) -> list[ScoringModel]:
 def metrics_definitions_kept_by(*, metrics: Iterable[Metric]) -> dict[int, list[ScoringModel]]:
     """``metric_definition_kept_by`` for many metrics in one query (a list page):
     ``{metric id: versions}``, ordered by key and version."""
-    metrics = {metric.pk: metric for metric in metrics}
-    kept: dict[int, list[ScoringModel]] = {pk: [] for pk in metrics}
+    by_id = {metric.pk: metric for metric in metrics}
+    kept: dict[int, list[ScoringModel]] = {pk: [] for pk in by_id}
     components = (
         ScoringComponent.objects.filter(
-            metric__in=list(metrics), model__status=ScoringModel.Status.ACTIVE
+            metric__in=list(by_id), model__status=ScoringModel.Status.ACTIVE
         )
         .select_related("model")
         .order_by("model__key", "model__version", "pk")
     )
     for component in components:
-        metric = metrics[component.metric_id]
+        metric = by_id[component.metric_id]
         earlier = component.rollup != metric.rollup or (
             metric.rollup in Metric.WINDOWED and component.window_days != metric.window_days
         )

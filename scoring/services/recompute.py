@@ -52,7 +52,7 @@ def _accounts_in_scope(*, scope: str, segment: str, account_id: int | None, as_o
     if scope == ScoringRun.Scope.SEGMENT:
         qs = qs.filter(segment=segment)
     elif scope == ScoringRun.Scope.ACCOUNT:
-        qs = qs.filter(pk=account_id)
+        qs = qs.filter(pk=account_id) if account_id is not None else qs.none()
     return qs
 
 
@@ -157,6 +157,11 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
     models = _active_models(run.model_ids)
     scorer = Scorer(models=models)
     counts = {"scored": 0, "band_changes": 0, "score_drops": 0}
+    account_ids: list[int] | None = None
+    if run.scope == ScoringRun.Scope.ACCOUNT:
+        # The account of a single-account run may have been deleted since it was planned
+        # (the run keeps its scope, its account becomes NULL): then there is none to score.
+        account_ids = [run.account_id] if run.account_id is not None else []
     with connection.cursor() as cursor:
         with scorer.rollup(
             cursor,
@@ -164,7 +169,7 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
             first_id=first_id,
             last_id=last_id,
             segment=run.segment if run.scope == ScoringRun.Scope.SEGMENT else "",
-            account_ids=[run.account_id] if run.scope == ScoringRun.Scope.ACCOUNT else None,
+            account_ids=account_ids,
         ) as table:
             for model in models:
                 counts["scored"] += _execute(

@@ -101,11 +101,15 @@ def _bands_replace(model: ScoringModel, bands: list[BandInput]) -> None:
 def scoring_model_new_version(*, model: ScoringModel) -> ScoringModel:
     """A draft copy of ``model`` (components and bands too) as the next version."""
     latest = (
-        ScoringModel.objects.filter(key=model.key).order_by("-version").values("version").first()
+        ScoringModel.objects.filter(key=model.key)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
     )
     draft = ScoringModel.objects.create(
         key=model.key,
-        version=latest["version"] + 1,
+        # ``model`` is one of the versions, so there is always a latest.
+        version=(model.version if latest is None else latest) + 1,
         based_on=model,
         status=ScoringModel.Status.DRAFT,
         **{name: getattr(model, name) for name in MODEL_FIELDS},

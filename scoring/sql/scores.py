@@ -62,13 +62,22 @@ def _component_sql(spec: ComponentSpec, raw: str, kind: str, sql: Sql) -> None:
         raise ValueError(f"unknown rule {spec.rule!r}")
 
 
+def _band_id(band_id: int | None) -> int:
+    """A band's id as a literal of the SQL: bands scored in SQL are saved rows."""
+    if band_id is None:
+        raise ValueError("a band scored in SQL needs its id")
+    return int(band_id)
+
+
 def _band_sql(bands: tuple[BandSpec, ...], score: str, sql: Sql) -> None:
-    bounded = sorted((b for b in bands if b.lower is not None), key=lambda b: -b.lower)
+    bounded = sorted(
+        ((b.lower, b) for b in bands if b.lower is not None), key=lambda pair: -pair[0]
+    )
     open_below = next((b for b in bands if b.lower is None), None)
     sql.add(f"CASE WHEN {score} IS NULL THEN NULL")
-    for band in bounded:
-        sql.add(f" WHEN {score} >= %s THEN {int(band.id)}", float(band.lower))
-    sql.add(f" ELSE {int(open_below.id) if open_below else 'NULL'} END")
+    for lower, band in bounded:
+        sql.add(f" WHEN {score} >= %s THEN {_band_id(band.id)}", float(lower))
+    sql.add(f" ELSE {_band_id(open_below.id) if open_below else 'NULL'} END")
 
 
 def _levels_sql(
@@ -177,7 +186,7 @@ def _within_sql(bands: tuple[BandSpec, ...], margin: float, sql: Sql) -> None:
     (``engine.within_band``)."""
     sql.add("CASE")
     for band_id, (lower, upper) in band_bounds(bands).items():
-        conditions, params = [f"pb = {int(band_id)}"], []
+        conditions, params = [f"pb = {_band_id(band_id)}"], []
         if lower is not None:
             conditions.append("score >= %s")
             params.append(lower - margin)
@@ -222,7 +231,7 @@ def score_insert_sql(
     ranks = band_ranks(bands)
 
     def rank_of(column: str) -> str:
-        whens = "".join(f" WHEN {int(band_id)} THEN {rank}" for band_id, rank in ranks.items())
+        whens = "".join(f" WHEN {_band_id(band_id)} THEN {rank}" for band_id, rank in ranks.items())
         return f"CASE {column}{whens} END" if whens else "NULL"
 
     l4 = Sql()

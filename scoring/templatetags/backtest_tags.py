@@ -8,8 +8,9 @@ register = template.Library()
 
 
 @register.filter
-def pct(value: float | None, digits: int = 1) -> str:
-    """A share (0–1) as a percentage: 0.2653 → "26.5 %"."""
+def pct(value: float | str | None, digits: int = 1) -> str:
+    """A share (0–1) as a percentage: 0.2653 → "26.5 %". A template passes "" for a
+    missing value."""
     if value is None or value == "":
         return "—"
     return f"{float(value) * 100:.{int(digits)}f} %"

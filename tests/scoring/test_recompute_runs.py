@@ -166,6 +166,20 @@ def test_segment_and_single_account_runs_touch_only_their_scope():
 
 
 @pytest.mark.django_db
+def test_a_single_account_run_whose_account_was_deleted_finishes_with_nothing_scored():
+    usage_model()
+    [account] = accounts_with_logins(1, 10, NOW - dt.timedelta(days=1))
+    run = scoring_run_create(scope="account", account=account, as_of=NOW)
+    account.delete()  # the run keeps its scope; its account becomes NULL
+
+    run = scoring_run_execute(run=run)
+
+    assert run.status == ScoringRun.Status.SUCCEEDED
+    assert (run.account_id, run.accounts_scored) == (None, 0)
+    assert not HealthScore.objects.filter(run=run).exists()
+
+
+@pytest.mark.django_db
 def test_churned_accounts_are_not_scored():
     usage_model()
     [gone] = accounts_with_logins(1, 10, NOW - dt.timedelta(days=3))

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from scoring import sql
 from scoring.applicability import ModelFilter
@@ -129,30 +130,27 @@ class Scorer:
         yield table
         cursor.execute(f"DROP TABLE {table}")
 
+    def _sql_args(self, table: str, model: ScoringModel) -> dict[str, Any]:
+        scored = self.models[model.pk]
+        return {
+            "vendor": self.vendor,
+            "rollup_table": table,
+            "model_id": model.pk,
+            "kind": model.kind,
+            "components": scored.components,
+            "bands": scored.spec.bands,
+        }
+
     def select_sql(self, table: str, model: ScoringModel) -> sql.Sql:
         """SELECT account_id, score, band_id, completeness, breakdown of ``model``'s accounts."""
-        scored = self.models[model.pk]
-        return score_select_sql(
-            vendor=self.vendor,
-            rollup_table=table,
-            model_id=model.pk,
-            kind=model.kind,
-            components=scored.components,
-            bands=scored.spec.bands,
-        )
+        return score_select_sql(**self._sql_args(table, model))
 
     def insert_sql(
         self, table: str, model: ScoringModel, *, run_id: int | None, computed_at: dt.datetime
     ) -> sql.Sql:
         """INSERT ``model``'s accounts' history rows, with flap control's bands."""
-        scored = self.models[model.pk]
         return score_insert_sql(
-            vendor=self.vendor,
-            rollup_table=table,
-            model_id=model.pk,
-            kind=model.kind,
-            components=scored.components,
-            bands=scored.spec.bands,
+            **self._sql_args(table, model),
             rules=flap_rules(model),
             run_id=run_id,
             computed_at=computed_at,

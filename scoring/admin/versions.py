@@ -68,18 +68,8 @@ class _DraftOnlyInline(admin.TabularInline):
 
 class ComponentInline(_DraftOnlyInline):
     model = ScoringComponent
-    form = ComponentForm
+    form = ComponentForm  # its fields are the inline's
     formset = ComponentFormSet
-    fields = [
-        "metric",
-        "label",
-        "position",
-        "weight",
-        "rule",
-        "params",
-        "missing",
-        "default_value",
-    ]
     ordering = ["position", "id"]
 
     def get_extra(self, request, obj=None, **kwargs) -> int:

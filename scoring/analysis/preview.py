@@ -231,7 +231,10 @@ def band_matrix(
 
 
 @dataclass(frozen=True)
-class PreviewSummary:
+class BandMoves:
+    """How a set of accounts would move between bands: what the preview (a sample) and
+    the what-if (the whole book) both show."""
+
     accounts: int
     compared: int
     average_change: float | None
@@ -240,6 +243,10 @@ class PreviewSummary:
     to_labels: list[tuple[str, str | None]]
     matrix: list[MatrixRow]
     column_totals: list[int]
+
+
+@dataclass(frozen=True)
+class PreviewSummary(BandMoves):
     biggest_moves: list[PreviewRow]
 
 

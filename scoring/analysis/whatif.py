@@ -28,23 +28,15 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.selectors import customers_q
 from scoring import sql
-from scoring.analysis.preview import NO_BAND, NOT_SCORED, MatrixRow, band_matrix
+from scoring.analysis.preview import NO_BAND, NOT_SCORED, BandMoves, band_matrix
 from scoring.applicability import ModelFilter
 from scoring.models import ScoringModel
 from scoring.scorer import Scorer
 
 
 @dataclass(frozen=True)
-class BookMoves:
+class BookMoves(BandMoves):
     as_of: dt.datetime
-    accounts: int
-    compared: int
-    average_change: float | None
-    band_moves: int
-    newly_scored: int
-    to_labels: list[tuple[str, str | None]]
-    matrix: list[MatrixRow]
-    column_totals: list[int]
 
 
 def book_band_moves(

@@ -385,6 +385,10 @@ def test_preview_shows_old_and_new_scores_and_the_band_moves(ada_admin, scored_b
     response = ada_admin.get(url, {"size": 200, "sample": "all"})
 
     assert response.status_code == 200
+    page = response.content.decode()
+    change = reverse("admin:scoring_scoringmodel_change", args=[v2.pk])
+    assert "scoring-preview" in page and f'{change}">{v2}</a>\n  &rsaquo; Preview' in page
+    assert reverse("admin:scoring_scoringmodel_activate", args=[v2.pk]) in page
     summary = response.context["summary"]
     assert response.context["errors"] == []
     assert summary.accounts == 4

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from scoring import charts
+from scoring.admin.common import draft_or_back
 from scoring.analysis.backtest import (
     DEFAULT_HORIZON,
     BacktestReport,
@@ -212,17 +213,14 @@ def backtest_draft_view(model_admin, request: HttpRequest, object_id: int) -> Ht
 
 
 def whatif_view(model_admin, request: HttpRequest, object_id: int) -> HttpResponse:
-    model = get_object_or_404(ScoringModel, pk=object_id)
-    if not model_admin.has_view_permission(request, model):
-        raise PermissionDenied
-    if model.status != ScoringModel.Status.DRAFT:
-        model_admin.message_user(
-            request,
-            f"{model} is {model.get_status_display().lower()}: the what-if compares a draft "
-            "with the active version before it is activated.",
-            messages.WARNING,
-        )
-        return HttpResponseRedirect(reverse("admin:scoring_scoringmodel_change", args=[model.pk]))
+    model = draft_or_back(
+        model_admin,
+        request,
+        object_id,
+        only_drafts="the what-if compares a draft with the active version before it is activated.",
+    )
+    if isinstance(model, HttpResponse):
+        return model
     form = _form(request.GET)
     context = _context(model_admin, request, model, f"What-if: {model} on the whole book")
     context.update(form=form)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from scoring.admin import backtest
-from scoring.admin.common import ADMIN_CSS, swatch
+from scoring.admin.common import ADMIN_CSS, draft_or_back, swatch
 from scoring.analysis.preview import preview_sample, preview_summarise, scoring_model_preview
 from scoring.errors import ScoringError
 from scoring.forms import (
@@ -362,17 +362,14 @@ class ScoringModelAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(self._change_url(model))
 
     def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        model = get_object_or_404(ScoringModel, pk=object_id)
-        if not self.has_view_permission(request, model):
-            raise PermissionDenied
-        if model.status != ScoringModel.Status.DRAFT:
-            self.message_user(
-                request,
-                f"{model} is {model.get_status_display().lower()}: only drafts are previewed. "
-                "Create a new draft version to try changes.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(self._change_url(model))
+        model = draft_or_back(
+            self,
+            request,
+            object_id,
+            only_drafts="only drafts are previewed. Create a new draft version to try changes.",
+        )
+        if isinstance(model, HttpResponse):
+            return model
 
         form = PreviewForm(request.GET if "size" in request.GET else None)
         context = {

@@ -468,11 +468,16 @@ def test_preview_waits_for_parameters_that_make_sense(ada_admin, scored_book):
     assert "summary" not in response.context
 
 
-def test_only_drafts_are_previewed(ada_admin, scored_book):
+@pytest.mark.parametrize(
+    ("tool", "message"),
+    [("preview", "only drafts are previewed"), ("whatif", "the what-if compares a draft")],
+)
+def test_only_drafts_are_previewed_or_compared(ada_admin, scored_book, tool, message):
     v1, _, _ = scored_book
-    response = ada_admin.get(reverse("admin:scoring_scoringmodel_preview", args=[v1.pk]))
+    response = ada_admin.get(reverse(f"admin:scoring_scoringmodel_{tool}", args=[v1.pk]))
     assert response.status_code == 302
-    assert "only drafts are previewed" in messages_of(response)[0]
+    assert response["Location"] == reverse("admin:scoring_scoringmodel_change", args=[v1.pk])
+    assert messages_of(response)[0].startswith(f"{v1} is active: {message}")
 
 
 def test_preview_samples_the_accounts_the_draft_would_score(db):

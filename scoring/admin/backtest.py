@@ -19,13 +19,8 @@ from django.utils import timezone
 from accounts.models import Account
 from scoring import charts
 from scoring.admin.common import draft_or_back
-from scoring.analysis.backtest import (
-    DEFAULT_HORIZON,
-    BacktestReport,
-    backtest_draft_create,
-    backtest_run,
-    backtest_suggest,
-)
+from scoring.analysis.backtest import DEFAULT_HORIZON, BacktestReport, backtest_run
+from scoring.analysis.suggest import backtest_draft_create, backtest_suggest
 from scoring.analysis.whatif import book_band_moves
 from scoring.errors import ScoringError
 from scoring.formatting import format_score

@@ -13,7 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account
-from scoring.analysis.backtest import backtest_run, backtest_suggest
+from scoring.analysis.backtest import backtest_run
+from scoring.analysis.suggest import backtest_suggest
 from scoring.models import ScoringModel, Signal
 
 TELCO = (

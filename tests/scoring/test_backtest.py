@@ -19,8 +19,9 @@ from scoring.analysis.asof import (
     scoring_model_active_at,
     scoring_model_resolve,
 )
-from scoring.analysis.backtest import backtest_run, backtest_suggest
+from scoring.analysis.backtest import backtest_run
 from scoring.analysis.preview import preview_summarise, scoring_model_preview
+from scoring.analysis.suggest import backtest_suggest
 from scoring.analysis.whatif import book_band_moves
 from scoring.errors import ScoringError
 from scoring.models import ScoringModel

@@ -10,15 +10,8 @@ from django.core.management.base import CommandError
 from accounts.models import Account
 from config.commands import ParagraphHelpCommand
 from scoring.analysis.asof import scoring_model_resolve
-from scoring.analysis.backtest import (
-    DEFAULT_AGES,
-    DEFAULT_HORIZON,
-    BacktestReport,
-    CalibrationReport,
-    backtest_draft_create,
-    backtest_run,
-    backtest_suggest,
-)
+from scoring.analysis.backtest import DEFAULT_AGES, DEFAULT_HORIZON, BacktestReport, backtest_run
+from scoring.analysis.suggest import CalibrationReport, backtest_draft_create, backtest_suggest
 from scoring.errors import ScoringError
 
 HELP = f"""Score the accounts as they stood at past dates and compare with who churned.

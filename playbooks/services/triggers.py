@@ -52,6 +52,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat, Lead, RowNumber
 
 from accounts.models import Account, Team
+from accounts.selectors import customers_q, is_customer
 from config.tasking import each, send_on_commit
 from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun, PlaybookStepRun
@@ -366,7 +367,7 @@ def _event_candidates(
     candidates = []
     for ev in events:
         account = ev.account
-        if account.churned_at is not None and account.churned_at <= today:
+        if not is_customer(account.churned_at, on=today):
             continue
         for playbook in playbooks:
             since = not_before.get(playbook.pk)
@@ -718,7 +719,7 @@ def _state_candidates(
     become acknowledgements (unless the playbook acts on re-baselines)."""
     today = matching.local_today(now)
     accounts = Account.objects.filter(
-        matching.conditions_q(playbook=playbook), matching.active_accounts_q(today=today)
+        matching.conditions_q(playbook=playbook), customers_q(on=today)
     )
     candidates = STATE_CANDIDATES[playbook.trigger](
         StateQuery(playbook=playbook, now=now, accounts=accounts, since=since)

@@ -1,7 +1,8 @@
 """Writes of the playbooks app, by topic:
 
 - ``triggers``: score events and periodic state checks become playbook runs, once each;
-- ``steps``: the steps of runs are executed, once each, and due work is dispatched;
+- ``steps``: the steps of runs are executed, once each;
+- ``dispatch``: the periodic tick sends due work to the workers, and does what they lost;
 - ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
 - ``endpoints``: saving and deleting webhook endpoints, their signatures, secret
   rotation, pausing a failing endpoint;
@@ -21,6 +22,7 @@ from playbooks.services.common import (
     TaskClosed,
 )
 from playbooks.services.config import playbook_delete, playbook_save
+from playbooks.services.dispatch import due_work_dispatch
 from playbooks.services.endpoints import (
     signature,
     signature_headers,
@@ -41,7 +43,6 @@ from playbooks.services.outbound import (
 from playbooks.services.steps import (
     Assignment,
     assignee_resolve,
-    due_work_dispatch,
     playbook_run_cancel,
     step_context,
     step_run_execute,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from accounts.models import Account
+from accounts.selectors import is_customer
 from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun, PlaybookStep, render_text, set_field_errors
 from playbooks.services.common import StepError
@@ -240,7 +241,7 @@ def playbook_dry_run(*, playbook: Playbook, account: Account, now: dt.datetime) 
     conditions = matching.conditions_check(
         playbook=playbook, account=account, team_members=None, level=level or ""
     )
-    if account.churned_at is not None and account.churned_at <= today:
+    if not is_customer(account.churned_at, on=today):
         conditions.insert(
             0,
             matching.ConditionCheck(

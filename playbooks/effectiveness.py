@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 
 from accounts.models import RiskLevel, levels_better_than
+from accounts.selectors import is_customer
 from playbooks.models import Playbook, PlaybookRun, Task
 from scoring.models import HealthScore
 
@@ -175,7 +176,7 @@ def playbook_effectiveness(
         retained = sum(
             1
             for s, _, churned_at in mature
-            if churned_at is None or churned_at > (s + dt.timedelta(days=days)).date()
+            if is_customer(churned_at, on=(s + dt.timedelta(days=days)).date())
         )
         return Arm(len(rows), len(mature), sum(1 for _, r, _ in mature if r), retained)
 

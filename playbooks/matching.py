@@ -11,13 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, levels_at_or_worse
-from accounts.selectors import customers_q
 from playbooks.models import Playbook
-
-
-def active_accounts_q(*, today: dt.date, prefix: str = "") -> Q:
-    """Accounts that can still fire playbooks: customers on ``today``."""
-    return customers_q(on=today, prefix=prefix)
 
 
 def conditions_q(*, playbook: Playbook, prefix: str = "") -> Q:

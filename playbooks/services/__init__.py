@@ -1,23 +1,34 @@
 """Writes of the playbooks app, by topic:
 
 - ``triggers``: score events and periodic state checks become playbook runs, once each;
-- ``steps``: the steps of runs are executed, once each, and due work is dispatched;
+- ``steps``: the steps of runs are executed, once each;
+- ``dispatch``: the periodic tick sends due work to the workers, and does what they lost;
 - ``outbound``: email, Slack and signed webhook deliveries, with retries and back-off;
-- ``endpoints``: webhook signatures, secret rotation, pausing a failing endpoint;
+- ``endpoints``: saving and deleting webhook endpoints, their signatures, secret
+  rotation, pausing a failing endpoint;
 - ``task_ops``: what people do with tasks and notes;
 - ``closing``: work that closes itself (recovery, churn, the end of a snooze);
-- ``config``: playbooks and their steps, written through the API.
+- ``config``: playbooks and their steps, written through the API and the admin.
 
 Import from here: ``from playbooks.services import task_complete``.
 """
 
 from playbooks.services.closing import tasks_wake, work_close_for_churned, work_close_on_recovery
-from playbooks.services.common import PlaybookError, StepError
-from playbooks.services.config import playbook_save
+from playbooks.services.common import (
+    EndpointInUse,
+    PlaybookError,
+    PlaybookHasRuns,
+    StepError,
+    TaskClosed,
+)
+from playbooks.services.config import playbook_delete, playbook_save
+from playbooks.services.dispatch import due_work_dispatch
 from playbooks.services.endpoints import (
     signature,
     signature_headers,
+    webhook_endpoint_delete,
     webhook_endpoint_resume,
+    webhook_endpoint_save,
     webhook_secret_rotate,
 )
 from playbooks.services.outbound import (
@@ -32,7 +43,6 @@ from playbooks.services.outbound import (
 from playbooks.services.steps import (
     Assignment,
     assignee_resolve,
-    due_work_dispatch,
     playbook_run_cancel,
     step_context,
     step_run_execute,
@@ -60,8 +70,11 @@ __all__ = [
     "Assignment",
     "AttemptOutcome",
     "Backfill",
+    "EndpointInUse",
     "PlaybookError",
+    "PlaybookHasRuns",
     "StepError",
+    "TaskClosed",
     "TriggerResult",
     "assignee_resolve",
     "backoff_seconds",
@@ -72,6 +85,7 @@ __all__ = [
     "due_work_dispatch",
     "note_add",
     "playbook_backfill",
+    "playbook_delete",
     "playbook_run_cancel",
     "playbook_save",
     "score_events_process",
@@ -89,7 +103,9 @@ __all__ = [
     "task_reassign",
     "task_snooze",
     "tasks_wake",
+    "webhook_endpoint_delete",
     "webhook_endpoint_resume",
+    "webhook_endpoint_save",
     "webhook_event_enqueue",
     "webhook_secret_rotate",
     "work_close_for_churned",

@@ -38,8 +38,15 @@ class PlaybookHasRuns(PlaybookError):
     status_code = status.HTTP_409_CONFLICT
     code = "playbook_has_runs"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="steps")
+    def __init__(self, message: str, *, field: str = "steps") -> None:
+        super().__init__(message, field=field)
+
+
+class EndpointInUse(PlaybookError):
+    """Playbook steps send to the endpoint: it is not deleted from under them."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "endpoint_in_use"
 
 
 class StepError(Exception):

@@ -1,4 +1,5 @@
-"""Playbook configuration written through the API: a playbook and its ordered steps."""
+"""Playbook configuration, written through the API, the admin and the demo: a playbook and
+its ordered steps."""
 
 from __future__ import annotations
 
@@ -60,3 +61,19 @@ def playbook_save(
             for index, step in enumerate(steps, start=1)
         )
     return playbook
+
+
+@transaction.atomic
+def playbook_delete(*, playbook: Playbook) -> None:
+    """Delete a playbook and its steps. One that has run is kept: its runs, their steps and
+    the tasks they made are the record of what it did (switch it off instead)."""
+    playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
+    runs = playbook.runs.count()
+    if runs:
+        raise PlaybookHasRuns(
+            f"The playbook {playbook.name!r} has run {runs} time(s); it is kept with its "
+            "steps as the record of those runs and cannot be deleted. Switch it off "
+            "(`is_active` false) instead.",
+            field="is_active",
+        )
+    playbook.delete()

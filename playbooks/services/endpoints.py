@@ -26,13 +26,15 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
 from config.tasking import each, send_on_commit
-from playbooks.models import Delivery, WebhookEndpoint, webhook_secret
+from playbooks.models import Delivery, PlaybookStep, WebhookEndpoint, webhook_secret
+from playbooks.services.common import EndpointInUse
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,45 @@ def signature_headers(
         "X-Vitals-Timestamp": timestamp,
         "X-Vitals-Signature": signature(secret=endpoint.secret, body=body),
     }
+
+
+@transaction.atomic
+def webhook_endpoint_save(
+    *, endpoint: WebhookEndpoint | None, fields: dict[str, Any]
+) -> WebhookEndpoint:
+    """Create an endpoint (``endpoint=None``, or a new unsaved one) or change one: its
+    name, URL, events and whether it is active. The URL and the events are checked
+    (``WebhookEndpoint.clean``: a refused URL raises ValidationError). Its secret and its
+    failure state change only by rotation, attempts and resuming."""
+    if endpoint is None or endpoint.pk is None:
+        endpoint = endpoint or WebhookEndpoint()
+    else:
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint that no playbook step sends to. Its deliveries stay as the record
+    of what was sent; one still waiting fails as sent to a deleted endpoint."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    users = list(
+        PlaybookStep.objects.filter(webhook_endpoint=endpoint)
+        .select_related("playbook")
+        .order_by("playbook__name", "position")
+    )
+    if users:
+        where = ", ".join(f"step {s.position} of “{s.playbook}”" for s in users)
+        raise EndpointInUse(
+            f"The endpoint {endpoint.name!r} is used by {where}; choose another endpoint "
+            "there first.",
+            field="webhook_endpoint",
+        )
+    endpoint.delete()
 
 
 @transaction.atomic

@@ -20,8 +20,12 @@ NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 
-def usage_model() -> ScoringModel:
-    """Score = logins × 5 (0–20 logins → 0–100): At-risk < 50 ≤ Neutral < 75 ≤ Healthy."""
+USAGE_BANDS = [("At-risk", 0, "at_risk"), ("Neutral", 50, "neutral"), ("Healthy", 75, "healthy")]
+
+
+def usage_model(bands: list[tuple] = USAGE_BANDS) -> ScoringModel:
+    """Score = logins × 5 (0–20 logins → 0–100): At-risk < 50 ≤ Neutral < 75 ≤ Healthy,
+    unless other ``bands`` are given."""
     return make_model(
         "usage",
         components=[
@@ -32,7 +36,7 @@ def usage_model() -> ScoringModel:
                 "weight": 100,
             }
         ],
-        bands=[("At-risk", 0, "at_risk"), ("Neutral", 50, "neutral"), ("Healthy", 75, "healthy")],
+        bands=bands,
     )
 
 

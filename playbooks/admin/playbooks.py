@@ -1,12 +1,11 @@
-"""Django admin for playbooks (with their steps and a dry run on an account), runs,
-tasks, notes, webhook endpoints and deliveries (read-only, with "retry now")."""
+"""Playbooks with their steps, written through ``playbook_save`` and ``playbook_delete``
+as the API's are, and the pages beside them: a dry run on an account, a backfill, and
+whether the playbook worked."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -16,33 +15,37 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Account
+from playbooks.admin.common import URL_FIELDS, ThroughServices
 from playbooks.effectiveness import playbook_effectiveness
 from playbooks.forms import BackfillForm, EffectivenessForm
-from playbooks.models import (
-    Delivery,
-    Note,
-    Playbook,
-    PlaybookRun,
-    PlaybookStep,
-    PlaybookStepRun,
-    Task,
-    WebhookEndpoint,
-)
+from playbooks.models import Playbook, PlaybookStep
 from playbooks.selectors import playbook_dry_run
-from playbooks.services import (
-    delivery_retry,
-    playbook_backfill,
-    playbook_run_cancel,
-    playbook_save,
-    webhook_endpoint_resume,
-    webhook_secret_rotate,
-)
+from playbooks.services import playbook_backfill, playbook_delete, playbook_save
 
-# URLs typed without a scheme are taken as https (Django 6's default, asked for now).
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+# The step fields a step is saved with (its position follows its order).
+STEP_FIELDS = [
+    f.name
+    for f in PlaybookStep._meta.concrete_fields
+    if f.name not in ("id", "playbook", "position")
+]
+
+
+def _steps(formset) -> list[dict]:
+    """The steps the inline formset leaves, in the order of their positions, as
+    ``playbook_save`` takes them."""
+    kept = [
+        form
+        for form in formset.forms
+        if form not in formset.deleted_forms and (form.instance.pk or form.has_changed())
+    ]
+    kept.sort(key=lambda form: (form.cleaned_data["position"], form.instance.pk or 0))
+    return [{name: form.cleaned_data[name] for name in STEP_FIELDS} for form in kept]
 
 
 class PlaybookStepInline(admin.StackedInline):
+    """The steps, saved all together by the playbook's page: once the playbook has run
+    they are the record of its runs, and a change to them is refused."""
+
     model = PlaybookStep
     extra = 0
     formfield_overrides = URL_FIELDS
@@ -82,7 +85,7 @@ class PlaybookStepInline(admin.StackedInline):
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(admin.ModelAdmin):
+class PlaybookAdmin(ThroughServices):
     list_display = [
         "name",
         "trigger_summary",
@@ -179,11 +182,34 @@ class PlaybookAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Try on an account</a>', url)
 
     def save_model(self, request, obj, form, change):
-        # The playbook's one write path: switching it on sets when it starts acting.
+        # Saved with its steps, in one call, by save_related.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        """The playbook's one write path (``playbook_save``): switching it on sets when it
+        starts acting, and steps that runs used are not replaced (refused as by the API).
+        The steps are passed only when the inline changed."""
+        (steps_formset,) = (f for f in formsets if f.model is PlaybookStep)
+        playbook = form.instance
         names = {f.name for f in Playbook._meta.concrete_fields} & set(form.cleaned_data)
         fields = {name: form.cleaned_data[name] for name in names}
-        saved = playbook_save(playbook=obj, fields=fields, steps=None)
-        obj.pk, obj.enabled_at = saved.pk, saved.enabled_at
+        steps = _steps(steps_formset) if steps_formset.has_changed() else None
+        before = list(playbook.steps.all()) if change and steps is not None else []
+        saved = playbook_save(playbook=playbook, fields=fields, steps=steps)
+        playbook.pk, playbook.enabled_at = saved.pk, saved.enabled_at
+        # What the admin's history records of the inline.
+        steps_formset.new_objects = list(saved.steps.all()) if steps is not None else []
+        steps_formset.changed_objects = []
+        steps_formset.deleted_objects = before
+
+    def get_deleted_objects(self, objs, request):
+        # Whether a playbook may go is playbook_delete's to say (one that ran is kept, and
+        # it says why), not the read-only admin of the runs it would take along.
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request, obj):
+        playbook_delete(playbook=obj)
 
     def get_urls(self):
         return [
@@ -281,209 +307,3 @@ class PlaybookAdmin(admin.ModelAdmin):
             "error": error,
         }
         return TemplateResponse(request, "admin/playbooks/playbook/dry_run.html", context)
-
-
-class PlaybookStepRunInline(admin.TabularInline):
-    model = PlaybookStepRun
-    extra = 0
-    can_delete = False
-    fields = ["step", "status", "due_at", "dispatched_at", "attempts", "done_at", "error"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(PlaybookRun)
-class PlaybookRunAdmin(admin.ModelAdmin):
-    list_display = [
-        "playbook",
-        "account",
-        "event_key",
-        "level",
-        "status",
-        "created_at",
-        "finished_at",
-    ]
-    list_filter = ["status", "playbook"]
-    search_fields = ["account__name", "account__external_id", "event_key"]
-    list_select_related = ["playbook", "account"]
-    date_hierarchy = "created_at"
-    inlines = [PlaybookStepRunInline]
-    actions = ["cancel_runs"]
-    readonly_fields = [
-        "playbook",
-        "account",
-        "event_key",
-        "score_event",
-        "context",
-        "level",
-        "status",
-        "created_at",
-        "finished_at",
-    ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Cancel the selected runs (their waiting steps never run)")
-    def cancel_runs(self, request, queryset):
-        now = timezone.now()
-        cancelled = sum(playbook_run_cancel(run=run, now=now) for run in queryset)
-        self.message_user(request, f"{cancelled} run(s) cancelled.", messages.SUCCESS)
-
-
-class NoteInline(admin.TabularInline):
-    model = Note
-    extra = 0
-    fields = ["created_at", "author", "body"]
-    readonly_fields = ["created_at", "author"]
-
-
-@admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
-    list_display = ["title", "account", "assignee", "priority", "status", "due_date", "origin"]
-    list_filter = ["status", "priority", "due_date"]
-    search_fields = ["title", "account__name", "account__external_id", "assignee__username"]
-    list_select_related = ["account", "assignee", "origin_step_run__run__playbook"]
-    autocomplete_fields = ["account", "assignee", "created_by", "completed_by"]
-    readonly_fields = [
-        "origin_step_run",
-        "playbook_step",
-        "created_at",
-        "closed_at",
-        "close_reason",
-    ]
-    date_hierarchy = "due_date"
-    inlines = [NoteInline]
-
-    @admin.display(description="Origin")
-    def origin(self, task: Task) -> str:
-        if task.origin_step_run_id is None:
-            return "manual"
-        return f"playbook: {task.origin_step_run.run.playbook}"
-
-
-@admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "account", "author", "short_body"]
-    search_fields = ["body", "account__name", "account__external_id"]
-    list_select_related = ["account", "author"]
-    autocomplete_fields = ["account", "author", "task"]
-
-    @admin.display(description="Note")
-    def short_body(self, note: Note) -> str:
-        return note.body[:80]
-
-
-class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https")
-    events = forms.MultipleChoiceField(
-        choices=WebhookEndpoint.Event.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="Events sent to this endpoint (playbook steps may send to it too).",
-    )
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["name", "url", "events", "is_active"]
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    form = WebhookEndpointForm
-    list_display = ["name", "url", "event_list", "is_active", "state"]
-    list_filter = ["is_active", ("paused_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "url"]
-    readonly_fields = [
-        "secret",
-        "previous_secret_until",
-        "failures",
-        "failing_since",
-        "paused_at",
-        "paused_reason",
-        "created_at",
-    ]
-    fields = ["name", "url", "events", "is_active", *readonly_fields]
-    actions = ["resume", "rotate_secret"]
-
-    @admin.display(description="Events")
-    def event_list(self, endpoint: WebhookEndpoint) -> str:
-        return ", ".join(endpoint.events or []) or "—"
-
-    @admin.display(description="State")
-    def state(self, endpoint: WebhookEndpoint) -> str:
-        if endpoint.is_paused:
-            return f"Paused since {endpoint.paused_at:%Y-%m-%d %H:%M}"
-        if endpoint.failures:
-            return f"{endpoint.failures} failed attempt(s) in a row"
-        return "OK"
-
-    @admin.action(description="Resume paused endpoints (what waited is sent at once)")
-    def resume(self, request, queryset):
-        now = timezone.now()
-        resumed = [e for e in queryset if e.is_paused]
-        waiting = sum(webhook_endpoint_resume(endpoint=e, now=now) for e in resumed)
-        self.message_user(
-            request, f"Resumed {len(resumed)} endpoint(s); {waiting} delivery(ies) sent again."
-        )
-
-    @admin.action(description="Rotate the secret (the old one keeps signing for 24 hours)")
-    def rotate_secret(self, request, queryset):
-        now = timezone.now()
-        for endpoint in queryset:
-            webhook_secret_rotate(endpoint=endpoint, now=now)
-        self.message_user(
-            request,
-            f"New secrets for {queryset.count()} endpoint(s). Deliveries carry a signature "
-            "with the old secret too for 24 hours: give receivers the new one meanwhile.",
-        )
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "channel",
-        "event",
-        "target_short",
-        "account",
-        "status",
-        "attempts",
-        "response_status",
-        "next_attempt_at",
-    ]
-    list_filter = ["status", "channel", "event"]
-    search_fields = ["target", "idempotency_key", "account__name", "account__external_id"]
-    list_select_related = ["account"]
-    date_hierarchy = "created_at"
-    actions = ["retry_now"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Target")
-    def target_short(self, delivery: Delivery) -> str:
-        return delivery.target if len(delivery.target) <= 60 else delivery.target[:57] + "…"
-
-    @admin.action(description="Retry now (failed deliveries only)")
-    def retry_now(self, request, queryset):
-        now = timezone.now()
-        failed = list(queryset.filter(status=Delivery.Status.FAILED))
-        for delivery in failed:
-            delivery_retry(delivery=delivery, now=now)
-        skipped = queryset.count() - len(failed)
-        message = f"{len(failed)} delivery(ies) sent for another attempt."
-        if skipped:
-            message += f" {skipped} not failed, left alone."
-        self.message_user(request, message, messages.SUCCESS)

@@ -1,0 +1,51 @@
+"""Reads of the playbooks app, by topic: which tasks a person may see, their queue and
+counts (``tasks``), an account's timeline (``timeline``), a manager's team overview
+(``team``), and the dry run of a playbook (``playbooks.dryrun``).
+
+Access is the accounts app's one mechanism: a person sees the tasks on the accounts in
+their scope (``accounts.selectors.accounts_visible_to``) and the tasks assigned to them.
+Import from here: ``from playbooks.selectors import task_queue``.
+"""
+
+from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
+from playbooks.selectors.tasks import (
+    TaskQueue,
+    account_get_for_work,
+    account_tasks,
+    overdue_counts_by_assignee,
+    task_assignees_for,
+    task_counts,
+    task_get_visible,
+    task_get_visible_to_token,
+    task_queue,
+    tasks_due,
+    tasks_due_count,
+    tasks_visible_to,
+    tasks_visible_to_token,
+)
+from playbooks.selectors.team import TeamMemberRow, TeamOverview, team_overview
+from playbooks.selectors.timeline import TimelineEntry, account_timeline
+
+__all__ = [
+    "DryRun",
+    "DryRunStep",
+    "TaskQueue",
+    "TeamMemberRow",
+    "TeamOverview",
+    "TimelineEntry",
+    "account_get_for_work",
+    "account_tasks",
+    "account_timeline",
+    "overdue_counts_by_assignee",
+    "playbook_dry_run",
+    "task_assignees_for",
+    "task_counts",
+    "task_get_visible",
+    "task_get_visible_to_token",
+    "task_queue",
+    "tasks_due",
+    "tasks_due_count",
+    "tasks_visible_to",
+    "tasks_visible_to_token",
+    "team_overview",
+]

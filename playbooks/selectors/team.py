@@ -1,0 +1,99 @@
+"""A manager's overview of their teams: per member, the accounts they own by risk level,
+ARR at risk, churned accounts, open and overdue tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, Prefetch, Sum, Value, When
+
+from accounts.models import AT_RISK_LEVELS, RiskLevel, Team, User
+from accounts.selectors import (
+    accounts_visible_to,
+    churned_q,
+    teams_managed_by,
+)
+from playbooks.models import Task
+from playbooks.selectors.tasks import overdue_counts_by_assignee
+
+
+@dataclass
+class TeamMemberRow:
+    """One person's line on the team page: their customers per risk level."""
+
+    user: User
+    levels: list[int]
+    unscored: int
+    accounts: int
+    arr_at_risk: float
+    churned: int
+    open_tasks: int
+    overdue_tasks: int
+
+
+@dataclass
+class TeamOverview:
+    levels: list[tuple[str, str]]
+    teams: list[tuple[Team, list[TeamMemberRow]]]
+
+
+def team_overview(*, user: User, today: dt.date) -> TeamOverview:
+    """Per member of each team ``user`` manages (every team for an admin): customers per
+    risk level of their confirmed band, ARR at risk, churned accounts, open and overdue
+    tasks. A fixed number of queries whatever the size of the teams and their books:
+    teams with their members, one aggregate of accounts by owner, level and churn, one of
+    open tasks, one of overdue tasks."""
+    teams = list(
+        teams_managed_by(user=user)
+        .order_by("name")
+        .prefetch_related(Prefetch("members", queryset=User.objects.order_by("first_name")))
+    )
+    ids = {member.pk for team in teams for member in team.members.all()}
+    accounts = accounts_visible_to(user=user).filter(owner__in=ids)
+    per_level: dict[int, dict[str, int]] = {}
+    at_risk: dict[int, float] = {}
+    churned: dict[int, int] = {}
+    gone = churned_q(on=today)
+    for row in (
+        accounts.annotate(gone=Case(When(gone, then=Value(1)), default=Value(0)))
+        .values("owner", "health__level", "gone")
+        .annotate(n=Count("pk"), arr=Sum("arr"))
+        .order_by()
+    ):
+        owner = row["owner"]
+        if row["gone"]:
+            churned[owner] = churned.get(owner, 0) + row["n"]
+            continue
+        level = row["health__level"] or ""
+        counts = per_level.setdefault(owner, {})
+        counts[level] = counts.get(level, 0) + row["n"]
+        if level in AT_RISK_LEVELS:
+            at_risk[owner] = at_risk.get(owner, 0.0) + float(row["arr"] or 0)
+    open_tasks = {
+        row["assignee_id"]: row["n"]
+        for row in Task.objects.filter(assignee_id__in=ids, status__in=Task.ACTIVE)
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    overdue = overdue_counts_by_assignee(users=list(ids), today=today)
+    overview = TeamOverview(levels=list(RiskLevel.choices), teams=[])
+    for team in teams:
+        rows = []
+        for member in team.members.all():
+            counts = per_level.get(member.pk, {})
+            rows.append(
+                TeamMemberRow(
+                    user=member,
+                    levels=[counts.get(level, 0) for level, _ in RiskLevel.choices],
+                    unscored=counts.get("", 0),
+                    accounts=sum(counts.values()),
+                    arr_at_risk=at_risk.get(member.pk, 0.0),
+                    churned=churned.get(member.pk, 0),
+                    open_tasks=open_tasks.get(member.pk, 0),
+                    overdue_tasks=overdue.get(member.pk, 0),
+                )
+            )
+        overview.teams.append((team, rows))
+    return overview

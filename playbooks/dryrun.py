@@ -8,6 +8,7 @@ without writing anything.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -63,120 +64,161 @@ class DryRun:
         )
 
 
-def _trigger(
-    playbook: Playbook, account: Account, now: dt.datetime
-) -> tuple[bool, str, str | None, dict[str, str]]:
-    """(matched, explanation, event key, placeholder values) for the account now."""
-    t = Playbook.Trigger
+# --- The trigger, now: one small check per trigger kind -------------------------------------
+
+# (matched, explanation, event key, placeholder values)
+Verdict = tuple[bool, str, str | None, dict[str, str]]
+
+
+@dataclass
+class Look:
+    """What every trigger check starts from: the account's latest score, now."""
+
+    playbook: Playbook
+    account: Account
+    now: dt.datetime
+    health: AccountHealth | None
+    score: float | None
+    band: str
+    context: dict[str, str]
+
+
+def _band_change(look: Look) -> Verdict:
+    playbook, t = look.playbook, Playbook.Trigger
+    ev = (
+        ScoreEvent.objects.filter(account=look.account, kind=ScoreEvent.Kind.BAND_CHANGED)
+        .select_related("from_band", "to_band", "health_score")
+        .order_by("-id")
+        .first()
+    )
+    if ev is None:
+        return False, "No band change has been recorded for this account.", None, look.context
+    before = ev.from_band.name if ev.from_band else ""
+    after = ev.to_band.name if ev.to_band else ""
+    context = {
+        "score": format_score(ev.score_after),
+        "band": after,
+        "previous_band": before,
+        "delta": format_delta(ev.delta),
+    }
+    if playbook.trigger == t.LEVEL_ENTERED:
+        ok = playbook.level_entered(from_level=ev.from_level, to_level=ev.to_level)
+    else:
+        ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
+    detail = (
+        f"Latest confirmed band change: {before or 'no band'} → {after or 'no band'} "
+        f"(computed {ev.health_score.computed_at:%Y-%m-%d %H:%M})"
+    )
+    if ev.rebaseline and not playbook.on_rebaseline:
+        ok = False
+        detail += "; a re-baseline (a new model version), which this playbook ignores"
+    if playbook.enabled_at and ev.created_at < playbook.enabled_at:
+        ok = False
+        detail += "; before the playbook was switched on (a backfill would act on it)"
+    return ok, detail, f"score_event:{ev.pk}", context
+
+
+def _score_dropped(look: Look) -> Verdict:
+    playbook, health, score, context = look.playbook, look.health, look.score, look.context
+    if health is None or score is None:
+        return False, "The account has no score yet.", None, context
+    highest = window_max_scores(
+        health_score_ids=[health.health_score_id], within_days=playbook.within_days
+    ).get(health.health_score_id)
+    if highest is None:
+        detail = f"No earlier score in the {playbook.within_days} days before the latest one."
+        return False, detail, None, context
+    drop = highest - score
+    context["delta"] = format_delta(score - highest)
+    event = ScoreEvent.objects.filter(
+        health_score_id=health.health_score_id, kind=ScoreEvent.Kind.SCORE_DROPPED
+    ).first()
+    key = f"score_event:{event.pk}" if event else f"score_drop:{health.health_score_id}"
+    detail = (
+        f"Latest score {format_score(score)}; highest of the {playbook.within_days} days "
+        f"before: {format_score(highest)} (a drop of {format_score(drop)} points)"
+    )
+    return drop >= playbook.drop_points, detail, key, context
+
+
+def _score_below(look: Look) -> Verdict:
+    playbook, health, score = look.playbook, look.health, look.score
+    if health is None or score is None:
+        return False, "The account has no score yet.", None, look.context
+    detail = f"Score {format_score(score)} (fires below {playbook.score_threshold:g})"
+    key = f"score_below:{health.health_score_id}"
+    return score < playbook.score_threshold, detail, key, look.context
+
+
+def _renewal_within(look: Look) -> Verdict:
+    playbook, account, band = look.playbook, look.account, look.band
+    if account.renewal_date is None:
+        return False, "The account has no renewal date.", None, look.context
+    days = (account.renewal_date - matching.local_today(look.now)).days
+    in_window = 0 <= days <= playbook.renewal_days
+    band_ok = matching.renewal_band_matches(playbook=playbook, band_name=band or None)
+    if playbook.band_name_list and look.health is None:
+        band_ok = False
+    detail = (
+        f"Renews on {account.renewal_date:%Y-%m-%d} ({days} days away; fires within "
+        f"{playbook.renewal_days}); band {band or 'none'}"
+        f"{'' if band_ok else ' does not match'}"
+    )
+    key = f"renewal:{account.renewal_date.isoformat()}"
+    return in_window and band_ok, detail, key, look.context
+
+
+def _metric_threshold(look: Look) -> Verdict:
+    playbook, context = look.playbook, look.context
+    signals = list(
+        Signal.objects.filter(
+            account=look.account, metric_id=playbook.metric_id, timestamp__lte=look.now
+        )
+        .order_by("-timestamp", "-id")
+        .values_list("pk", "value", "created_at")[:2]
+    )
+    if not signals:
+        return False, f"No {playbook.metric.key} signal for this account.", None, context
+    pk, value, created_at = signals[0]
+    previous = signals[1][1] if len(signals) > 1 else None
+    context["delta"] = format_delta(None if previous is None else value - previous)
+    ok = matching.crossed(playbook=playbook, value=value, previous=previous)
+    detail = (
+        f"Newest {playbook.metric.key}: {value:g}"
+        f"{'' if previous is None else f' (previous {previous:g})'}"
+    )
+    if ok and created_at < look.now - SIGNAL_LOOKBACK:
+        ok = False
+        detail += "; stored too long ago for the periodic check to look at it"
+    return ok, detail, f"signal:{pk}", context
+
+
+def _account_created(look: Look) -> Verdict:
+    created = look.account.created_at
+    ok = look.now - CREATED_LOOKBACK <= created <= look.now
+    detail = f"Created {created:%Y-%m-%d %H:%M}" + ("" if ok else " (fires only on the first day)")
+    return ok, detail, f"account_created:{look.account.pk}", look.context
+
+
+TRIGGER_CHECKS: dict[str, Callable[[Look], Verdict]] = {
+    Playbook.Trigger.BAND_CHANGED: _band_change,
+    Playbook.Trigger.LEVEL_ENTERED: _band_change,
+    Playbook.Trigger.SCORE_DROPPED: _score_dropped,
+    Playbook.Trigger.SCORE_BELOW: _score_below,
+    Playbook.Trigger.RENEWAL_WITHIN: _renewal_within,
+    Playbook.Trigger.METRIC_THRESHOLD: _metric_threshold,
+    Playbook.Trigger.ACCOUNT_CREATED: _account_created,
+}
+
+
+def _trigger(playbook: Playbook, account: Account, now: dt.datetime) -> Verdict:
+    """Whether ``playbook``'s trigger holds for ``account`` now, and why."""
     health = AccountHealth.objects.filter(account=account).select_related("band").first()
     score = health.score if health else None
-    band = health.band.name if health and health.band_id else ""
+    band = health.band.name if health and health.band else ""
     context = {"score": format_score(score), "band": band}
-    if playbook.trigger in (t.BAND_CHANGED, t.LEVEL_ENTERED):
-        ev = (
-            ScoreEvent.objects.filter(account=account, kind=ScoreEvent.Kind.BAND_CHANGED)
-            .select_related("from_band", "to_band", "health_score")
-            .order_by("-id")
-            .first()
-        )
-        if ev is None:
-            return False, "No band change has been recorded for this account.", None, context
-        before = ev.from_band.name if ev.from_band_id else ""
-        after = ev.to_band.name if ev.to_band_id else ""
-        context = {
-            "score": format_score(ev.score_after),
-            "band": after,
-            "previous_band": before,
-            "delta": format_delta(ev.delta),
-        }
-        if playbook.trigger == t.LEVEL_ENTERED:
-            ok = playbook.level_entered(from_level=ev.from_level, to_level=ev.to_level)
-        else:
-            ok = matching.band_change_matches(playbook=playbook, from_name=before, to_name=after)
-        detail = (
-            f"Latest confirmed band change: {before or 'no band'} → {after or 'no band'} "
-            f"(computed {ev.health_score.computed_at:%Y-%m-%d %H:%M})"
-        )
-        if ev.rebaseline and not playbook.on_rebaseline:
-            ok = False
-            detail += "; a re-baseline (a new model version), which this playbook ignores"
-        if playbook.enabled_at and ev.created_at < playbook.enabled_at:
-            ok = False
-            detail += "; before the playbook was switched on (a backfill would act on it)"
-        return ok, detail, f"score_event:{ev.pk}", context
-    if playbook.trigger == t.SCORE_DROPPED:
-        if health is None or score is None:
-            return False, "The account has no score yet.", None, context
-        highest = window_max_scores(
-            health_score_ids=[health.health_score_id], within_days=playbook.within_days
-        ).get(health.health_score_id)
-        if highest is None:
-            return (
-                False,
-                f"No earlier score in the {playbook.within_days} days before the latest one.",
-                None,
-                context,
-            )
-        drop = highest - score
-        context["delta"] = format_delta(score - highest)
-        event = ScoreEvent.objects.filter(
-            health_score_id=health.health_score_id, kind=ScoreEvent.Kind.SCORE_DROPPED
-        ).first()
-        key = f"score_event:{event.pk}" if event else f"score_drop:{health.health_score_id}"
-        detail = (
-            f"Latest score {format_score(score)}; highest of the {playbook.within_days} days "
-            f"before: {format_score(highest)} (a drop of {format_score(drop)} points)"
-        )
-        return drop >= playbook.drop_points, detail, key, context
-    if playbook.trigger == t.SCORE_BELOW:
-        if health is None or score is None:
-            return False, "The account has no score yet.", None, context
-        detail = f"Score {format_score(score)} (fires below {playbook.score_threshold:g})"
-        return (
-            score < playbook.score_threshold,
-            detail,
-            f"score_below:{health.health_score_id}",
-            context,
-        )
-    if playbook.trigger == t.RENEWAL_WITHIN:
-        today = matching.local_today(now)
-        if account.renewal_date is None:
-            return False, "The account has no renewal date.", None, context
-        days = (account.renewal_date - today).days
-        in_window = 0 <= days <= playbook.renewal_days
-        band_ok = matching.renewal_band_matches(playbook=playbook, band_name=band or None)
-        if playbook.band_name_list and health is None:
-            band_ok = False
-        detail = (
-            f"Renews on {account.renewal_date:%Y-%m-%d} ({days} days away; fires within "
-            f"{playbook.renewal_days}); band {band or 'none'}"
-            f"{'' if band_ok else ' does not match'}"
-        )
-        return in_window and band_ok, detail, f"renewal:{account.renewal_date.isoformat()}", context
-    if playbook.trigger == t.METRIC_THRESHOLD:
-        signals = list(
-            Signal.objects.filter(account=account, metric_id=playbook.metric_id, timestamp__lte=now)
-            .order_by("-timestamp", "-id")
-            .values_list("pk", "value", "created_at")[:2]
-        )
-        if not signals:
-            return False, f"No {playbook.metric.key} signal for this account.", None, context
-        pk, value, created_at = signals[0]
-        previous = signals[1][1] if len(signals) > 1 else None
-        context["delta"] = format_delta(None if previous is None else value - previous)
-        ok = matching.crossed(playbook=playbook, value=value, previous=previous)
-        detail = (
-            f"Newest {playbook.metric.key}: {value:g}"
-            f"{'' if previous is None else f' (previous {previous:g})'}"
-        )
-        if ok and created_at < now - SIGNAL_LOOKBACK:
-            ok = False
-            detail += "; stored too long ago for the periodic check to look at it"
-        return ok, detail, f"signal:{pk}", context
-    created = account.created_at
-    ok = now - CREATED_LOOKBACK <= created <= now
-    detail = f"Created {created:%Y-%m-%d %H:%M}" + ("" if ok else " (fires only on the first day)")
-    return ok, detail, f"account_created:{account.pk}", context
+    look = Look(playbook, account, now, health, score, band, context)
+    return TRIGGER_CHECKS[playbook.trigger](look)
 
 
 def _describe_step(

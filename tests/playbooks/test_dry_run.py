@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
+from playbooks.dryrun import TRIGGER_CHECKS
 from playbooks.models import Playbook, PlaybookRun
 from playbooks.selectors import playbook_dry_run
 from playbooks.services import score_events_process, state_triggers_evaluate
@@ -115,3 +116,7 @@ def test_a_dry_run_shows_the_problem_a_step_would_hit(usage):
 
     assert dry.would_fire
     assert dry.steps[0].problem == "Orphan Co has no owner to email."
+
+
+def test_the_dry_run_checks_every_kind_of_trigger():
+    assert set(TRIGGER_CHECKS) == set(Playbook.Trigger.values)

@@ -156,9 +156,9 @@ def _renewal_within(look: Look) -> Verdict:
         return False, "The account has no renewal date.", None, look.context
     days = (account.renewal_date - matching.local_today(look.now)).days
     in_window = 0 <= days <= playbook.renewal_days
-    band_ok = matching.renewal_band_matches(playbook=playbook, band_name=band or None)
-    if playbook.band_name_list and look.health is None:
-        band_ok = False
+    band_ok = matching.renewal_band_matches(
+        playbook=playbook, band_name=band or None, scored=look.health is not None
+    )
     detail = (
         f"Renews on {account.renewal_date:%Y-%m-%d} ({days} days away; fires within "
         f"{playbook.renewal_days}); band {band or 'none'}"

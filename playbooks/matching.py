@@ -142,12 +142,15 @@ def crossed(*, playbook: Playbook, value: float, previous: float | None) -> bool
     return value < threshold and (previous is None or previous >= threshold)
 
 
-def renewal_band_matches(*, playbook: Playbook, band_name: str | None) -> bool:
+def renewal_band_matches(*, playbook: Playbook, band_name: str | None, scored: bool) -> bool:
+    """``renewal_band_q`` for one account: its band now (None without one) and whether it
+    has a score at all. Naming bands asks for a score: an account never scored is in no
+    band, so it is not "outside" the named ones either."""
     names = playbook.band_name_list
     if not names:
         return True
     if playbook.band_names_exclude:
-        return band_name not in names
+        return scored and band_name not in names
     return band_name in names
 
 

@@ -1,7 +1,8 @@
 """A playbook's conditions exist twice (``playbooks.matching``): as a filter on accounts
 (``conditions_q``, what trigger evaluation runs in the database) and as a check of one
 account (``conditions_check``, what event triggers and the dry run use). On random
-conditions over every kind of account, they pick the same accounts."""
+conditions over every kind of account, they pick the same accounts. So do the two forms
+of the renewal trigger's band rule (``renewal_band_q``, ``renewal_band_matches``)."""
 
 from __future__ import annotations
 
@@ -110,6 +111,44 @@ def test_the_filter_and_the_check_pick_the_same_accounts(every_kind_of_account, 
             account=account,
             team_members=members,
             level=levels.get(account.pk, ""),
+        )
+    }
+
+    assert by_query == by_check
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(
+        st.sampled_from(["Critical", "At-risk", "Neutral", "Healthy", "Gone"]), max_size=3
+    ),
+    exclude=st.booleans(),
+)
+def test_the_renewal_band_filter_and_check_pick_the_same_accounts(
+    every_kind_of_account, names, exclude
+):
+    playbook = Playbook(
+        name="Renewals",
+        trigger=Playbook.Trigger.RENEWAL_WITHIN,
+        band_names=", ".join(names),
+        band_names_exclude=exclude,
+    )
+    bands = dict(AccountHealth.objects.values_list("account_id", "band__name"))
+    # Accounts in each band, scored without a band (no data yet) and never scored.
+    assert None in bands.values() and len(bands) < len(every_kind_of_account)
+
+    by_query = set(
+        Account.objects.filter(matching.renewal_band_q(playbook=playbook)).values_list(
+            "pk", flat=True
+        )
+    )
+    by_check = {
+        account.pk
+        for account in every_kind_of_account
+        if matching.renewal_band_matches(
+            playbook=playbook, band_name=bands.get(account.pk), scored=account.pk in bands
         )
     }
 

@@ -140,10 +140,15 @@ def test_the_other_fields_of_a_playbook_that_ran_still_change(ran, ada, client_a
     assert list(ran.steps.values_list("pk", flat=True)) == [step.pk]
 
 
-def test_a_playbook_that_ran_is_not_deleted_in_admin(ran, ada, client_as):
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_playbook_that_ran_is_not_deleted_in_admin(ran, ada, client_as, method):
     url = reverse("admin:playbooks_playbook_delete", args=[ran.pk])
 
-    response = client_as(ada).post(url, {"post": "yes"}, follow=True)
+    # The refusal comes before the confirmation page (get) as after it (post).
+    client = client_as(ada)
+    response = getattr(client, method)(
+        url, {"post": "yes"} if method == "post" else {}, follow=True
+    )
 
     change = reverse("admin:playbooks_playbook_change", args=[ran.pk])
     assert response.redirect_chain == [(change, 302)]
@@ -164,6 +169,8 @@ def test_a_playbook_that_never_ran_changes_its_steps_and_goes(usage, ada, client
 
     assert response.status_code == 302
     assert list(playbook.steps.values_list("position", "task_title")) == [(1, "Email {account}")]
+    confirm = client.get(reverse("admin:playbooks_playbook_delete", args=[playbook.pk]))
+    assert confirm.status_code == 200 and PlaybookStep.objects.exists()  # asked, not done
     client.post(reverse("admin:playbooks_playbook_delete", args=[playbook.pk]), {"post": "yes"})
     assert not Playbook.objects.exists() and not PlaybookStep.objects.exists()
 

@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from accounts.models import ApiToken
 from accounts.tokens import TokenRejected, api_token_check
-from config.jsonlimits import JsonTooDeep, json_depth_check
+from config.jsonlimits import JsonTooDeep, json_depth_check, json_nul_path
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -128,28 +128,9 @@ class JSONParser(parsers.JSONParser):
 
 
 def json_without_nul(value: Any) -> Any:
-    """A validator for JSON fields: PostgreSQL cannot store a NUL character (\\u0000) in
-    jsonb, as a key or in a string; refuse it here, naming where it is, rather than fail
-    at the database."""
-
-    def find(item: Any, path: str) -> str | None:
-        if isinstance(item, str):
-            return path if "\x00" in item else None
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if "\x00" in str(key):
-                    return f"{path}[{key!r}]"
-                found = find(child, f"{path}[{key!r}]")
-                if found:
-                    return found
-        if isinstance(item, list):
-            for index, child in enumerate(item):
-                found = find(child, f"{path}[{index}]")
-                if found:
-                    return found
-        return None
-
-    where = find(value, "")
+    """A validator for JSON fields: refuse a NUL character (\\u0000), which PostgreSQL
+    cannot store in jsonb, naming where it is, rather than fail at the database."""
+    where = json_nul_path(value)
     if where is not None:
         raise exceptions.ValidationError(
             f"May not contain NUL (\\u0000) characters (found at {where or 'the top'})."

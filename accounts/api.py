@@ -158,7 +158,8 @@ class AccountDetailView(APIView):
         outcome = accounts_upsert(token=request.auth, rows=[row], create=create)
         if outcome.rejected:
             raise _row_error(outcome.rejected[0])
-        account = Account.objects.select_related("owner").get(external_id=row["external_id"])
+        [written] = outcome.created or outcome.updated  # as stored: stripped of spaces
+        account = Account.objects.select_related("owner").get(external_id=written)
         return Response(
             AccountSerializer(account).data,
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,

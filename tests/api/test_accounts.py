@@ -265,6 +265,13 @@ def test_put_reports_each_bad_field_by_name(db, api_as, payload, field, says):
     assert not Account.objects.exists()
 
 
+def test_an_external_id_is_stored_without_surrounding_spaces(db, api_as):
+    response = api_as("accounts:write").put(detail("%20spaced%20"), {"name": "S"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["external_id"] == "spaced"
+    assert Account.objects.get().external_id == "spaced"
+
+
 def test_an_external_id_that_cannot_be_addressed_is_refused(db, api_as):
     response = api_as("accounts:write").post(
         BULK, {"accounts": [{"external_id": "a/b", "name": "X"}]}, format="json"

@@ -26,6 +26,7 @@ from accounts.serializers import (
     RejectedRow,
     accounts_upsert,
 )
+from accounts.services import accounts_delete
 from config.api_schema import error_responses
 from config.errors import PayloadTooLarge
 
@@ -149,7 +150,7 @@ class AccountDetailView(APIView):
     )
     def delete(self, request: Request, external_id: str) -> Response:
         account = account_get_visible_to_token(token=request.auth, external_id=external_id)
-        account.delete()
+        accounts_delete(accounts=Account.objects.filter(pk=account.pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _upsert(self, request: Request, external_id: str, *, create: bool) -> Response:
@@ -157,11 +158,12 @@ class AccountDetailView(APIView):
         outcome = accounts_upsert(token=request.auth, rows=[row], create=create)
         if outcome.rejected:
             raise _row_error(outcome.rejected[0])
-        if outcome.created:
-            return Response(
-                AccountSerializer(outcome.created[0]).data, status=status.HTTP_201_CREATED
-            )
-        return Response(AccountSerializer(outcome.updated[0]).data)
+        [written] = outcome.created or outcome.updated  # as stored: stripped of spaces
+        account = Account.objects.select_related("owner").get(external_id=written)
+        return Response(
+            AccountSerializer(account).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+        )
 
 
 class AccountBulkView(APIView):

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from accounts.models import Account, Team, User
-from accounts.services import accounts_bulk_upsert
+from accounts.services import accounts_save
 
 DEMO_EXTERNAL_ID_PREFIX = "demo-"
 DEMO_TEAM = "Customer Success"
@@ -224,7 +224,7 @@ def demo_accounts_ensure(*, book: DemoBook, count: int) -> None:
     """Upsert ``count`` demo accounts into ``book.accounts`` (ordered by external id)."""
     owners = [book.users[username] for username in DEMO_CSMS]
     rows = demo_account_rows(count=count, rng=book.rng("accounts"), today=book.today, owners=owners)
-    result = accounts_bulk_upsert(rows=rows)
+    result = accounts_save(rows=rows)
     book.created, book.updated = len(result.created), len(result.updated)
     # By prefix, not by an IN list of every id: SQLite caps the parameters of a query.
     wanted = {row["external_id"] for row in rows}
@@ -245,7 +245,8 @@ def demo_accounts_ensure(*, book: DemoBook, count: int) -> None:
 def demo_account_rows(
     *, count: int, rng: random.Random, today: dt.date, owners: list[User]
 ) -> list[dict[str, Any]]:
-    """``count`` believable accounts as cleaned rows for ``accounts_bulk_upsert``."""
+    """``count`` believable accounts as rows for ``accounts_save``: the demo book goes
+    through the same rules as an import, so what it shows could have been imported."""
     segments = list(SEGMENTS)
     weights = [SEGMENTS[segment][0] for segment in segments]
     churned = set(rng.sample(range(count), k=round(count * rng.uniform(*CHURN_SHARE))))
@@ -261,7 +262,7 @@ def demo_account_rows(
             "external_id": f"{DEMO_EXTERNAL_ID_PREFIX}{index + 1:05d}",
             "name": name,
             "domain": domain,
-            "owner": None if rng.random() < UNOWNED_SHARE else rng.choice(owners),
+            "owner": None if rng.random() < UNOWNED_SHARE else rng.choice(owners).username,
             "segment": segment,
             "plan": rng.choice(plans),
             "arr": Decimal(round(arr / step) * step),

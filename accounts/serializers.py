@@ -1,19 +1,19 @@
 """The account's JSON shape in the REST API, and the API's upsert of account rows.
 
 ``accounts_upsert`` is the one write path behind PUT, PATCH and the bulk endpoint:
-one row or a thousand, the same validation, the same access rules, set-based reads
-and writes (a fixed number of queries per request, not per row).
+one row or a thousand, the rows are validated by the same rules as every other door
+(``accounts.services.accounts_validate``) and written by the same set-based upsert
+(``accounts_bulk_upsert``); what it adds are the token's rules — which accounts it
+reaches, whom it may make an owner. The serializers describe the shape, for the
+responses and the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import Account, ApiToken, User
@@ -22,28 +22,31 @@ from accounts.selectors import (
     owners_assignable_by_token,
     token_reaches_every_account,
 )
-from accounts.services import Invalid, domain_clean
-from config.api import json_without_nul
-from config.api_fields import FIELD_MAPPING, TextField
+from accounts.services import (
+    ACCOUNT_FIELDS,
+    OWNER_UNKNOWN,
+    accounts_bulk_upsert,
+    accounts_validate,
+)
+from config.api_fields import FIELD_MAPPING
 
 BULK_MAX_ROWS = 1000
+# For a token limited to a person's book, someone out of its reach reads exactly like
+# someone who does not exist (or is inactive).
+OWNER_OUT_OF_REACH = "No active user '{username}' that this token may assign accounts to."
+CHOICE_HELP = "One of the values, or its label, in any letter case ({example})."
+EXTRA_KWARGS = {
+    "domain": {
+        "help_text": "A host name; a website is cut to it, lower-cased and without `www.` "
+        "(`https://www.Acme.example/x` is stored as `acme.example`)."
+    },
+    "segment": {"help_text": CHOICE_HELP.format(example="`Mid-market` is `mid_market`")},
+    "lifecycle_stage": {"help_text": CHOICE_HELP.format(example="`Renewing` is `renewing`")},
+}
 
 
-class OwnerField(TextField):
-    """The owner CSM by username, looked up in ``context["owners"]``: the people this
-    token may assign, fetched once per request. Someone outside the token's reach reads
-    exactly like someone who does not exist."""
-
-    default_error_messages = {
-        "unknown": "No active user '{username}' that this token may assign accounts to.",
-    }
-
-    def to_internal_value(self, data: Any) -> User:
-        username = super().to_internal_value(data)
-        owner = self.context["owners"].get(username)
-        if owner is None:
-            self.fail("unknown", username=username)
-        return owner
+class OwnerField(serializers.CharField):
+    """The owner CSM by username."""
 
     def to_representation(self, value: User) -> str:
         return value.username
@@ -57,8 +60,8 @@ class AccountSerializer(serializers.ModelSerializer):
     owner = OwnerField(
         required=False,
         allow_null=True,
-        help_text="Username of the owner CSM. A token acting for a person may only name "
-        "people in that person's scope; on create it defaults to that person.",
+        help_text="Username of the owner CSM, an active user. A token acting for a person "
+        "may only name people in that person's scope; on create it defaults to that person.",
     )
     arr = serializers.DecimalField(
         max_digits=14,
@@ -69,51 +72,14 @@ class AccountSerializer(serializers.ModelSerializer):
         help_text="Annual recurring revenue.",
     )
     attributes = serializers.DictField(
-        required=False,
-        validators=[json_without_nul],
-        help_text="Free-form JSON object; replaced whole when given.",
+        required=False, help_text="Free-form JSON object; replaced whole when given."
     )
 
     class Meta:
         model = Account
-        fields = [
-            "external_id",
-            "name",
-            "domain",
-            "owner",
-            "segment",
-            "plan",
-            "lifecycle_stage",
-            "arr",
-            "contract_start",
-            "renewal_date",
-            "churned_at",
-            "attributes",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*ACCOUNT_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-
-    def validate_external_id(self, value: str) -> str:
-        if "/" in value:
-            raise serializers.ValidationError("May not contain '/': it is part of the URL.")
-        if value == "bulk":
-            raise serializers.ValidationError("'bulk' is reserved: /api/v1/accounts/bulk/.")
-        return value
-
-    def validate_domain(self, value: str) -> str:
-        try:
-            return domain_clean(value)
-        except Invalid as error:
-            raise serializers.ValidationError(str(error)) from None
-
-    def validate_owner(self, value: User | None) -> User | None:
-        token: ApiToken = self.context["token"]
-        if value is None and token.user_id is not None:
-            raise serializers.ValidationError(
-                "A token acting for a person may not leave an account without an owner."
-            )
-        return value
+        extra_kwargs = EXTRA_KWARGS
 
 
 class AccountUpsertSerializer(AccountSerializer):
@@ -126,7 +92,7 @@ class AccountUpsertSerializer(AccountSerializer):
     )
 
     class Meta(AccountSerializer.Meta):
-        extra_kwargs = {"name": {"required": False}}
+        extra_kwargs = {**EXTRA_KWARGS, "name": {"required": False}}
 
 
 class AccountBulkRequestSerializer(serializers.Serializer):
@@ -155,94 +121,61 @@ class RejectedRow:
 
 @dataclass
 class UpsertOutcome:
-    created: list[Account] = field(default_factory=list)
-    updated: list[Account] = field(default_factory=list)
+    """What ``accounts_upsert`` did: the external ids it created and updated, and the
+    rows it refused."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
+NOT_FOUND = {"external_id": ["No account with this external id within this token's reach."]}
+
+
 def _text(value: Any) -> str | None:
-    """A value as the serializer's CharField will read it (``42`` is ``"42"``), or None.
-    Text with a NUL character is None too: no account or user can have it (PostgreSQL
-    cannot even look it up), and the serializer reports it on the field."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    """An external id as the validation will read it (``42`` is ``"42"``), or None. Text
+    with a NUL character is None too: no account can have it (PostgreSQL cannot even
+    look it up), and the validation reports it on the field."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = str(value).strip()
     return text if text and "\x00" not in text else None
 
 
-def _plain(errors: Any) -> Any:
-    if isinstance(errors, dict):
-        return {str(key): _plain(value) for key, value in errors.items()}
-    if isinstance(errors, list):
-        return [_plain(item) for item in errors]
-    return str(errors)
-
-
-def accounts_upsert(
-    *,
-    token: ApiToken,
-    rows: list[Any],
-    create: bool = True,
-    now: dt.datetime | None = None,
-) -> UpsertOutcome:
+def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) -> UpsertOutcome:
     """Create or update the accounts in ``rows`` (dicts keyed by field name), as ``token``.
 
-    Steps: read every account and owner the rows name in three queries; check each row
-    (an object; its external id not repeated; an existing account within the token's
-    reach, else "not_found"; fields valid); then write the good rows in one transaction,
-    one INSERT for the new and one UPDATE for the changed. A row updates only the fields
-    it gives. With ``create=False`` (PATCH) a missing account is "not_found" too.
-    A concurrent request creating one of the same accounts makes the write fail on the
-    unique external id; the whole batch is then planned again, once. Only a token that
-    reaches every account creates (``token_reaches_every_account``); for any other, an
-    unknown external id is "not_found", like an account outside its reach.
+    Steps: read which of the named accounts exist and which the token reaches (one or
+    two queries); check each row (an object; its external id not repeated; an existing
+    account within the token's reach, else "not_found"); validate the rows with
+    ``accounts_validate`` — all fields for a new account, the fields given for an
+    existing one, owners among those the token may assign — plus the token's own rule
+    that a person's token leaves no account without an owner; then upsert the good rows
+    in one ``accounts_bulk_upsert``. Keys that are not account fields (``created_at``
+    from a GET, say) are ignored. With ``create=False`` (PATCH) a missing account is
+    "not_found" too. Only a token that reaches every account creates
+    (``token_reaches_every_account``); for any other, an unknown external id is
+    "not_found", like an account outside its reach — and an account deleted meanwhile
+    is not brought back.
     """
-    now = now or timezone.now()
-    create = create and token_reaches_every_account(token=token)
-    for attempt in range(2):
-        outcome, changed_fields = _plan(token=token, rows=rows, create=create)
-        try:
-            with transaction.atomic():
-                Account.objects.bulk_create(outcome.created)
-                if outcome.updated:
-                    for account in outcome.updated:
-                        account.updated_at = now  # bulk_update does not apply auto_now
-                    Account.objects.bulk_update(
-                        outcome.updated, sorted(changed_fields | {"updated_at"})
-                    )
-        except IntegrityError:
-            if attempt:
-                raise
-            continue
-        return outcome
-    raise AssertionError("unreachable")
-
-
-def _plan(*, token: ApiToken, rows: list[Any], create: bool) -> tuple[UpsertOutcome, set[str]]:
+    everywhere = token_reaches_every_account(token=token)
+    create = create and everywhere
+    outcome = UpsertOutcome()
     external_ids = {_text(row.get("external_id")) for row in rows if isinstance(row, dict)}
     external_ids.discard(None)
-    existing = {
-        account.external_id: account
-        for account in Account.objects.filter(external_id__in=external_ids).select_related("owner")
-    }
+    existing = set(
+        Account.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True)
+    )
     if token.user_id is None:
-        reachable = set(existing)
+        reachable = existing
     else:
         reachable = set(
             accounts_visible_to_token(token=token)
             .filter(external_id__in=list(existing))
             .values_list("external_id", flat=True)
         )
-    usernames = {_text(row.get("owner")) for row in rows if isinstance(row, dict)}
-    usernames.discard(None)
-    owners = {
-        user.username: user
-        for user in owners_assignable_by_token(token=token).filter(username__in=usernames)
-    }
-    context = {"token": token, "owners": owners}
 
-    outcome = UpsertOutcome()
-    changed_fields: set[str] = set()
+    candidates: list[tuple[int, str | None, dict[str, Any], bool]] = []
     first_seen: dict[str, int] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -267,38 +200,39 @@ def _plan(*, token: ApiToken, rows: list[Any], create: bool) -> tuple[UpsertOutc
             continue
         if external_id:
             first_seen[external_id] = index
-        instance = existing.get(external_id) if external_id else None
-        if (instance is not None and external_id not in reachable) or (
-            instance is None and not create
-        ):
-            outcome.rejected.append(
-                RejectedRow(
-                    index,
-                    external_id,
-                    {
-                        "external_id": [
-                            "No account with this external id within this token's reach."
-                        ]
-                    },
-                    code="not_found",
-                )
+        exists = external_id in existing
+        if (exists and external_id not in reachable) or (not exists and not create):
+            outcome.rejected.append(RejectedRow(index, external_id, NOT_FOUND, "not_found"))
+            continue
+        data = {key: value for key, value in row.items() if key in ACCOUNT_FIELDS}
+        candidates.append((index, external_id, data, exists))
+
+    validations = accounts_validate(
+        rows=[data for _, _, data, _ in candidates],
+        partial=[exists for *_, exists in candidates],
+        owners=None if everywhere else owners_assignable_by_token(token=token),
+        owner_unknown=OWNER_UNKNOWN if everywhere else OWNER_OUT_OF_REACH,
+    )
+    good: list[tuple[int, str, dict[str, Any]]] = []
+    for (index, external_id, data, exists), validation in zip(candidates, validations, strict=True):
+        errors = validation.errors
+        if token.user_id is not None and "owner" in data and data["owner"] is None:
+            errors.setdefault("owner", []).append(
+                "A token acting for a person may not leave an account without an owner."
             )
+        if errors:
+            outcome.rejected.append(RejectedRow(index, external_id, errors))
             continue
-        serializer = AccountSerializer(
-            instance, data=row, partial=instance is not None, context=context
-        )
-        if not serializer.is_valid():
-            outcome.rejected.append(RejectedRow(index, external_id, _plain(serializer.errors)))
-            continue
-        data = serializer.validated_data
-        if instance is None:
-            account = Account(**data)
-            if "owner" not in data and token.user_id is not None:
-                account.owner = token.user
-            outcome.created.append(account)
-        else:
-            for name, value in data.items():
-                setattr(instance, name, value)
-            changed_fields.update(name for name in data if name != "external_id")
-            outcome.updated.append(instance)
-    return outcome, changed_fields
+        cleaned = validation.cleaned
+        if not exists and "owner" not in cleaned and token.user_id is not None:
+            cleaned["owner"] = token.user
+        good.append((index, cleaned["external_id"], cleaned))
+
+    result = accounts_bulk_upsert(rows=[cleaned for *_, cleaned in good], create=create)
+    missing = set(result.missing)
+    for index, external_id, _ in good:
+        if external_id in missing:  # deleted since it was read
+            outcome.rejected.append(RejectedRow(index, external_id, NOT_FOUND, "not_found"))
+    outcome.rejected.sort(key=lambda row: row.index)
+    outcome.created, outcome.updated = result.created, result.updated
+    return outcome

@@ -12,7 +12,7 @@ from config.errors import ErrorSerializer
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "config.api.BearerTokenAuthentication"
+    target_class = "accounts.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema) -> dict[str, Any]:

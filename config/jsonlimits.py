@@ -51,3 +51,23 @@ def json_loads(text: str | bytes, *, limit: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise JsonTooDeep(limit) from None
     return json_depth_check(value, limit=limit)
+
+
+def json_nul_path(value: Any) -> str | None:
+    """Where ``value`` holds a NUL character (\\u0000), as a key or in a string — e.g.
+    ``['tier'][0]``, or ``''`` for a NUL string at the top — or None. PostgreSQL cannot
+    store one in jsonb, so every door refuses it, naming the place."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                if "\x00" in str(key):
+                    return f"{path}[{key!r}]"
+                stack.append((child, f"{path}[{key!r}]"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(item))))
+    return None

@@ -3,11 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts import views as account_views
 from config import views as config_views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", include("accounts.home_urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

@@ -28,7 +28,7 @@ from pathlib import Path
 from django.db import transaction
 
 from accounts.models import Account, RiskLevel
-from accounts.services import accounts_bulk_upsert
+from accounts.services import accounts_save
 from scoring.models import Metric, ScoringModel
 from scoring.services import (
     BandInput,
@@ -322,7 +322,7 @@ def telco_import(*, path: Path, snapshot: dt.date) -> TelcoImport:
                 },
             }
         )
-    upserted = accounts_bulk_upsert(rows=accounts)
+    upserted = accounts_save(rows=accounts)
     ids = dict(
         Account.objects.filter(external_id__startswith=EXTERNAL_ID_PREFIX).values_list(
             "external_id", "id"

@@ -261,12 +261,16 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "vitals")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # Token auth, scopes, throttling and paging: config/api.py. Every API view
+    # Token auth, scopes and throttling: accounts/authentication.py (by path: config
+    # imports no app); parsing and paging: config/api.py. Every API view
     # declares the scope each of its methods needs (``required_scopes``); its query
     # parameters are held to the schema (config/api_query.py).
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["config.api.HasScopes", "config.api_query.QueryMatchesSchema"],
-    "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "accounts.authentication.HasScopes",
+        "config.api_query.QueryMatchesSchema",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.TokenRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import EXTERNAL_ID
+from accounts.authentication import request_token
 from accounts.models import Account
 from accounts.selectors import account_get_visible_to_token
-from config.api import request_token
 from config.api_schema import error_responses
 from config.errors import Conflict, DomainError
 from scoring.models import AccountHealth, HealthScore

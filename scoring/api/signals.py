@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import request_token
 from accounts.selectors import accounts_visible_to_token
-from config.api import JSONParser, request_token
+from config.api import JSONParser
 from config.api_schema import error_responses
 from config.errors import PayloadTooLarge
 from scoring.ingest import signals_ingest

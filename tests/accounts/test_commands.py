@@ -177,6 +177,20 @@ def test_each_bad_row_is_reported_with_its_line_and_field_and_good_rows_are_kept
     assert "arr: 'lots' is not a number" in rejected[11]
 
 
+def test_a_row_handing_an_account_to_someone_who_has_left_is_rejected(tmp_path, alice, bob):
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    path = write_csv(tmp_path, "external_id,name,owner\nacme,Acme,alice\nborealis,Borealis,bob\n")
+
+    stdout, stderr = import_accounts(path)
+
+    assert "accounts created: 1, updated: 0; rows rejected: 1" in stdout
+    assert stderr == (
+        "rejected line 3: owner: The user 'bob' is inactive: accounts go to active users only.\n"
+    )
+    assert list(Account.objects.values_list("external_id", flat=True)) == ["acme"]
+
+
 def test_one_row_with_several_problems_lists_them_all(tmp_path):
     path = write_csv(tmp_path, f"{HEADER}\nx,X,,,gold,,someday,-1,,,,\nok,OK,,,,,,,,,,\n")
 

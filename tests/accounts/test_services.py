@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import Account
+from accounts.models import Account, User
 from accounts.services import (
+    AccountsInvalid,
     account_upsert,
     account_validate,
     accounts_bulk_upsert,
+    accounts_save,
     accounts_validate,
 )
 from tests.factories import AccountFactory
@@ -72,6 +74,17 @@ def test_json_values_from_the_api_validate_like_csv_text(alice):
         ("domain", "acme..example", "'acme..example' is not a domain name."),
         ("attributes", "[" * 40 + "]" * 40, "nests deeper than 32 levels"),
         ("colour", "red", "Unknown field."),
+        ("external_id", "a/b", "May not contain '/': it is part of the URL."),
+        ("external_id", "bulk", "'bulk' is reserved"),
+        ("external_id", 1.5, "Must be text."),
+        ("name", 42, "Must be text."),
+        ("plan", "Gold\x00", "May not contain NUL"),
+        (
+            "attributes",
+            {"a": ["\x00"]},
+            "May not contain NUL (\\u0000) characters (found at ['a'][0])",
+        ),
+        ("attributes", '{"a": "\\u0000"}', "May not contain NUL"),
     ],
 )
 def test_each_bad_value_is_an_error_on_its_own_field(field, value, message):
@@ -82,12 +95,87 @@ def test_each_bad_value_is_an_error_on_its_own_field(field, value, message):
     assert message in validation.errors[field][0]
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("acme.example", "acme.example"),
+        ("ACME.Example", "acme.example"),
+        ("https://www.acme.example:8443/pricing?x=1", "acme.example"),
+        ("www.acme.example.", "acme.example"),
+        ("http://shop.acme.example/", "shop.acme.example"),
+        ("www.example", "www.example"),  # nothing would be left of a name
+        ("  ", ""),
+    ],
+)
+def test_a_domain_is_stored_as_its_host_name(given, stored):
+    assert account_validate(data={"domain": given}, partial=True).cleaned == {"domain": stored}
+
+
+@pytest.mark.parametrize("given", ["Mid-market", "mid_market", "MID-MARKET", " mid-Market "])
+def test_a_choice_is_its_value_or_its_label_in_any_case(given):
+    validation = account_validate(data={"segment": given}, partial=True)
+    assert validation.cleaned == {"segment": "mid_market"}
+
+
+def test_an_inactive_user_cannot_be_given_accounts(alice):
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+
+    validation = account_validate(data={"owner": "alice"}, partial=True)
+
+    assert validation.errors == {
+        "owner": ["The user 'alice' is inactive: accounts go to active users only."]
+    }
+    assert "owner" not in validation.cleaned
+
+
+def test_owners_may_be_limited_to_a_set_and_others_worded_as_asked(alice, bob):
+    validations = accounts_validate(
+        rows=[{"owner": "alice"}, {"owner": "bob"}],
+        partial=True,
+        owners=User.objects.filter(username="alice"),
+        owner_unknown="Not yours: {username}.",
+    )
+
+    assert validations[0].cleaned == {"owner": alice}
+    assert validations[1].errors == {"owner": ["Not yours: bob."]}
+
+
+def test_rows_may_be_partial_one_by_one():
+    new, existing = accounts_validate(rows=[{"arr": "1"}, {"arr": "1"}], partial=[False, True])
+
+    assert set(new.errors) == {"external_id", "name"}
+    assert existing.ok
+
+
+def test_accounts_save_writes_nothing_when_a_row_is_bad():
+    rows = [{"external_id": "a", "name": "A"}, {"external_id": "b", "name": "B", "arr": "-1"}]
+
+    with pytest.raises(AccountsInvalid) as refused:
+        accounts_save(rows=rows)
+
+    assert refused.value.errors == {1: {"arr": ["Must not be negative (got -1)."]}}
+    assert not Account.objects.exists()
+
+
 def test_a_partial_update_needs_neither_external_id_nor_name():
     assert account_validate(data={"arr": "10"}, partial=True).ok
     assert account_validate(data={"arr": "10"}).errors == {
         "external_id": ["This field is required."],
         "name": ["This field is required."],
     }
+
+
+def test_an_upsert_without_create_leaves_unknown_accounts_unwritten():
+    AccountFactory(external_id="known", plan="Old")
+
+    result = accounts_bulk_upsert(
+        rows=[{"external_id": "known", "plan": "New"}, {"external_id": "gone", "plan": "New"}],
+        create=False,
+    )
+
+    assert (result.created, result.updated, result.missing) == ([], ["known"], ["gone"])
+    assert list(Account.objects.values_list("external_id", "plan")) == [("known", "New")]
 
 
 def test_owners_of_many_rows_are_resolved_in_one_query(alice, bob, django_assert_num_queries):

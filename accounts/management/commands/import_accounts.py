@@ -16,9 +16,11 @@ The first row names the columns, any of:
   {", ".join(ACCOUNT_FIELDS[:6])},
   {", ".join(ACCOUNT_FIELDS[6:])}
 (external_id and name are required; case, spaces and hyphens in the names do not
-matter, so the account list's CSV export imports as it is). owner is a username; segment and
-lifecycle_stage take their values or labels; arr is a number; dates are
-YYYY-MM-DD; attributes is a JSON object. Comma, semicolon and tab separators are
+matter, so the account list's CSV export imports as it is). The rules are the API's
+and admin's: owner is the username of an active user; segment and lifecycle_stage
+take their values or labels, in any case; a domain may be a website (stored as its
+host, lower case, without www.); arr is a number; dates are YYYY-MM-DD; attributes
+is a JSON object. Comma, semicolon and tab separators are
 recognised; the file must be UTF-8, or UTF-16 with its byte-order mark (what
 spreadsheets save as "Unicode text").
 

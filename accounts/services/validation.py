@@ -1,13 +1,22 @@
-"""Writes of accounts: validating account data and upserting it by external id.
+"""Validating account data from outside: one set of rules for every door.
 
-Every entry point that takes account data from outside — the CSV importer, the REST
-API, the demo seeder — goes through the same two steps:
+CSV import, the REST API, Django admin and the demo and sample seeders all turn raw
+values into model values here, so an account means the same whichever way it came in:
 
-1. ``accounts_validate`` (or ``account_validate`` for one row) turns raw values
-   (strings from a CSV cell, JSON values from the API) into model values and
-   returns errors keyed by field name, so a caller can say what is wrong and where;
-2. ``account_upsert`` / ``accounts_bulk_upsert`` write the cleaned values, creating
-   an account for an unknown external id and updating the fields given otherwise.
+- text is stripped; ``external_id`` may be a number (CRM ids often are) but no other
+  field may, and no text holds a NUL character;
+- an external id is how the API addresses an account, so it may not contain ``/`` nor
+  be ``bulk``;
+- a domain is lower-cased and cut to its host name: scheme, port, path and a leading
+  ``www.`` go (``https://www.Acme.example/x`` is ``acme.example``);
+- ``segment`` and ``lifecycle_stage`` take a value (``mid_market``) or its label
+  (``Mid-market``), in any letter case;
+- ``owner`` is a username of an *active* user: a departed CSM receives no accounts;
+- ``arr`` is a number ≥ 0 with at most two decimals; dates are ``YYYY-MM-DD``;
+  ``attributes`` is a JSON object (or its text), nested at most 32 levels, without NULs.
+
+Errors are keyed by field name, one message each, so every door can say what is wrong
+and where (the CSV import adds the line, the API the row's index).
 """
 
 from __future__ import annotations
@@ -15,16 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from itertools import islice
 from typing import Any, NamedTuple
 
-from django.db import models, transaction
+from django.db import models
+from django.db.models import QuerySet
 
 from accounts.models import Account, User
-from config.jsonlimits import JsonTooDeep, json_depth_check, json_loads
+from config.jsonlimits import JsonTooDeep, json_depth_check, json_loads, json_nul_path
 
 # The account fields that outside data may set, in the order of the CSV columns.
 ACCOUNT_FIELDS: tuple[str, ...] = (
@@ -44,8 +52,6 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
 REQUIRED_FIELDS: tuple[str, ...] = ("external_id", "name")
 # Fields without an empty value: a row either gives one or leaves the field alone.
 FIELDS_WITHOUT_BLANK: tuple[str, ...] = ("segment", "lifecycle_stage", "arr")
-
-UPSERT_BATCH_SIZE = 1000
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ARR_MAX_INTEGER_DIGITS = 12  # max_digits=14, decimal_places=2
@@ -72,39 +78,57 @@ class Validation(NamedTuple):
         return not self.errors
 
 
+OWNER_UNKNOWN = "No user has the username '{username}'."
+OWNER_INACTIVE = "The user '{username}' is inactive: accounts go to active users only."
+
+
 def account_validate(*, data: Mapping[str, Any], partial: bool = False) -> Validation:
     """Validate one row of account data; see ``accounts_validate``."""
     return accounts_validate(rows=[data], partial=partial)[0]
 
 
 def accounts_validate(
-    *, rows: Sequence[Mapping[str, Any]], partial: bool = False
+    *,
+    rows: Sequence[Mapping[str, Any]],
+    partial: bool | Sequence[bool] = False,
+    owners: QuerySet[User] | None = None,
+    owner_unknown: str = OWNER_UNKNOWN,
 ) -> list[Validation]:
     """Validate rows of account data, one ``Validation`` per row, in order.
 
     Steps: each field the row gives is cleaned on its own (unknown keys are errors);
-    unless ``partial``, ``external_id`` and ``name`` must be given; then the owners'
-    usernames of all rows are resolved with one query, an unknown username being an
-    error on ``owner``. Only the fields a row gives appear in its ``cleaned`` dict,
-    so an update through it leaves the other fields alone.
+    unless the row is ``partial`` (one flag for all rows, or one per row: an update of
+    an existing account), ``external_id`` and ``name`` must be given; then the owners'
+    usernames of all rows are resolved with one query among ``owners`` (default:
+    everyone). A username not found there is an error on ``owner`` worded by
+    ``owner_unknown``, an inactive user one worded by ``OWNER_INACTIVE``. Only the
+    fields a row gives appear in its ``cleaned`` dict, so an update through it leaves
+    the other fields alone.
     """
-    results = [_clean_fields(row, partial=partial) for row in rows]
+    flags = [partial] * len(rows) if isinstance(partial, bool) else list(partial)
+    results = [_clean_fields(row, partial=flag) for row, flag in zip(rows, flags, strict=True)]
     usernames = {
         result.cleaned["owner"]
         for result in results
         if isinstance(result.cleaned.get("owner"), str)
     }
-    owners = {
-        user.username: user for user in User.objects.filter(username__in=usernames).order_by()
-    }
+    candidates = User.objects.all() if owners is None else owners
+    found = (
+        {user.username: user for user in candidates.filter(username__in=usernames).order_by()}
+        if usernames
+        else {}
+    )
     for result in results:
         username = result.cleaned.get("owner")
-        if isinstance(username, str):
-            if username in owners:
-                result.cleaned["owner"] = owners[username]
-            else:
-                result.cleaned.pop("owner")
-                result.errors["owner"] = [f"No user has the username '{username}'."]
+        if not isinstance(username, str):
+            continue
+        owner = found.get(username)
+        if owner is not None and owner.is_active:
+            result.cleaned["owner"] = owner
+            continue
+        result.cleaned.pop("owner")
+        message = owner_unknown if owner is None else OWNER_INACTIVE
+        result.errors["owner"] = [message.format(username=username)]
     return results
 
 
@@ -127,10 +151,10 @@ def _clean_fields(data: Mapping[str, Any], *, partial: bool) -> Validation:
     return Validation(cleaned, errors)
 
 
-def _text(value: Any, *, max_length: int, required: bool = False) -> str:
+def _text(value: Any, *, max_length: int, required: bool = False, number: bool = False) -> str:
     if value is None:
         value = ""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if number and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise Invalid("Must be text.")
@@ -139,11 +163,18 @@ def _text(value: Any, *, max_length: int, required: bool = False) -> str:
         raise Invalid("This field is required.")
     if len(value) > max_length:
         raise Invalid(f"At most {max_length} characters (this has {len(value)}).")
+    if "\x00" in value:
+        raise Invalid("May not contain NUL (\\u0000) characters.")
     return value
 
 
 def _clean_external_id(value: Any) -> str:
-    return _text(value, max_length=100, required=True)
+    external_id = _text(value, max_length=100, required=True, number=True)
+    if "/" in external_id:
+        raise Invalid("May not contain '/': it is part of the URL.")
+    if external_id == "bulk":
+        raise Invalid("'bulk' is reserved: /api/v1/accounts/bulk/.")
+    return external_id
 
 
 def _clean_name(value: Any) -> str:
@@ -155,13 +186,16 @@ _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 def domain_clean(value: Any) -> str:
     """An account's domain from what a CRM holds: ``acme.example``, also from a website
-    (``https://www.acme.example:8443/pricing`` gives ``www.acme.example``); empty is
-    allowed. Anything that is not a host name (``javascript:alert(7)``, spaces, markup)
-    raises ``Invalid``. The one check for every door: CSV import, API, admin."""
+    (``https://www.Acme.example:8443/pricing`` gives ``acme.example``); empty is
+    allowed. Lower case; scheme, port, path, a trailing dot and a leading ``www.`` go, so
+    one company has one domain however it was typed. Anything that is not a host name
+    (``javascript:alert(7)``, spaces, markup) raises ``Invalid``."""
     text = _text(value, max_length=253).lower()
     # CRM exports often hold a website rather than a domain.
     domain = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text).split("/", 1)[0]
     domain = re.sub(r":\d{1,5}$", "", domain).removesuffix(".")
+    if domain.startswith("www.") and "." in domain.removeprefix("www."):
+        domain = domain.removeprefix("www.")
     if not domain:
         if text:
             raise Invalid(f"'{text}' is not a domain name.")
@@ -274,6 +308,9 @@ def _clean_attributes(value: Any) -> dict[str, Any]:
         raise Invalid(str(error)) from None
     if not isinstance(value, dict):
         raise Invalid('Must be a JSON object, such as {"industry": "retail"}.')
+    where = json_nul_path(value)
+    if where is not None:
+        raise Invalid(f"May not contain NUL (\\u0000) characters (found at {where or 'the top'}).")
     return value
 
 
@@ -292,99 +329,3 @@ _CLEANERS = {
     "attributes": _clean_attributes,
 }
 assert set(_CLEANERS) == set(ACCOUNT_FIELDS)
-
-
-def account_upsert(*, external_id: str, **fields: Any) -> tuple[Account, bool]:
-    """Create the account ``external_id`` or update the fields given; returns (account, created).
-
-    ``fields`` are cleaned values (see ``accounts_validate``); fields not given keep
-    their stored value, or the model default for a new account.
-    """
-    unknown = set(fields) - set(ACCOUNT_FIELDS)
-    if unknown:
-        raise TypeError(f"account_upsert() got unknown fields: {', '.join(sorted(unknown))}")
-    return Account.objects.update_or_create(external_id=external_id, defaults=fields)
-
-
-@dataclass
-class UpsertResult:
-    """The external ids written by ``accounts_bulk_upsert``, split by what happened."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-
-
-def accounts_bulk_upsert(
-    *,
-    rows: Iterable[Mapping[str, Any]],
-    batch_size: int = UPSERT_BATCH_SIZE,
-    merge_attributes: bool = False,
-) -> UpsertResult:
-    """Upsert cleaned rows by external id, ``batch_size`` rows per transaction.
-
-    Each row creates its account or updates the fields it gives (others keep their
-    value). A repeated external id is applied over the earlier row: it wins for the
-    fields it gives. With ``merge_attributes``, a row's attributes are merged into
-    the stored ones instead of replacing them.
-
-    Per batch: one query finds which external ids exist (and their attributes when
-    merging), then one ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per distinct
-    set of fields given — so a batch costs a handful of queries whatever its size.
-    The write itself is safe against concurrent writers; the created/updated split
-    comes from the existence check, so a row created by someone else in between is
-    counted as created.
-    """
-    result = UpsertResult()
-    written: set[str] = set()
-    iterator = iter(rows)
-    while batch := list(islice(iterator, batch_size)):
-        # A repeated external id in a batch is applied on top of the earlier row, exactly
-        # as it is when the repeat falls in a later batch.
-        by_id: dict[str, dict[str, Any]] = {}
-        for row in batch:
-            earlier = by_id.get(row["external_id"])
-            by_id[row["external_id"]] = (
-                dict(row) if earlier is None else _apply(earlier, row, merge_attributes)
-            )
-        with transaction.atomic():
-            existing = _existing(external_ids=list(by_id), with_attributes=merge_attributes)
-            groups: dict[tuple[str, ...], list[Account]] = {}
-            for external_id, values in by_id.items():
-                if merge_attributes and "attributes" in values and external_id in existing:
-                    values = {
-                        **values,
-                        "attributes": {**existing[external_id], **values["attributes"]},
-                    }
-                given = tuple(sorted(set(values) - {"external_id"}))
-                groups.setdefault(given, []).append(Account(**values))
-            for given, accounts in groups.items():
-                Account.objects.bulk_create(
-                    accounts,
-                    update_conflicts=True,
-                    unique_fields=["external_id"],
-                    update_fields=[*given, "updated_at"],
-                )
-        for external_id in by_id:
-            if external_id in written:
-                continue
-            written.add(external_id)
-            (result.updated if external_id in existing else result.created).append(external_id)
-    return result
-
-
-def _apply(
-    earlier: Mapping[str, Any], later: Mapping[str, Any], merge_attributes: bool
-) -> dict[str, Any]:
-    """``later`` written over ``earlier``: given fields replace, attributes may merge."""
-    values = {**earlier, **later}
-    if merge_attributes and "attributes" in earlier and "attributes" in later:
-        values["attributes"] = {**earlier["attributes"], **later["attributes"]}
-    return values
-
-
-def _existing(*, external_ids: list[str], with_attributes: bool) -> dict[str, dict[str, Any]]:
-    """The external ids among ``external_ids`` that exist, with their attributes if asked."""
-    existing = Account.objects.filter(external_id__in=external_ids).order_by()
-    if with_attributes:
-        return dict(existing.values_list("external_id", "attributes"))
-    return {external_id: {} for external_id in existing.values_list("external_id", flat=True)}

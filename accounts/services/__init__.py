@@ -1,0 +1,56 @@
+"""Writes of accounts: one validation and one upsert behind every door.
+
+CSV import, the REST API, Django admin and the demo and sample seeders take account
+data the same two steps:
+
+1. ``accounts_validate`` (or ``account_validate`` for one row; ``validation``) turns
+   raw values — strings from a CSV cell or a form, JSON values from the API — into
+   model values, with errors keyed by field name so a door can say what is wrong and
+   where;
+2. ``accounts_bulk_upsert`` (``writes``) writes the cleaned values set-based, creating
+   an account for an unknown external id and updating the fields given otherwise;
+   ``account_upsert`` is the one-row form, ``accounts_save`` both steps at once, all or
+   nothing. ``accounts_delete`` deletes.
+"""
+
+from accounts.services.validation import (
+    ACCOUNT_FIELDS,
+    FIELDS_WITHOUT_BLANK,
+    OWNER_INACTIVE,
+    OWNER_UNKNOWN,
+    REQUIRED_FIELDS,
+    Invalid,
+    Validation,
+    account_validate,
+    accounts_validate,
+    domain_clean,
+)
+from accounts.services.writes import (
+    UPSERT_BATCH_SIZE,
+    AccountsInvalid,
+    UpsertResult,
+    account_upsert,
+    accounts_bulk_upsert,
+    accounts_delete,
+    accounts_save,
+)
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "FIELDS_WITHOUT_BLANK",
+    "OWNER_INACTIVE",
+    "OWNER_UNKNOWN",
+    "REQUIRED_FIELDS",
+    "UPSERT_BATCH_SIZE",
+    "AccountsInvalid",
+    "Invalid",
+    "UpsertResult",
+    "Validation",
+    "account_upsert",
+    "account_validate",
+    "accounts_bulk_upsert",
+    "accounts_delete",
+    "accounts_save",
+    "accounts_validate",
+    "domain_clean",
+]

@@ -1,0 +1,168 @@
+"""Writing accounts: the one upsert by external id, and deleting.
+
+Every door writes through ``accounts_bulk_upsert`` — the CSV import and the API in
+batches, admin and the seeders through ``account_upsert`` and ``accounts_save`` — with
+values cleaned by ``accounts.services.validation``. Deleting goes through
+``accounts_delete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from accounts.services.validation import ACCOUNT_FIELDS, accounts_validate
+
+UPSERT_BATCH_SIZE = 1000
+
+
+class AccountsInvalid(ValueError):
+    """Rows that ``accounts_save`` refused: ``errors`` maps a row's index to its field
+    errors. Nothing was written."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        self.errors = errors
+        first = next(iter(errors.items()), None)
+        detail = f" (row {first[0]}: {first[1]})" if first else ""
+        super().__init__(f"{len(errors)} account row(s) are invalid{detail}.")
+
+
+@dataclass
+class UpsertResult:
+    """The external ids written by ``accounts_bulk_upsert``, split by what happened;
+    ``missing`` are those not written because ``create`` was off and no such account
+    existed."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def accounts_bulk_upsert(
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    batch_size: int = UPSERT_BATCH_SIZE,
+    merge_attributes: bool = False,
+    create: bool = True,
+) -> UpsertResult:
+    """Upsert cleaned rows by external id, ``batch_size`` rows per transaction.
+
+    Each row creates its account or updates the fields it gives (others keep their
+    value). A repeated external id is applied over the earlier row: it wins for the
+    fields it gives. With ``merge_attributes``, a row's attributes are merged into
+    the stored ones instead of replacing them. With ``create`` off, a row whose account
+    does not exist is not written (``missing``); those that exist are locked for the
+    batch, so one deleted meanwhile is not brought back.
+
+    Per batch: one query finds which external ids exist (and their attributes when
+    merging), then one ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per distinct
+    set of fields given — so a batch costs a handful of queries whatever its size.
+    The write itself is safe against concurrent writers; the created/updated split
+    comes from the existence check, so a row created by someone else in between is
+    counted as created.
+    """
+    result = UpsertResult()
+    written: set[str] = set()
+    iterator = iter(rows)
+    while batch := list(islice(iterator, batch_size)):
+        # A repeated external id in a batch is applied on top of the earlier row, exactly
+        # as it is when the repeat falls in a later batch.
+        by_id: dict[str, dict[str, Any]] = {}
+        for row in batch:
+            earlier = by_id.get(row["external_id"])
+            by_id[row["external_id"]] = (
+                dict(row) if earlier is None else _apply(earlier, row, merge_attributes)
+            )
+        with transaction.atomic():
+            existing = _existing(
+                external_ids=list(by_id), with_attributes=merge_attributes, lock=not create
+            )
+            groups: dict[tuple[str, ...], list[Account]] = {}
+            for external_id, values in by_id.items():
+                if not create and external_id not in existing:
+                    continue
+                if merge_attributes and "attributes" in values and external_id in existing:
+                    values = {
+                        **values,
+                        "attributes": {**existing[external_id], **values["attributes"]},
+                    }
+                given = tuple(sorted(set(values) - {"external_id"}))
+                groups.setdefault(given, []).append(Account(**values))
+            for given, accounts in groups.items():
+                Account.objects.bulk_create(
+                    accounts,
+                    update_conflicts=True,
+                    unique_fields=["external_id"],
+                    update_fields=[*given, "updated_at"],
+                )
+        for external_id in by_id:
+            if external_id in written:
+                continue
+            written.add(external_id)
+            if external_id in existing:
+                result.updated.append(external_id)
+            elif create:
+                result.created.append(external_id)
+            else:
+                result.missing.append(external_id)
+    return result
+
+
+def _apply(
+    earlier: Mapping[str, Any], later: Mapping[str, Any], merge_attributes: bool
+) -> dict[str, Any]:
+    """``later`` written over ``earlier``: given fields replace, attributes may merge."""
+    values = {**earlier, **later}
+    if merge_attributes and "attributes" in earlier and "attributes" in later:
+        values["attributes"] = {**earlier["attributes"], **later["attributes"]}
+    return values
+
+
+def _existing(
+    *, external_ids: list[str], with_attributes: bool, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The external ids among ``external_ids`` that exist, with their attributes if asked."""
+    existing = Account.objects.filter(external_id__in=external_ids).order_by()
+    if lock:
+        existing = existing.select_for_update()
+    if with_attributes:
+        return dict(existing.values_list("external_id", "attributes"))
+    return {external_id: {} for external_id in existing.values_list("external_id", flat=True)}
+
+
+def account_upsert(*, external_id: str, **fields: Any) -> tuple[Account, bool]:
+    """Create the account ``external_id`` or update the fields given; returns (account, created).
+
+    ``fields`` are cleaned values (see ``accounts_validate``); fields not given keep
+    their stored value, or the model default for a new account.
+    """
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise TypeError(f"account_upsert() got unknown fields: {', '.join(sorted(unknown))}")
+    result = accounts_bulk_upsert(rows=[{**fields, "external_id": external_id}])
+    account = Account.objects.select_related("owner").get(external_id=external_id)
+    return account, bool(result.created)
+
+
+def accounts_save(*, rows: Sequence[Mapping[str, Any]]) -> UpsertResult:
+    """Validate rows of raw account data and upsert them, all or nothing: if any row is
+    invalid, ``AccountsInvalid`` names each bad row and nothing is written. For data
+    that should be right (the demo book, a sample data set), so a rule broken there is
+    loud rather than half-written."""
+    validations = accounts_validate(rows=rows)
+    errors = {index: v.errors for index, v in enumerate(validations) if not v.ok}
+    if errors:
+        raise AccountsInvalid(errors)
+    return accounts_bulk_upsert(rows=[v.cleaned for v in validations])
+
+
+def accounts_delete(*, accounts: QuerySet[Account]) -> int:
+    """Delete ``accounts`` and everything recorded about them; returns how many accounts."""
+    _, deleted = accounts.delete()
+    return deleted.get(Account._meta.label, 0)

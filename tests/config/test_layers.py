@@ -1,0 +1,68 @@
+"""``config/`` is the ground floor: the wiring imports no domain app, so any app may
+import it without a circle. Apps are named to it by dotted string (settings, URL
+includes), never imported — at module level or inside a function."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+DOMAIN_APPS = {"accounts", "scoring", "playbooks", "samples"}
+
+
+def domain_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) for each import of a domain app anywhere in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None))
+            in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names = [node.args[0].value]
+        else:
+            continue
+        found += [(node.lineno, name) for name in names if name.split(".")[0] in DOMAIN_APPS]
+    return found
+
+
+MODULES = sorted(CONFIG.rglob("*.py"))
+
+
+def test_there_are_modules_to_check():
+    assert {"urls.py", "api.py", "api_urls.py"} <= {path.name for path in MODULES}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(CONFIG)))
+def test_no_config_module_imports_a_domain_app(path):
+    found = domain_imports(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(CONFIG.parent)} imports {found}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from accounts.models import ApiToken",
+        "import scoring.engine",
+        "from playbooks import api as playbooks_api",
+        "def f():\n    from samples.telco import load\n",
+        "import importlib\nimportlib.import_module('accounts.tokens')",
+    ],
+)
+def test_the_check_sees_every_kind_of_import(source):
+    assert domain_imports(source)
+
+
+def test_the_check_leaves_dotted_strings_and_other_packages_alone():
+    source = 'from django.urls import include\nx = include("accounts.urls")\nimport config.env\n'
+    assert domain_imports(source) == []

@@ -9,15 +9,11 @@ settings).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rest_framework import exceptions, pagination, parsers
 
 from config.jsonlimits import JsonTooDeep, json_depth_check, json_nul_path
-
-if TYPE_CHECKING:
-    pass
-
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing JSON nested deeper than ``config.jsonlimits.MAX_DEPTH``

@@ -15,6 +15,7 @@ from rest_framework import exceptions, pagination, parsers
 
 from config.jsonlimits import JsonTooDeep, json_depth_check, json_nul_path
 
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing JSON nested deeper than ``config.jsonlimits.MAX_DEPTH``
     with a 400 (DRF's own would crash on a RecursionError far deeper down)."""

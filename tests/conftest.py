@@ -18,6 +18,24 @@ from tests.factories import AccountFactory, TeamFactory, UserFactory
 
 PASSWORD = "pw-for-tests-1"
 
+# What makes a test slow, beside an explicit ``@pytest.mark.slow``: a real worker, a
+# browser or a server in another process, or a database emptied after each test.
+SLOW_FIXTURES = {"celery_worker_process", "live_server", "transactional_db", "gunicorn"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark slow tests, so that ``bin/quick`` (``-m "not slow"``) is the fast loop:
+    every property test (hypothesis), every e2e test and every test that uses one of
+    ``SLOW_FIXTURES``."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if (
+            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or getattr(function, "is_hypothesis_test", False)
+            or item.get_closest_marker("e2e")
+        ):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def alice(db) -> User:

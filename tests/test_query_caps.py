@@ -87,6 +87,7 @@ def count_queries(account) -> dict[tuple[str, str], int]:
     return counts
 
 
+@pytest.mark.slow
 def test_pages_and_api_lists_stay_under_their_caps_whatever_the_size_of_the_book():
     seed(30)
     # The account the CSM opens: one of theirs, a customer with history and tasks.

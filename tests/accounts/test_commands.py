@@ -446,6 +446,7 @@ def demo_snapshot() -> list[tuple]:
     )
 
 
+@pytest.mark.slow
 def test_seed_demo_creates_the_people_of_the_spec_who_can_log_in():
     output = seed_demo("--accounts", "20", "--password", "open-sesame-42")
 
@@ -470,6 +471,7 @@ def test_seed_demo_creates_the_people_of_the_spec_who_can_log_in():
         assert login in output
 
 
+@pytest.mark.slow
 def test_seed_demo_builds_a_believable_book_of_the_size_asked():
     output = seed_demo("--accounts", "300")
     today = timezone.localdate()
@@ -506,6 +508,7 @@ def test_seed_demo_builds_a_believable_book_of_the_size_asked():
     assert all(a.domain and " " not in a.domain for a in accounts)
 
 
+@pytest.mark.slow
 def test_the_demo_rows_pass_the_same_validation_as_an_import():
     seed_demo("--accounts", "100")
 
@@ -529,6 +532,7 @@ def test_the_demo_rows_pass_the_same_validation_as_an_import():
     assert [v.errors for v in accounts_validate(rows=rows) if not v.ok] == []
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_book_and_another_seed_another():
     seed_demo("--accounts", "40", "--seed", "7")
     first = demo_snapshot()
@@ -542,6 +546,7 @@ def test_the_same_seed_gives_the_same_book_and_another_seed_another():
     assert [row[4] for row in second] != [row[4] for row in first]
 
 
+@pytest.mark.slow
 def test_seeding_twice_adds_nothing():
     seed_demo("--accounts", "50")
     snapshot = demo_snapshot()
@@ -555,6 +560,7 @@ def test_seeding_twice_adds_nothing():
     assert demo_snapshot() == snapshot
 
 
+@pytest.mark.slow
 def test_reset_starts_the_demo_accounts_over_and_leaves_real_accounts_alone():
     seed_demo("--accounts", "30")
     real = AccountFactory(external_id="crm-1", name="A Real Customer")

@@ -297,6 +297,7 @@ def random_secret_key() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(50))
 
 
+@pytest.mark.slow
 def test_production_settings_pass_the_deployment_checks():
     result = run_manage(
         "check",
@@ -311,6 +312,7 @@ def test_production_settings_pass_the_deployment_checks():
     assert "WARNING" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -347,6 +349,7 @@ def test_a_weak_or_default_secret_key_is_refused(monkeypatch, key):
     assert env_secret_key("SECRET_KEY")
 
 
+@pytest.mark.slow
 def test_production_settings_refuse_to_start_with_a_weak_secret_key():
     result = run_manage(
         "check", SECRET_KEY="django-insecure-" + "ab" * 30, ALLOWED_HOSTS="vitals.example.com"

@@ -158,6 +158,7 @@ def fuzz(
     return sent, failures
 
 
+@pytest.mark.slow
 def test_every_operation_answers_within_its_schema(api_schema, world):
     _, failures = fuzz(api_schema, world, max_examples=MAX_EXAMPLES, checks=CHECKS)
     assert not failures, "\n\n".join(failures)

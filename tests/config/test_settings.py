@@ -49,6 +49,7 @@ def run(command: list[str], **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_a_start_that_names_no_settings_is_a_production_start(entry, tmp_path):
     refused = run(ENTRY_POINTS[entry], VITALS_VAR_DIR=str(tmp_path))
@@ -86,6 +87,7 @@ print("Traceback" in broken.content.decode() or "Django" in missing.content.deco
 """
 
 
+@pytest.mark.slow
 def test_the_embedded_default_is_asked_for_by_name_and_shows_the_products_own_pages(tmp_path):
     visit = run(
         [sys.executable, "-c", EMBEDDED_VISIT],

@@ -18,6 +18,7 @@ def seed_demo(*args: str) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_the_demo_has_playbooks_runs_and_tasks_and_seeding_again_adds_none():
     output = seed_demo("--accounts", "60", "--days", "45")
 

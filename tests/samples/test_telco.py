@@ -29,6 +29,7 @@ SNAPSHOT = dt.date(2026, 6, 30)
 pytestmark = pytest.mark.skipif(not TELCO.exists(), reason=f"{TELCO} is not on this machine")
 
 
+@pytest.mark.slow
 def test_the_telco_customer_base_imports_and_its_calibrated_score_holds_out_of_sample(db):
     out = io.StringIO()
     call_command("import_telco", str(TELCO), "--snapshot", f"{SNAPSHOT}", stdout=out)

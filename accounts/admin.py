@@ -18,7 +18,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "get_full_name", "email", "role", "is_active", "last_login"]
     list_filter = ["role", "is_active", "is_superuser", "teams"]
     fieldsets = [
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Customer success", {"fields": ["role"]}),
     ]
     add_fieldsets = [
@@ -79,7 +79,8 @@ class AccountForm(forms.ModelForm):
                 self.fields[name].validators = []
 
     def clean(self):
-        cleaned_data = super().clean()
+        super().clean()
+        cleaned_data = self.cleaned_data
         adding = self.instance.pk is None
         names = [
             name

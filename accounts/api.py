@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import request_token
 from accounts.filters import AccountApiFilter
 from accounts.models import Account
 from accounts.selectors import account_get_visible_to_token, accounts_visible_to_token
@@ -93,7 +94,7 @@ class AccountListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Account]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return Account.objects.none()
-        return accounts_visible_to_token(token=self.request.auth).select_related("owner")
+        return accounts_visible_to_token(token=request_token(self.request)).select_related("owner")
 
 
 class AccountDetailView(APIView):
@@ -107,7 +108,7 @@ class AccountDetailView(APIView):
     )
     def get(self, request: Request, external_id: str) -> Response:
         account = account_get_visible_to_token(
-            token=request.auth,
+            token=request_token(request),
             external_id=external_id,
             queryset=Account.objects.select_related("owner"),
         )
@@ -149,13 +150,15 @@ class AccountDetailView(APIView):
         responses={204: None, **error_responses(404)},
     )
     def delete(self, request: Request, external_id: str) -> Response:
-        account = account_get_visible_to_token(token=request.auth, external_id=external_id)
+        account = account_get_visible_to_token(
+            token=request_token(request), external_id=external_id
+        )
         accounts_delete(accounts=Account.objects.filter(pk=account.pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _upsert(self, request: Request, external_id: str, *, create: bool) -> Response:
         row = _with_url_id(request.data, external_id)
-        outcome = accounts_upsert(token=request.auth, rows=[row], create=create)
+        outcome = accounts_upsert(token=request_token(request), rows=[row], create=create)
         if outcome.rejected:
             raise _row_error(outcome.rejected[0])
         [written] = outcome.created or outcome.updated  # as stored: stripped of spaces
@@ -189,7 +192,7 @@ class AccountBulkView(APIView):
                 f"{len(rows):,}. Send them in several requests.",
                 code="batch_too_large",
             )
-        outcome = accounts_upsert(token=request.auth, rows=rows)
+        outcome = accounts_upsert(token=request_token(request), rows=rows)
         body = {
             "created": len(outcome.created),
             "updated": len(outcome.updated),

@@ -199,7 +199,9 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
     ):
         super().__init__(*args, **kwargs)
         if owners is not None:
-            self.filters["owner"].queryset = owners
+            owner = self.filters["owner"]
+            assert isinstance(owner, django_filters.ModelChoiceFilter)
+            owner.queryset = owners
         # Band names come from the scoring models, which the page passes in: across
         # model versions (and segment models) a band is known by its name.
         names = list(bands or [])
@@ -216,7 +218,7 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
             # django-filter would drop the unreadable filter and list everything; under
             # an error message that reads as if the filter had been applied. An owner
             # outside the user's scope is such a value: it matches nothing.
-            return self.queryset.none()
+            return Account.objects.none()
         key = self.form.cleaned_data.get("sort") if self.is_bound else None
         return order_accounts(super().qs, [key or "name"])
 
@@ -224,7 +226,7 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
         """Each unreadable filter as "Label: reason", for the page and the CSV export."""
         labels = {name: field.label for name, field in self.form.fields.items()}
         return [
-            f"{labels.get(name, name)}: {' '.join(errors)}"
+            f"{labels.get(name, name)}: {' '.join(str(error) for error in errors)}"
             for name, errors in self.form.errors.items()
         ]
 

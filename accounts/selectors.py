@@ -116,7 +116,7 @@ def accounts_visible_to_token(
 ) -> QuerySet[Account]:
     """What an API token reaches: its user's scope, or every account for a token without
     a user (an integration such as a CRM sync). Its scopes limit what it may do there."""
-    if token.user_id is None:
+    if token.user is None:
         return Account.objects.all() if queryset is None else queryset
     return accounts_visible_to(user=token.user, queryset=queryset)
 
@@ -126,7 +126,7 @@ def token_reaches_every_account(*, token: ApiToken) -> bool:
     such a token may create accounts. One limited to a person's book answers for an
     unused external id exactly as for another team's account (404), so it cannot learn
     which ids exist outside its reach, and creates nothing outside it."""
-    return token.user_id is None or account_scope_q(user=token.user) is None
+    return token.user is None or account_scope_q(user=token.user) is None
 
 
 def account_get_visible_to_token(
@@ -147,6 +147,6 @@ def owners_assignable_by_token(*, token: ApiToken) -> QuerySet[User]:
     """Who a token may make an account's owner: anyone active for a token without a
     user or an admin's; otherwise the people whose books its user may look at, so a
     token never writes an account out of its own reach."""
-    if token.user_id is None or token.user.is_admin:
+    if token.user is None or token.user.is_admin:
         return User.objects.filter(is_active=True)
     return owners_visible_to(user=token.user).filter(is_active=True)

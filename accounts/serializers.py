@@ -35,7 +35,7 @@ BULK_MAX_ROWS = 1000
 # someone who does not exist (or is inactive).
 OWNER_OUT_OF_REACH = "No active user '{username}' that this token may assign accounts to."
 CHOICE_HELP = "One of the values, or its label, in any letter case ({example})."
-EXTRA_KWARGS = {
+EXTRA_KWARGS: dict[str, dict[str, Any]] = {
     "domain": {
         "help_text": "A host name; a website is cut to it, lower-cased and without `www.` "
         "(`https://www.Acme.example/x` is stored as `acme.example`)."
@@ -48,7 +48,8 @@ EXTRA_KWARGS = {
 class OwnerField(serializers.CharField):
     """The owner CSM by username."""
 
-    def to_representation(self, value: User) -> str:
+    # The field reads a User and writes its username: wider than CharField's str.
+    def to_representation(self, value: User) -> str:  # type: ignore[override]
         return value.username
 
 
@@ -102,7 +103,11 @@ class AccountBulkRequestSerializer(serializers.Serializer):
 class RejectedRowSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the row in `accounts`, from 0.")
     external_id = serializers.CharField(allow_null=True)
-    errors = serializers.DictField(help_text="Each bad field with its messages.")
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # Serializer attribute of the same name, whatever the stubs think.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        help_text="Each bad field with its messages."
+    )
 
 
 class AccountBulkResponseSerializer(serializers.Serializer):

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from accounts.filters import AccountFilter
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from accounts.selectors import (
     accounts_visible_to,
@@ -44,7 +46,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _account_filter(request: HttpRequest, *, form_shown: bool = True) -> AccountFilter:
+def _account_filter(request: AuthenticatedHttpRequest, *, form_shown: bool = True) -> AccountFilter:
     """The list's filter over the user's accounts. The band choices cost a query; the
     CSV export needs them only to check a band it was given."""
     user = request.user
@@ -58,7 +60,7 @@ def _account_filter(request: HttpRequest, *, form_shown: bool = True) -> Account
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     book = accounts_visible_to(user=request.user)
     today = timezone.localdate()
     # The book is the customers: accounts that churned are counted apart (book_context).
@@ -72,9 +74,7 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("segment")
     ]
     renewals = (
-        accounts.filter(
-            renewal_date__gte=today, renewal_date__lte=today + timezone.timedelta(days=90)
-        )
+        accounts.filter(renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=90))
         .select_related("owner")
         .order_by("renewal_date")[:10]
     )
@@ -92,7 +92,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _filter_query(request: HttpRequest) -> str:
+def _filter_query(request: AuthenticatedHttpRequest) -> str:
     """The filters of this request as a query string, without the page and empty fields.
 
     Pagination links and the CSV link carry it, so every page of a filtered list has
@@ -107,7 +107,7 @@ def _filter_query(request: HttpRequest) -> str:
 
 
 @login_required
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account_filter = _account_filter(request)
     paginator = Paginator(account_filter.qs, settings.VITALS_ACCOUNTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
@@ -123,7 +123,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+def account_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The filtered list as CSV, streamed so a large book never sits in memory at once."""
     account_filter = _account_filter(request, form_shown=False)
     if account_filter.is_bound and not account_filter.is_valid():
@@ -175,7 +175,7 @@ def _csv_value(account: Account, field: str) -> str:
 
 
 @login_required
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Work given to someone opens its account's page for them, even outside their book.
     account, in_scope = account_get_for_work(
         user=request.user, pk=pk, queryset=Account.objects.select_related("owner")

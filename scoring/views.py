@@ -12,10 +12,10 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import account_get_visible
 from scoring.context import account_health_context
 from scoring.forms import SentimentForm
-from scoring.http import AuthenticatedHttpRequest
 from scoring.services import recompute_now, sentiment_record
 
 

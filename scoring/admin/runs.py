@@ -10,10 +10,10 @@ from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedire
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 
+from accounts.http import AuthenticatedHttpRequest
 from scoring.admin.common import ADMIN_CSS, ReadOnlyAdmin
 from scoring.errors import ScoringError
 from scoring.forms import RecomputeForm
-from scoring.http import AuthenticatedHttpRequest
 from scoring.models import ScoringModel, ScoringRun, ScoringRunChunk
 from scoring.services import scoring_run_create, scoring_run_start
 from scoring.tasks import scoring_run_dispatch

@@ -1,5 +1,5 @@
-"""The request a scoring page or admin view gets, for the type checker: a signed-in
-staff user (``login_required``, the admin site) and django-htmx's details."""
+"""The request a page or admin view gets, for the type checker: a signed-in user
+(``login_required``, the admin site) and django-htmx's details."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from playbooks.models.steps import (
     PlaybookStep,
     placeholder_errors,
     render_text,
+    set_field_clean,
     set_field_errors,
 )
 from playbooks.models.tasks import PRIORITY_RANK, Note, Priority, Task
@@ -43,6 +44,7 @@ __all__ = [
     "WebhookEndpoint",
     "placeholder_errors",
     "render_text",
+    "set_field_clean",
     "set_field_errors",
     "webhook_secret",
 ]

@@ -4,12 +4,13 @@ may set on an account."""
 from __future__ import annotations
 
 import string
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.models import Account
+from accounts.services import account_validate
 from playbooks.egress import url_refusal
 from playbooks.models.endpoints import WebhookEndpoint
 from playbooks.models.playbooks import Playbook
@@ -187,22 +188,37 @@ class PlaybookStep(models.Model):
             raise ValidationError(errors)
 
 
+SETTABLE_FIELDS = ("lifecycle_stage", "plan", "segment")
+
+
+def set_field_data(name: str, value: str) -> dict[str, Any] | None:
+    """The account data a set-field step writes, as the account write path takes it
+    (``attributes.<key>`` as a one-key ``attributes``); None for a field it cannot set."""
+    if name in SETTABLE_FIELDS:
+        return {name: value}
+    key = name.removeprefix("attributes.").strip() if name.startswith("attributes.") else ""
+    return {"attributes": {key: value}} if key else None
+
+
+def set_field_clean(name: str, value: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """What a set-field step writes, cleaned by the account write path
+    (``accounts.services.account_validate``: a segment or stage by value or label), and
+    (field, message) for each problem with its field name or value."""
+    data = set_field_data(name, value)
+    if data is None:
+        if name.startswith("attributes."):
+            return {}, [("field_name", "attributes.<key> needs a key, e.g. attributes.risk_flag.")]
+        return {}, [
+            (
+                "field_name",
+                f"{name!r} cannot be set; use lifecycle_stage, plan, segment or attributes.<key>.",
+            )
+        ]
+    validation = account_validate(data=data, partial=True)
+    problems = [("field_value", text) for texts in validation.errors.values() for text in texts]
+    return validation.cleaned, problems
+
+
 def set_field_errors(name: str, value: str) -> list[tuple[str, str]]:
     """(field, message) for what is wrong with a set-field step's field name and value."""
-    if name in ("lifecycle_stage", "segment"):
-        choices = Account.Stage if name == "lifecycle_stage" else Account.Segment
-        if value not in choices.values:
-            return [("field_value", f"{value!r} is not one of {', '.join(choices.values)}.")]
-        return []
-    if name == "plan":
-        return []
-    if name.startswith("attributes."):
-        if not name.removeprefix("attributes.").strip():
-            return [("field_name", "attributes.<key> needs a key, e.g. attributes.risk_flag.")]
-        return []
-    return [
-        (
-            "field_name",
-            f"{name!r} cannot be set; use lifecycle_stage, plan, segment or attributes.<key>.",
-        )
-    ]
+    return set_field_clean(name, value)[1]

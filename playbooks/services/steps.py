@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.selectors import manager_of
+from accounts.services import accounts_bulk_upsert
 from config.tasking import each, send_on_commit
 from playbooks import matching
 from playbooks.models import (
@@ -31,7 +31,7 @@ from playbooks.models import (
     PlaybookStepRun,
     Task,
     render_text,
-    set_field_errors,
+    set_field_clean,
 )
 from playbooks.services.common import StepError
 from playbooks.services.outbound import (
@@ -174,18 +174,16 @@ def _apply(step_run: PlaybookStepRun, *, now: dt.datetime, dispatch: bool) -> No
             dispatch=dispatch,
         )
     elif step.kind == kinds.SET_FIELD:
-        problems = set_field_errors(step.field_name, step.field_value)
+        # Through the account write path: its rules, its attribute merge, and no
+        # account brought back should it have been deleted meanwhile.
+        cleaned, problems = set_field_clean(step.field_name, step.field_value)
         if problems:
             raise StepError(problems[0][1])
-        if step.field_name.startswith("attributes."):
-            key = step.field_name.removeprefix("attributes.")
-            account.attributes = {**(account.attributes or {}), key: step.field_value}
-            field_name = "attributes"
-        else:
-            setattr(account, step.field_name, step.field_value)
-            field_name = step.field_name
-        account.updated_at = timezone.now()
-        account.save(update_fields=[field_name, "updated_at"])
+        accounts_bulk_upsert(
+            rows=[{**cleaned, "external_id": account.external_id}],
+            merge_attributes=True,
+            create=False,
+        )
     else:
         raise StepError(f"Unknown step kind {step.kind!r}.")
 

@@ -231,6 +231,20 @@ def test_set_field_changes_the_account(usage, book):
     assert account.attributes == {"tier": 1, "risk_flag": "at-risk"}
 
 
+def test_set_field_takes_values_as_every_other_door_to_accounts_does(usage, book):
+    """The step writes through the account write path: a segment by its label, as CSV,
+    API and admin accept it, is stored as its value."""
+    playbook = make_playbook(
+        steps=[{"kind": Kind.SET_FIELD, "field_name": "segment", "field_value": "Mid-market"}]
+    )
+    playbook.steps.get().full_clean()
+    fire(book["alice"], playbook)
+
+    assert step_runs_due_execute(now=NOW) == 1
+
+    assert Account.objects.get(pk=book["alice"].pk).segment == "mid_market"
+
+
 def test_a_step_that_cannot_work_fails_visibly_and_stops_the_run(usage, book):
     """An admin saved a bad value around the form's checks: the step fails with the
     reason, the run fails, and the steps after it never run."""

@@ -19,14 +19,16 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from accounts.authentication import request_token
 from accounts.models import ApiToken, User
 from config.api_schema import error_responses
 from config.errors import Conflict
 from playbooks.effectiveness import playbook_effectiveness
 from playbooks.filters import TaskApiFilter
-from playbooks.forms import EffectivenessForm
+from playbooks.forms import EffectivenessForm, form_errors
 from playbooks.models import PRIORITY_RANK, Playbook, PlaybookStep, Task
 from playbooks.selectors import (
     task_assignees_for,
@@ -83,7 +85,7 @@ def _task_error(error: PlaybookError) -> PlaybookError:
 
 def _assignee(token: ApiToken, username: str) -> User:
     """The active person ``username``, if the token may hand tasks to them."""
-    if token.user_id is None:
+    if token.user is None:
         people = User.objects.filter(is_active=True)
     else:
         people = task_assignees_for(user=token.user)
@@ -112,7 +114,7 @@ class TaskListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return Task.objects.none()
-        return _tasks(self.request.auth).order_by("due_date", "pk")
+        return _tasks(request_token(self.request)).order_by("due_date", "pk")
 
 
 TASK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The task's id.")
@@ -122,7 +124,8 @@ class TaskDetailView(APIView):
     required_scopes = {"GET": TASKS_READ, "PATCH": TASKS_WRITE}
 
     def _get(self, request: Request, id: int) -> Task:
-        return task_get_visible_to_token(token=request.auth, pk=id, queryset=_tasks(request.auth))
+        token = request_token(request)
+        return task_get_visible_to_token(token=token, pk=id, queryset=_tasks(token))
 
     @extend_schema(
         tags=["tasks"],
@@ -159,7 +162,7 @@ class TaskDetailView(APIView):
         serializer = TaskUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        token: ApiToken = request.auth
+        token = request_token(request)
         by = token.user
         now = timezone.now()
         try:
@@ -188,7 +191,7 @@ def _playbooks() -> QuerySet[Playbook]:
     )
 
 
-def _playbook_save(serializer: PlaybookSerializer, playbook: Playbook | None) -> Playbook:
+def _playbook_save(serializer: BaseSerializer[Playbook], playbook: Playbook | None) -> Playbook:
     data = dict(serializer.validated_data)
     steps = data.pop("steps", None)
     if playbook is None and steps is None:
@@ -355,7 +358,7 @@ class PlaybookEffectivenessView(APIView):
         playbook = get_object_or_404(Playbook, pk=id)
         form = EffectivenessForm(request.query_params or None)
         if form.is_bound and not form.is_valid():
-            raise ValidationError(form.errors)
+            raise ValidationError(form_errors(form))
         since, until, days = form.period()
         report = playbook_effectiveness(
             playbook=playbook, since=since, until=until, days=days, now=timezone.now()

@@ -26,6 +26,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
 from accounts.models import Account, RiskLevel
+from playbooks import matching
 from playbooks.models import Delivery, Note, Playbook, PlaybookRun, PlaybookStep, Priority, Task
 from playbooks.services import (
     playbook_backfill,
@@ -209,7 +210,10 @@ def demo_playbooks_step(book: DemoBook) -> str:
     renewal = next(p for p in playbooks if p.trigger == Trigger.RENEWAL_WITHIN)
     playbook_backfill(
         playbook=renewal,
-        since=now - dt.timedelta(days=renewal.renewal_days),
+        since=now
+        - dt.timedelta(
+            days=matching.trigger_setting(renewal, "renewal_days", renewal.renewal_days)
+        ),
         now=now,
         dry_run=False,
         dispatch=False,

@@ -122,11 +122,13 @@ def _score_dropped(look: Look) -> Verdict:
     playbook, health, score, context = look.playbook, look.health, look.score, look.context
     if health is None or score is None:
         return False, "The account has no score yet.", None, context
+    within_days = matching.trigger_setting(playbook, "within_days", playbook.within_days)
+    drop_points = matching.trigger_setting(playbook, "drop_points", playbook.drop_points)
     highest = window_max_scores(
-        health_score_ids=[health.health_score_id], within_days=playbook.within_days
+        health_score_ids=[health.health_score_id], within_days=within_days
     ).get(health.health_score_id)
     if highest is None:
-        detail = f"No earlier score in the {playbook.within_days} days before the latest one."
+        detail = f"No earlier score in the {within_days} days before the latest one."
         return False, detail, None, context
     drop = highest - score
     context["delta"] = format_delta(score - highest)
@@ -135,19 +137,20 @@ def _score_dropped(look: Look) -> Verdict:
     ).first()
     key = f"score_event:{event.pk}" if event else f"score_drop:{health.health_score_id}"
     detail = (
-        f"Latest score {format_score(score)}; highest of the {playbook.within_days} days "
+        f"Latest score {format_score(score)}; highest of the {within_days} days "
         f"before: {format_score(highest)} (a drop of {format_score(drop)} points)"
     )
-    return drop >= playbook.drop_points, detail, key, context
+    return drop >= drop_points, detail, key, context
 
 
 def _score_below(look: Look) -> Verdict:
     playbook, health, score = look.playbook, look.health, look.score
     if health is None or score is None:
         return False, "The account has no score yet.", None, look.context
-    detail = f"Score {format_score(score)} (fires below {playbook.score_threshold:g})"
+    threshold = matching.trigger_setting(playbook, "score_threshold", playbook.score_threshold)
+    detail = f"Score {format_score(score)} (fires below {threshold:g})"
     key = f"score_below:{health.health_score_id}"
-    return score < playbook.score_threshold, detail, key, look.context
+    return score < threshold, detail, key, look.context
 
 
 def _renewal_within(look: Look) -> Verdict:
@@ -155,13 +158,14 @@ def _renewal_within(look: Look) -> Verdict:
     if account.renewal_date is None:
         return False, "The account has no renewal date.", None, look.context
     days = (account.renewal_date - matching.local_today(look.now)).days
-    in_window = 0 <= days <= playbook.renewal_days
+    renewal_days = matching.trigger_setting(playbook, "renewal_days", playbook.renewal_days)
+    in_window = 0 <= days <= renewal_days
     band_ok = matching.renewal_band_matches(
         playbook=playbook, band_name=band or None, scored=look.health is not None
     )
     detail = (
         f"Renews on {account.renewal_date:%Y-%m-%d} ({days} days away; fires within "
-        f"{playbook.renewal_days}); band {band or 'none'}"
+        f"{renewal_days}); band {band or 'none'}"
         f"{'' if band_ok else ' does not match'}"
     )
     key = f"renewal:{account.renewal_date.isoformat()}"
@@ -170,22 +174,20 @@ def _renewal_within(look: Look) -> Verdict:
 
 def _metric_threshold(look: Look) -> Verdict:
     playbook, context = look.playbook, look.context
+    metric = matching.trigger_setting(playbook, "metric", playbook.metric)
     signals = list(
-        Signal.objects.filter(
-            account=look.account, metric_id=playbook.metric_id, timestamp__lte=look.now
-        )
+        Signal.objects.filter(account=look.account, metric=metric, timestamp__lte=look.now)
         .order_by("-timestamp", "-id")
         .values_list("pk", "value", "created_at")[:2]
     )
     if not signals:
-        return False, f"No {playbook.metric.key} signal for this account.", None, context
+        return False, f"No {metric.key} signal for this account.", None, context
     pk, value, created_at = signals[0]
     previous = signals[1][1] if len(signals) > 1 else None
     context["delta"] = format_delta(None if previous is None else value - previous)
     ok = matching.crossed(playbook=playbook, value=value, previous=previous)
     detail = (
-        f"Newest {playbook.metric.key}: {value:g}"
-        f"{'' if previous is None else f' (previous {previous:g})'}"
+        f"Newest {metric.key}: {value:g}{'' if previous is None else f' (previous {previous:g})'}"
     )
     if ok and created_at < look.now - SIGNAL_LOOKBACK:
         ok = False

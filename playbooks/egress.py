@@ -70,7 +70,9 @@ def _checked_addresses(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise OutboundRefused(f"{host} cannot be resolved ({error.strerror}).") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    # An inet address is a str; a Python built without IPv6 gives an IPv6 one as
+    # (int, bytes), which cannot be checked and so is not connected to.
+    addresses = list(dict.fromkeys(info[4][0] for info in infos if isinstance(info[4][0], str)))
     for address in addresses:
         refusal = address_refusal(address)
         if refusal:
@@ -125,7 +127,9 @@ class _HTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = _connect(self.host, self.port, self.timeout)
         # The certificate is checked against the name, not the address connected to.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        # typeshed leaves out the private _context that HTTPSConnection.__init__ sets.
+        context = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):

@@ -5,12 +5,23 @@ the same form, so every error shows beside the field it is about."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from playbooks.services.task_ops import NOTE_MAX
+
+
+def form_errors(form: forms.Form) -> dict[str, list[str]]:
+    """``form.errors`` as plain messages, ``{field: [message, ...]}``: what the task card
+    and the API's error body show (an ``ErrorList`` gives the same messages)."""
+    return {
+        field: [message for error in errors.as_data() for message in error.messages]
+        for field, errors in form.errors.items()
+    }
 
 
 class DateInput(forms.DateInput):
@@ -42,9 +53,9 @@ class ReassignForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, people, **kwargs) -> None:
+    def __init__(self, *args, people: QuerySet[User], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = people
+        cast(forms.ModelChoiceField, self.fields["assignee"]).queryset = people
 
 
 class NoteForm(forms.Form):
@@ -89,8 +100,9 @@ class EffectivenessForm(forms.Form):
         label="Outcome after (days)", min_value=1, max_value=365, initial=21, required=False
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         since, until = data.get("since"), data.get("until")
         if since and until and since >= until:
             self.add_error("until", "End the period after it starts.")

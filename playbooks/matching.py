@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, levels_at_or_worse
 from playbooks.models import Playbook
+
+T = TypeVar("T")
+
+
+def trigger_setting(playbook: Playbook, field: str, value: T | None) -> T:
+    """``value``, the playbook's ``field``: a setting its trigger needs, which
+    ``Playbook.clean`` requires. None here is a playbook saved around that validation; it
+    is refused by name rather than by a comparison with None further on."""
+    if value is None:
+        raise ValueError(
+            f"Playbook {playbook.pk} ({playbook}) has no {field}; its trigger needs one."
+        )
+    return value
 
 
 def conditions_q(*, playbook: Playbook, prefix: str = "") -> Q:
@@ -92,7 +106,8 @@ def conditions_check(
                 account.arr <= playbook.arr_max,
             )
         )
-    if playbook.owner_team_id is not None:
+    # No query for the team when it is not set; it is loaded for its name when it is.
+    if playbook.owner_team is not None:
         if team_members is None:
             team_members = set(playbook.owner_team.members.values_list("pk", flat=True))
         checks.append(
@@ -136,7 +151,7 @@ def band_change_matches(*, playbook: Playbook, from_name: str | None, to_name: s
 def crossed(*, playbook: Playbook, value: float, previous: float | None) -> bool:
     """Whether ``value`` crossed the playbook's threshold coming from ``previous``; with no
     previous observation, being past the threshold counts as crossing it."""
-    threshold = playbook.threshold
+    threshold = trigger_setting(playbook, "threshold", playbook.threshold)
     if playbook.direction == Playbook.Direction.ABOVE:
         return value > threshold and (previous is None or previous <= threshold)
     return value < threshold and (previous is None or previous >= threshold)

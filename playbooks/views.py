@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from playbooks.forms import NoteForm, ReassignForm, SnoozeForm
+from accounts.http import AuthenticatedHttpRequest
+from playbooks.forms import NoteForm, ReassignForm, SnoozeForm, form_errors
 from playbooks.models import Task
 from playbooks.selectors import (
     account_get_for_work,
@@ -39,7 +40,7 @@ TASK_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
 
 
 @login_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     tasks = task_queue(user=request.user, today=today)
     sections = [
@@ -62,7 +63,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     # The team page is for managers and admins; to anyone else it does not exist.
     if not (request.user.is_manager or request.user.is_admin):
         raise Http404("No such page.")
@@ -81,7 +82,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _task_answer(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     task: Task,
     *,
     notice: str = "",
@@ -109,7 +110,7 @@ def _task_answer(
     return render(request, "playbooks/task.html#task", context)
 
 
-def _visible_task(request: HttpRequest, pk: int) -> Task:
+def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     return task_get_visible(
         user=request.user, pk=pk, queryset=Task.objects.select_related(*TASK_RELATED)
     )
@@ -121,7 +122,7 @@ def _error(exc: PlaybookError) -> dict[str, list[str]]:
 
 @require_POST
 @login_required
-def complete(request: HttpRequest, pk: int) -> HttpResponse:
+def complete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _visible_task(request, pk)
     try:
         task = task_complete(task=task, by=request.user, now=timezone.now())
@@ -132,12 +133,12 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def snooze(request: HttpRequest, pk: int) -> HttpResponse:
+def snooze(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _visible_task(request, pk)
     form = SnoozeForm(request.POST, today=timezone.localdate())
     values = {"until": request.POST.get("until", "")}
     if not form.is_valid():
-        return _task_answer(request, task, errors=form.errors, values=values)
+        return _task_answer(request, task, errors=form_errors(form), values=values)
     until = form.cleaned_data["until"]
     try:
         task = task_snooze(task=task, until=until, by=request.user, now=timezone.now())
@@ -148,11 +149,11 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def reassign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _visible_task(request, pk)
     form = ReassignForm(request.POST, people=task_assignees_for(user=request.user))
     if not form.is_valid():
-        return _task_answer(request, task, errors=form.errors)
+        return _task_answer(request, task, errors=form_errors(form))
     to = form.cleaned_data["assignee"]
     try:
         task = task_reassign(task=task, to=to, by=request.user, now=timezone.now())
@@ -163,12 +164,12 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def task_note(request: HttpRequest, pk: int) -> HttpResponse:
+def task_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _visible_task(request, pk)
     form = NoteForm(request.POST)
     values = {"body": request.POST.get("body", "")}
     if not form.is_valid():
-        return _task_answer(request, task, errors=form.errors, values=values)
+        return _task_answer(request, task, errors=form_errors(form), values=values)
     try:
         note_add(
             account=task.account,
@@ -184,7 +185,7 @@ def task_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def account_note(request: HttpRequest, pk: int) -> HttpResponse:
+def account_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A note on the account page: the timeline re-renders with the note at the top."""
     account, _ = account_get_for_work(user=request.user, pk=pk)
     form = NoteForm(request.POST)

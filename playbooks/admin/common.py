@@ -4,6 +4,9 @@ shown read-only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models, transaction
@@ -16,7 +19,9 @@ from scoring.admin.common import ReadOnlyAdmin
 __all__ = ["URL_FIELDS", "ReadOnlyAdmin", "ThroughServices"]
 
 # URLs typed without a scheme are taken as https (Django 6's default, asked for now).
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+URL_FIELDS: Mapping[type[models.Field[Any, Any]], Mapping[str, Any]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
 
 
 class _Undo(Exception):

@@ -4,6 +4,9 @@ whether the playbook worked."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
@@ -21,6 +24,9 @@ from playbooks.forms import BackfillForm, EffectivenessForm
 from playbooks.models import Playbook, PlaybookStep
 from playbooks.selectors import playbook_dry_run
 from playbooks.services import playbook_backfill, playbook_delete, playbook_save
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # The step fields a step is saved with (its position follows its order).
 STEP_FIELDS = [
@@ -82,6 +88,14 @@ class PlaybookStepInline(admin.StackedInline):
             {"fields": [("field_name", "field_value")], "classes": ["collapse"]},
         ),
     ]
+
+
+class _Counts(TypedDict):
+    """What the list page's queryset adds to each playbook."""
+
+    steps_n: int
+    runs_n: int
+    last_run: dt.datetime | None
 
 
 @admin.register(Playbook)
@@ -165,15 +179,15 @@ class PlaybookAdmin(ThroughServices):
         return playbook.describe_conditions()
 
     @admin.display(description="Steps", ordering="steps_n")
-    def step_count(self, playbook: Playbook) -> int:
+    def step_count(self, playbook: WithAnnotations[Playbook, _Counts]) -> int:
         return playbook.steps_n
 
     @admin.display(description="Runs", ordering="runs_n")
-    def run_count(self, playbook: Playbook) -> int:
+    def run_count(self, playbook: WithAnnotations[Playbook, _Counts]) -> int:
         return playbook.runs_n
 
     @admin.display(description="Last fired", ordering="last_run")
-    def last_fired(self, playbook: Playbook):
+    def last_fired(self, playbook: WithAnnotations[Playbook, _Counts]) -> dt.datetime | None:
         return playbook.last_run
 
     @admin.display(description="Dry run")

@@ -10,13 +10,15 @@ from playbooks.admin.common import ReadOnlyAdmin
 from playbooks.models import PlaybookRun, PlaybookStepRun
 from playbooks.services import playbook_run_cancel
 
+STEP_RUN_FIELDS = ("step", "status", "due_at", "dispatched_at", "attempts", "done_at", "error")
+
 
 class PlaybookStepRunInline(admin.TabularInline):
     model = PlaybookStepRun
     extra = 0
     can_delete = False
-    fields = ["step", "status", "due_at", "dispatched_at", "attempts", "done_at", "error"]
-    readonly_fields = fields
+    fields = STEP_RUN_FIELDS
+    readonly_fields = STEP_RUN_FIELDS
 
     def has_add_permission(self, request, obj=None):
         return False

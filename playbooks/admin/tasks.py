@@ -5,6 +5,8 @@ Notes are added, never edited: they are what was said."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
@@ -47,7 +49,7 @@ class TaskChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "status" in self.fields:
             allowed = {self.instance.status, *SETTABLE}
-            self.fields["status"].choices = [
+            cast(forms.ChoiceField, self.fields["status"]).choices = [
                 (value, label) for value, label in Task.Status.choices if value in allowed
             ]
 
@@ -95,7 +97,7 @@ class TaskAdmin(ThroughServices):
 
     @admin.display(description="Origin")
     def origin(self, task: Task) -> str:
-        if task.origin_step_run_id is None:
+        if task.origin_step_run is None:
             return "manual"
         return f"playbook: {task.origin_step_run.run.playbook}"
 

@@ -273,7 +273,7 @@ class Playbook(models.Model):
             return f"renewal within {self.renewal_days} days while {where}"
         if self.trigger == t.METRIC_THRESHOLD:
             return (
-                f"{self.metric.key if self.metric_id else '?'} "
+                f"{self.metric.key if self.metric is not None else '?'} "
                 f"{self.get_direction_display()} {self.threshold:g}"
             )
         return "account created"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
@@ -18,6 +19,9 @@ from accounts.selectors import (
 )
 from playbooks.models import PRIORITY_RANK, Task
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 ACTIVE = (Task.Status.OPEN, Task.Status.SNOOZED)
 
 
@@ -27,6 +31,13 @@ def _priority_rank() -> Case:
         default=Value(9),
         output_field=IntegerField(),
     )
+
+
+class _Ordered(TypedDict):
+    """What ``_queue_tasks`` and ``account_tasks`` add to each task."""
+
+    when: dt.date
+    rank: int
 
 
 def _when() -> Case:
@@ -51,7 +62,7 @@ def tasks_visible_to_token(
 ) -> QuerySet[Task]:
     """What an API token reaches: its user's tasks (``tasks_visible_to``), or every task
     for a token without a user."""
-    if token.user_id is None:
+    if token.user is None:
         return Task.objects.all() if queryset is None else queryset
     return tasks_visible_to(user=token.user, queryset=queryset)
 
@@ -92,7 +103,9 @@ def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = N
         raise Http404("No such task.") from None
 
 
-def _queue_tasks(*, user: User, today: dt.date | None = None) -> QuerySet[Task]:
+def _queue_tasks(
+    *, user: User, today: dt.date | None = None
+) -> QuerySet[WithAnnotations[Task, _Ordered]]:
     """A person's own open and snoozed tasks: assigned to them, or unassigned on an
     account they own; not on accounts that have churned (their work is closed)."""
     today = today or timezone.localdate()
@@ -128,7 +141,8 @@ def task_queue(*, user: User, today: dt.date) -> TaskQueue:
         .order_by("when", "rank", "id")
     )
     for task in tasks:
-        if task.status == Task.Status.SNOOZED and task.snoozed_until > today:
+        snoozed_until = task.snoozed_until
+        if task.status == Task.Status.SNOOZED and snoozed_until and snoozed_until > today:
             queue.snoozed.append(task)
         elif task.when < today:
             queue.overdue.append(task)

@@ -40,8 +40,8 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
     for ev in events:
         at = ev.health_score.computed_at
         if ev.kind == ScoreEvent.Kind.BAND_CHANGED:
-            before = ev.from_band.name if ev.from_band_id else "no band"
-            after = ev.to_band.name if ev.to_band_id else "no band"
+            before = ev.from_band.name if ev.from_band is not None else "no band"
+            after = ev.to_band.name if ev.to_band is not None else "no band"
             why = " (a new model version: re-baseline)" if ev.rebaseline else ""
             entries.append(
                 TimelineEntry(
@@ -82,7 +82,7 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
     for task in tasks.order_by("-created_at", "-id")[:limit]:
         origin = (
             f"from playbook “{task.origin_step_run.run.playbook.name}”"
-            if task.origin_step_run_id
+            if task.origin_step_run is not None
             else "added by hand"
         )
         who = str(task.assignee) if task.assignee_id else "nobody"
@@ -99,6 +99,8 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
     for task in tasks.filter(status=Task.Status.DONE, completed_at__isnull=False).order_by(
         "-completed_at", "-id"
     )[:limit]:
+        if task.completed_at is None:  # never: the query asks for one
+            continue
         entries.append(
             TimelineEntry(
                 task.completed_at,
@@ -111,6 +113,8 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
     for task in tasks.filter(
         status__in=[Task.Status.RESOLVED, Task.Status.CANCELLED], closed_at__isnull=False
     ).order_by("-closed_at", "-id")[:limit]:
+        if task.closed_at is None:  # never: the query asks for one
+            continue
         entries.append(
             TimelineEntry(
                 task.closed_at,
@@ -125,7 +129,7 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
         .select_related("author", "task")
         .order_by("-created_at", "-id")[:limit]
     ):
-        about = f" (on “{note.task.title}”)" if note.task_id else ""
+        about = f" (on “{note.task.title}”)" if note.task is not None else ""
         entries.append(
             TimelineEntry(
                 note.created_at, "note", f"Note{about}", note.body, actor=note.author, obj=note

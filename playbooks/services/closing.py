@@ -77,8 +77,12 @@ def work_close_on_recovery(
     )
     count = 0
     for task in tasks:
-        run, ev = ended[task.origin_step_run.run_id]
-        back = f"back to {ev.to_band.name} on {_day(matching.local_today(ev.created_at))}"
+        step_run = task.origin_step_run
+        if step_run is None:  # never: the query asks for a task of a run
+            continue
+        run, ev = ended[step_run.run_id]
+        to_band = ev.to_band.name if ev.to_band is not None else "no band"
+        back = f"back to {to_band} on {_day(matching.local_today(ev.created_at))}"
         if run.playbook.on_recovery == Playbook.OnRecovery.CLOSE:
             task.status, task.snoozed_until = Task.Status.RESOLVED, None
             task.closed_at, task.close_reason = now, f"Resolved: {back}"
@@ -139,6 +143,8 @@ def work_close_for_churned(*, now: dt.datetime) -> int:
         .distinct()
     )
     for day in list(days):
+        if day is None:  # never: a churned account has its churn date
+            continue
         closed += Task.objects.filter(status__in=Task.ACTIVE, account__churned_at=day).update(
             status=Task.Status.CANCELLED,
             snoozed_until=None,

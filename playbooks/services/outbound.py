@@ -75,12 +75,12 @@ def task_data(task: Task) -> dict[str, Any]:
         "priority": task.priority,
         "status": task.status,
         "due_date": task.due_date.isoformat(),
-        "assignee": task.assignee.username if task.assignee_id else None,
+        "assignee": task.assignee.username if task.assignee is not None else None,
         "account": account_ref(task.account),
         "origin": "manual" if step_run is None else "playbook",
         "playbook": step_run.run.playbook.name if step_run is not None else None,
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-        "completed_by": task.completed_by.username if task.completed_by_id else None,
+        "completed_by": task.completed_by.username if task.completed_by is not None else None,
     }
 
 
@@ -195,8 +195,8 @@ def score_event_data(ev) -> dict[str, Any]:
     return {
         "account": account_ref(ev.account),
         "kind": ev.kind,
-        "from_band": ev.from_band.name if ev.from_band_id else None,
-        "to_band": ev.to_band.name if ev.to_band_id else None,
+        "from_band": ev.from_band.name if ev.from_band is not None else None,
+        "to_band": ev.to_band.name if ev.to_band is not None else None,
         "from_level": ev.from_level or None,
         "to_level": ev.to_level or None,
         "score_before": ev.score_before,

@@ -95,7 +95,7 @@ def task_complete(*, task: Task, by: User | None, now: dt.datetime, dispatch: bo
 
 
 @transaction.atomic
-def task_snooze(*, task: Task, until: dt.date, by: User | None, now: dt.datetime) -> Task:
+def task_snooze(*, task: Task, until: dt.date | None, by: User | None, now: dt.datetime) -> Task:
     """Hide the task from the queue until ``until``, when it comes back as due that day."""
     task = _locked(task)
     if task.status in CLOSED:

@@ -222,6 +222,16 @@ def test_score_below_fires_once_per_computation(usage, book):
     assert [a for a, _ in runs_for(playbook)] == ["acme", "acme", "borealis", "borealis"]
 
 
+def test_a_playbook_saved_without_its_trigger_setting_is_refused_by_name(usage, book):
+    # Playbook.clean asks for the drop; a row written around it (a bulk load, the shell)
+    # stops the evaluation with the setting named, not with a comparison against None.
+    make_playbook("Dropped", trigger=Playbook.Trigger.SCORE_DROPPED, within_days=7)
+    score(book["alice"], 6, at=NOW)
+
+    with pytest.raises(ValueError, match="has no drop_points; its trigger needs one"):
+        state_triggers_evaluate(now=NOW)
+
+
 def test_cooldown_keeps_a_playbook_to_one_run_per_account_per_window(usage, book):
     playbook = make_playbook(
         "Below 50", trigger=Playbook.Trigger.SCORE_BELOW, score_threshold=50, cooldown_days=7

@@ -90,8 +90,8 @@ def _match_level_entered(playbook: Playbook, ev: ScoreEvent, maxima) -> EventMat
 def _match_band_changed(playbook: Playbook, ev: ScoreEvent, maxima) -> EventMatch | None:
     if ev.kind != ScoreEvent.Kind.BAND_CHANGED:
         return None
-    from_name = ev.from_band.name if ev.from_band_id else ""
-    to_name = ev.to_band.name if ev.to_band_id else ""
+    from_name = ev.from_band.name if ev.from_band is not None else ""
+    to_name = ev.to_band.name if ev.to_band is not None else ""
     if not matching.band_change_matches(playbook=playbook, from_name=from_name, to_name=to_name):
         return None
     return EventMatch(ev.to_level, ev.delta)
@@ -100,8 +100,10 @@ def _match_band_changed(playbook: Playbook, ev: ScoreEvent, maxima) -> EventMatc
 def _match_score_dropped(playbook: Playbook, ev: ScoreEvent, maxima) -> EventMatch | None:
     if ev.kind != ScoreEvent.Kind.SCORE_DROPPED or ev.score_after is None:
         return None
-    highest = maxima.get(playbook.within_days, {}).get(ev.health_score_id)
-    if highest is None or highest - ev.score_after < playbook.drop_points:
+    within_days = matching.trigger_setting(playbook, "within_days", playbook.within_days)
+    drop_points = matching.trigger_setting(playbook, "drop_points", playbook.drop_points)
+    highest = maxima.get(within_days, {}).get(ev.health_score_id)
+    if highest is None or highest - ev.score_after < drop_points:
         return None
     return EventMatch(ev.to_level, ev.score_after - highest)
 
@@ -138,6 +140,7 @@ def event_candidates(
         if not is_customer(account.churned_at, on=today):
             continue
         for playbook in playbooks:
+            team_id = playbook.owner_team_id
             since = not_before.get(playbook.pk)
             if since is not None and ev.created_at < since:
                 continue
@@ -147,7 +150,7 @@ def event_candidates(
             if match is None or not matching.conditions_match(
                 playbook=playbook,
                 account=account,
-                team_members=members.get(playbook.owner_team_id, set()),
+                team_members=set() if team_id is None else members.get(team_id, set()),
                 level=ev.to_level,
             ):
                 continue
@@ -160,8 +163,8 @@ def event_candidates(
                     score_event_id=ev.pk,
                     context={
                         "score": format_score(ev.score_after),
-                        "band": ev.to_band.name if ev.to_band_id else "",
-                        "previous_band": ev.from_band.name if ev.from_band_id else "",
+                        "band": ev.to_band.name if ev.to_band is not None else "",
+                        "previous_band": ev.from_band.name if ev.from_band is not None else "",
                         "delta": format_delta(match.delta),
                     },
                     level=match.level,

@@ -14,6 +14,7 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
+    QuerySet,
     Subquery,
     Value,
     Window,
@@ -68,7 +69,7 @@ class StateQuery:
 
     playbook: Playbook
     now: dt.datetime
-    accounts: object
+    accounts: QuerySet[Account]
     since: dt.datetime | None
 
     @property
@@ -76,7 +77,7 @@ class StateQuery:
         return matching.local_today(self.now)
 
 
-def _healths(q: StateQuery):
+def _healths(q: StateQuery) -> QuerySet[AccountHealth]:
     """The latest health of the allowed accounts, from computations made since ``since``
     (older ones are the state before the playbook was on), outside the cooldown."""
     rows = AccountHealth.objects.filter(account__in=q.accounts, score__isnull=False)
@@ -90,7 +91,11 @@ def _healths(q: StateQuery):
 def _score_below(q: StateQuery) -> list[Candidate]:
     rows = (
         _healths(q)
-        .filter(score__lt=q.playbook.score_threshold)
+        .filter(
+            score__lt=matching.trigger_setting(
+                q.playbook, "score_threshold", q.playbook.score_threshold
+            )
+        )
         .exclude(_run_exists(q.playbook, "score_below:", "health_score_id"))
         .values_list("account_id", "health_score_id", "score", "band__name", "level")
     )
@@ -111,9 +116,11 @@ def _score_dropped(q: StateQuery) -> list[Candidate]:
     """Drops made of small steps: computations the recompute recorded no score-drop event
     for (those that have one are handled by score_events_process)."""
     playbook = q.playbook
+    within_days = matching.trigger_setting(playbook, "within_days", playbook.within_days)
+    drop_points = matching.trigger_setting(playbook, "drop_points", playbook.drop_points)
     rows = (
         _healths(q)
-        .filter(computed_at__gte=q.now - dt.timedelta(days=playbook.within_days))
+        .filter(computed_at__gte=q.now - dt.timedelta(days=within_days))
         .exclude(
             Exists(
                 ScoreEvent.objects.filter(
@@ -123,8 +130,8 @@ def _score_dropped(q: StateQuery) -> list[Candidate]:
             )
         )
         .exclude(_run_exists(playbook, "score_drop:", "health_score_id"))
-        .annotate(window_max=Subquery(window_max_subquery(playbook.within_days)))
-        .filter(window_max__gte=F("score") + playbook.drop_points)
+        .annotate(window_max=Subquery(window_max_subquery(within_days)))
+        .filter(window_max__gte=F("score") + drop_points)
         .values_list("account_id", "health_score_id", "score", "band__name", "window_max", "level")
     )
     return [
@@ -146,17 +153,17 @@ def _score_dropped(q: StateQuery) -> list[Candidate]:
 
 def _renewal_within(q: StateQuery) -> list[Candidate]:
     playbook = q.playbook
+    window = dt.timedelta(
+        days=matching.trigger_setting(playbook, "renewal_days", playbook.renewal_days)
+    )
     rows = q.accounts.filter(
         matching.renewal_band_q(playbook=playbook),
         renewal_date__gte=q.today,
-        renewal_date__lte=q.today + dt.timedelta(days=playbook.renewal_days),
+        renewal_date__lte=q.today + window,
     )
     if q.since is not None:
         # The renewal came into the window on renewal date − N days: from enabling on.
-        rows = rows.filter(
-            renewal_date__gte=matching.local_today(q.since)
-            + dt.timedelta(days=playbook.renewal_days)
-        )
+        rows = rows.filter(renewal_date__gte=matching.local_today(q.since) + window)
     rows = rows.exclude(
         Exists(
             PlaybookRun.objects.filter(
@@ -180,21 +187,23 @@ def _renewal_within(q: StateQuery) -> list[Candidate]:
         for account_id, renewal, score, band, level in rows.values_list(
             "pk", "renewal_date", "health__score", "health__band__name", "health__level"
         )
+        if renewal is not None  # always: the window leaves out accounts without a date
     ]
 
 
 def _metric_threshold(q: StateQuery) -> list[Candidate]:
     playbook = q.playbook
+    metric_id = matching.trigger_setting(playbook, "metric", playbook.metric_id)
     newest_first = [F("timestamp").desc(), F("id").desc()]
     stored_since = q.now - SIGNAL_LOOKBACK
     if q.since is not None and q.since > stored_since:
         stored_since = q.since
-    recent = Signal.objects.filter(
-        metric_id=playbook.metric_id, created_at__gte=stored_since
-    ).values("account_id")
+    recent = Signal.objects.filter(metric_id=metric_id, created_at__gte=stored_since).values(
+        "account_id"
+    )
     rows = (
         Signal.objects.filter(
-            metric_id=playbook.metric_id,
+            metric_id=metric_id,
             account_id__in=recent,
             account__in=q.accounts,
             timestamp__lte=q.now,

@@ -5,6 +5,7 @@ with their logs under the bench's folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,32 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_environment(
+    *, var: Path, database_url: str, redis_port: int, queue: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a bench's processes, set in this one too: the embedded settings
+    pointed at the bench's own database and Redis, ``var`` (emptied first) for their
+    files and logs, and the bench's ``settings`` on top."""
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": "false",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "CELERY_QUEUE": queue,
+        "VITALS_VAR_DIR": str(var),
+        "LOG_LEVEL": "INFO",
+        **settings,
+    }
+    os.environ.update(env)
+    return env
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 class Redis:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cluster import Celery, Redis  # noqa: E402
+from bench.cluster import Celery, Redis, bench_environment, log  # noqa: E402
 
 QUEUE = "bench-faults"
 SCENARIOS = ("calm", "kill", "redis", "pg", "beats")
@@ -65,22 +64,9 @@ def parse_args() -> argparse.Namespace:
 
 ARGS = parse_args()
 VAR = Path(ARGS.var)
-shutil.rmtree(VAR, ignore_errors=True)
-VAR.mkdir(parents=True)
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.local",
-    "DEBUG": "false",
-    "DATABASE_URL": f"{ARGS.pg}/{ARGS.db}",
-    "CELERY_BROKER_URL": f"redis://127.0.0.1:{ARGS.redis_port}/0",
-    "CELERY_QUEUE": QUEUE,
-    "VITALS_VAR_DIR": str(VAR),
-    "LOG_LEVEL": "INFO",
-}
-os.environ.update(ENV)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+ENV = bench_environment(
+    var=VAR, database_url=f"{ARGS.pg}/{ARGS.db}", redis_port=ARGS.redis_port, queue=QUEUE
+)
 
 
 # --- Servers and processes -------------------------------------------------------------------

@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import shutil
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cluster import Celery, Redis  # noqa: E402
+from bench.cluster import Celery, Redis, bench_environment, log  # noqa: E402
 
 QUEUE = "bench"
 
@@ -70,28 +69,18 @@ def parse_args() -> argparse.Namespace:
 
 ARGS = parse_args()
 VAR = Path(ARGS.var)
-shutil.rmtree(VAR, ignore_errors=True)
-VAR.mkdir(parents=True)
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.local",
-    "DEBUG": "false",
-    "DATABASE_URL": f"{ARGS.pg}/{ARGS.db}",
-    "CELERY_BROKER_URL": f"redis://127.0.0.1:{ARGS.redis_port}/0",
-    "CELERY_QUEUE": QUEUE,
+ENV = bench_environment(
+    var=VAR,
+    database_url=f"{ARGS.pg}/{ARGS.db}",
+    redis_port=ARGS.redis_port,
+    queue=QUEUE,
     # Recovery runs on the default settings (lost step and delivery messages are found
     # by the tick after 30 s); only failed webhooks are retried sooner: 1, 2, 4 … s.
-    "VITALS_DELIVERY_BACKOFF": "1",
+    VITALS_DELIVERY_BACKOFF="1",
+    VITALS_DELIVERY_BACKOFF_MAX="30",
     # The webhook receiver is a local one, on the loopback.
-    "VITALS_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-    "VITALS_DELIVERY_BACKOFF_MAX": "30",
-    "VITALS_VAR_DIR": str(VAR),
-    "LOG_LEVEL": "INFO",
-}
-os.environ.update(ENV)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    VITALS_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
+)
 
 
 # --- Servers -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Account, ApiToken, Team, User
@@ -86,7 +86,10 @@ def owners_visible_to(*, user: User) -> QuerySet[User]:
     if not user.is_authenticated or not user.is_active:
         return User.objects.none()
     if user.is_admin:
-        return User.objects.filter(accounts__isnull=False).distinct().order_by("username")
+        # A semi-join probing the owner index once per person, not a DISTINCT over a
+        # join with every account of the book.
+        owns = Account.objects.filter(owner=OuterRef("pk"))
+        return User.objects.filter(Exists(owns)).order_by("username")
     if user.is_manager:
         return (
             User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk))

@@ -24,10 +24,6 @@ URL_FIELDS: Mapping[type[models.Field[Any, Any]], Mapping[str, Any]] = {
 }
 
 
-class _Undo(Exception):
-    """Rolls back a delete that was only tried."""
-
-
 class ThroughServices(admin.ModelAdmin):
     """A page whose saves and deletes call the services, as the API and the pages do.
 
@@ -62,12 +58,9 @@ class ThroughServices(admin.ModelAdmin):
         obj = self.get_object(request, unquote(object_id))
         if obj is None or not self.has_delete_permission(request, obj):
             return  # the admin's own answer (not found, forbidden) follows
-        try:
-            with transaction.atomic():
-                self.delete_model(request, obj)
-                raise _Undo
-        except _Undo:
-            pass
+        with transaction.atomic():
+            self.delete_model(request, obj)
+            transaction.set_rollback(True)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -7,7 +7,6 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
@@ -17,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from accounts.filters import AccountFilter
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
+from accounts.pagination import BookPaginator
 from accounts.selectors import (
     accounts_visible_to,
     customers_q,
@@ -109,7 +109,7 @@ def _filter_query(request: AuthenticatedHttpRequest) -> str:
 @login_required
 def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account_filter = _account_filter(request)
-    paginator = Paginator(account_filter.qs, settings.VITALS_ACCOUNTS_PER_PAGE)
+    paginator = BookPaginator(account_filter.qs, settings.VITALS_ACCOUNTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     context = {"filter": account_filter, "page": page, "query": _filter_query(request)}
     # htmx swaps in just the results; a history restore (back button after the cache

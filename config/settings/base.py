@@ -341,6 +341,9 @@ LOGGING = {
 # --- Vitals ---------------------------------------------------------------------------
 
 VITALS_ACCOUNTS_PER_PAGE = env_int("VITALS_ACCOUNTS_PER_PAGE", 25)
+# Lists count their rows exactly up to this many; beyond, PostgreSQL's estimate is shown
+# as "about N" (accounts.pagination).
+VITALS_LIST_EXACT_COUNT = env_int("VITALS_LIST_EXACT_COUNT", 10000)
 # Accounts per recompute chunk: one transaction and one task each.
 VITALS_RECOMPUTE_CHUNK_SIZE = env_int("VITALS_RECOMPUTE_CHUNK_SIZE", 5000)
 # A run whose chunks are neither claimed, finished nor sent for this long, with none

@@ -16,6 +16,8 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -527,3 +529,48 @@ def test_home_links_each_segment_to_the_filtered_list(client_as, alice, alices_b
     assert f'<a href="{LIST_URL}?segment=mid_market">Mid-market</a>' in body
     assert f'<a href="{LIST_URL}?segment=smb">SMB</a>' in body
     assert f'<a href="{LIST_URL}?segment=enterprise">Enterprise</a>' in body
+
+
+# --- Counts at scale --------------------------------------------------------------------------
+
+
+def count_statements(queries) -> list[str]:
+    """The counts of accounts among ``queries`` (not the navigation's count of tasks)."""
+    return [
+        q["sql"]
+        for q in queries
+        if "COUNT(" in q["sql"].upper() and '"playbooks_task"' not in q["sql"]
+    ]
+
+
+def test_a_list_within_the_exact_limit_is_counted_exactly(
+    client_as, alice, alices_book, two_per_page, settings
+):
+    settings.VITALS_LIST_EXACT_COUNT = 5
+    with CaptureQueriesContext(connection) as queries:
+        body = client_as(alice).get(LIST_URL, {"page": 2}).content.decode()
+    assert "5 accounts" in body and "about" not in body
+    assert "Page 2 of 3" in body
+    # The count reads at most one row past the limit, never the whole book.
+    [count] = count_statements(queries)
+    assert "LIMIT 6" in count
+
+
+def test_a_list_past_the_exact_limit_says_its_count_is_an_estimate(
+    client_as, alice, alices_book, two_per_page, settings
+):
+    settings.VITALS_LIST_EXACT_COUNT = 3
+    response = client_as(alice).get(LIST_URL, {"page": 2})
+    body = response.content.decode()
+    assert listed(response) == ["Cobalt Cafe", "Dynamo Dental"]
+    paginator = response.context["page"].paginator
+    if connection.vendor == "postgresql":
+        # The planner's estimate, said as one; at least the rows it has seen.
+        assert paginator.count_is_estimate
+        assert paginator.count >= 4
+        assert f"about {paginator.count} accounts" in body
+        assert "Page 2 of about" in body
+    else:
+        # The embedded database is for small books: it counts exactly.
+        assert not paginator.count_is_estimate
+        assert "5 accounts" in body and "about" not in body

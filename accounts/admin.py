@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from accounts.models import Account, ApiToken, Team, User
+from accounts.pagination import BookPaginator
 from accounts.services import (
     ACCOUNT_FIELDS,
     account_upsert,
@@ -106,6 +107,10 @@ class AccountForm(forms.ModelForm):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
+    # A million rows: count exactly only up to a limit, one count, an order along an index.
+    paginator = BookPaginator
+    show_full_result_count = False
+    ordering = ["name", "id"]
     list_display = [
         "name",
         "external_id",

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts.pagination import BookPaginator
 from playbooks.admin.common import ReadOnlyAdmin, ThroughServices
 from playbooks.models import Delivery, WebhookEndpoint
 from playbooks.services import (
@@ -108,6 +109,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel", "event"]
     search_fields = ["target", "idempotency_key", "account__name", "account__external_id"]
     list_select_related = ["account"]
+    # Large tables: count exactly only up to a limit, and only once.
+    show_full_result_count = False
+    paginator = BookPaginator
+    ordering = ["-id"]  # newest first, along the primary key
     date_hierarchy = "created_at"
     actions = ["retry_now"]
 

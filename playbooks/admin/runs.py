@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts.pagination import BookPaginator
 from playbooks.admin.common import ReadOnlyAdmin
 from playbooks.models import PlaybookRun, PlaybookStepRun
 from playbooks.services import playbook_run_cancel
@@ -38,6 +39,10 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "playbook"]
     search_fields = ["account__name", "account__external_id", "event_key"]
     list_select_related = ["playbook", "account"]
+    # Large tables: count exactly only up to a limit, and only once.
+    show_full_result_count = False
+    paginator = BookPaginator
+    ordering = ["-id"]  # newest first, along the primary key
     date_hierarchy = "created_at"
     inlines = [PlaybookStepRunInline]
     actions = ["cancel_runs"]

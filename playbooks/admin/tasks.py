@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts.pagination import BookPaginator
 from playbooks.admin.common import ThroughServices
 from playbooks.models import Note, Task
 from playbooks.services import (
@@ -90,6 +91,10 @@ class TaskAdmin(ThroughServices):
     list_filter = ["status", "priority", "due_date"]
     search_fields = ["title", "account__name", "account__external_id", "assignee__username"]
     list_select_related = ["account", "assignee", "origin_step_run__run__playbook"]
+    # Large tables: count exactly only up to a limit, and only once.
+    show_full_result_count = False
+    paginator = BookPaginator
+    ordering = ["-id"]  # newest first, along the primary key
     autocomplete_fields = ["account", "assignee"]
     date_hierarchy = "due_date"
     inlines = [NoteInline]

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.html import format_html_join
 
+from accounts.pagination import BookPaginator
 from scoring.admin.common import ReadOnlyAdmin
 from scoring.models import CsmSentiment, Metric, ScoringComponent, Signal
 from scoring.services import metric_definition_kept_by, metric_delete, metric_save
@@ -88,6 +89,7 @@ class SignalAdmin(admin.ModelAdmin):
     date_hierarchy = "timestamp"
     # The table is the largest in the database: no second count, newest rows by id.
     show_full_result_count = False
+    paginator = BookPaginator
     ordering = ["-id"]
     list_per_page = 50
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from accounts.pagination import BookPaginator
 from scoring.admin.common import ADMIN_CSS, ReadOnlyAdmin, band_html, delta_text, score_text
 from scoring.models import AccountHealth, HealthScore, ScoreEvent, ScoringModel
 from scoring.selectors import component_labels, delta_summary
@@ -26,6 +27,7 @@ class HealthScoreAdmin(ReadOnlyAdmin):
     search_fields = ["account__external_id", "account__name"]
     date_hierarchy = "computed_at"
     show_full_result_count = False
+    paginator = BookPaginator
     ordering = ["-id"]
     fields = [
         "account",
@@ -99,6 +101,7 @@ class AccountHealthAdmin(ReadOnlyAdmin):
     list_filter = ["model", "band"]
     search_fields = ["account__external_id", "account__name"]
     show_full_result_count = False
+    paginator = BookPaginator
     ordering = ["score"]  # the weakest accounts first, along an index
 
     class Media:
@@ -139,6 +142,7 @@ class ScoreEventAdmin(ReadOnlyAdmin):
     search_fields = ["account__external_id", "account__name"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = BookPaginator
 
     class Media:
         css = ADMIN_CSS

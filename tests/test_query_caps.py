@@ -28,7 +28,7 @@ CAPS = {
     ("csm1", "/"): 16,
     ("csm1", "/accounts/"): 7,
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 7,
-    ("csm1", "/accounts/{account}/"): 21,
+    ("csm1", "/accounts/{account}/"): 14,
     ("csm1", "/tasks/"): 5,
     ("manager", "/"): 16,
     ("manager", "/team/"): 8,

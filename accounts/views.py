@@ -23,9 +23,9 @@ from accounts.selectors import (
     owners_visible_to,
 )
 from playbooks.context import account_tasks_context
-from playbooks.selectors import account_get_for_work, task_counts, tasks_due
+from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_counts, tasks_due
 from scoring.context import account_health_context, book_context
-from scoring.selectors import band_names
+from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_names, sentiments_recent
 
 CSV_COLUMNS = [
     ("external_id", "External id"),
@@ -177,15 +177,25 @@ def _csv_value(account: Account, field: str) -> str:
 @login_required
 def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Work given to someone opens its account's page for them, even outside their book.
+    # The latest health comes with the account, in the same query.
     account, in_scope = account_get_for_work(
-        user=request.user, pk=pk, queryset=Account.objects.select_related("owner")
+        user=request.user,
+        pk=pk,
+        queryset=Account.objects.select_related("owner", *ACCOUNT_HEALTH_RELATED),
     )
+    # The sentiment card shows the newest few of the timeline's sentiments: one read.
+    sentiments = sentiments_recent(account=account, limit=TIMELINE_LENGTH)
     return render(
         request,
         "accounts/detail.html",
         {
-            **account_health_context(account=account, in_scope=in_scope),
-            **account_tasks_context(account=account, user=request.user, today=timezone.localdate()),
+            **account_health_context(account=account, in_scope=in_scope, sentiments=sentiments),
+            **account_tasks_context(
+                account=account,
+                user=request.user,
+                today=timezone.localdate(),
+                sentiments=sentiments,
+            ),
             "next_url": request.get_full_path(),
         },
     )

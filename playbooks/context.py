@@ -5,17 +5,32 @@ from __future__ import annotations
 
 from accounts.models import Account, User
 from playbooks.forms import NoteForm
-from playbooks.selectors import account_tasks, account_timeline, task_assignees_for
+from playbooks.selectors import (
+    account_task_rows,
+    account_tasks,
+    account_timeline,
+    task_assignees_for,
+)
+from scoring.models import CsmSentiment
 
 
 def account_tasks_context(
-    *, account: Account, user: User, today, note_form: NoteForm | None = None, notice: str = ""
+    *,
+    account: Account,
+    user: User,
+    today,
+    note_form: NoteForm | None = None,
+    notice: str = "",
+    sentiments: list[CsmSentiment] | None = None,
 ) -> dict:
-    """The account page's tasks (with their in-place actions) and its timeline."""
+    """The account page's tasks (with their in-place actions) and its timeline. One read
+    of the account's tasks feeds both; ``sentiments`` (``sentiments_recent``, shared
+    with the sentiment card) saves the timeline's read of them."""
+    rows = account_task_rows(account=account)
     return {
         "account": account,
-        "tasks": account_tasks(account=account),
-        "timeline": account_timeline(account=account),
+        "tasks": account_tasks(account=account, rows=rows),
+        "timeline": account_timeline(account=account, tasks=rows, sentiments=sentiments),
         "people": list(task_assignees_for(user=user)),
         "today": today,
         "note_form": note_form or NoteForm(),

@@ -15,9 +15,11 @@ from scoring.formatting import MINUS
 from scoring.forms import SentimentForm
 from scoring.models import AccountHealth, Band, CsmSentiment
 from scoring.selectors import (
+    account_health_get,
     delta_summary,
     grade_for,
     latest_signals,
+    model_components,
     score_breakdown,
     score_history,
 )
@@ -30,14 +32,12 @@ def account_health_context(
     notice: str = "",
     days: int = 90,
     in_scope: bool = True,
+    sentiments: list[CsmSentiment] | None = None,
 ) -> dict:
-    health = (
-        AccountHealth.objects.select_related(
-            "band", "raw_band", "pending_band", "model", "health_score__model"
-        )
-        .filter(account=account)
-        .first()
-    )
+    """The health panel, sentiment and signals of the account page. ``account`` loaded
+    with ``ACCOUNT_HEALTH_RELATED`` saves the health's query; ``sentiments``, the
+    newest first (``sentiments_recent``, shared with the timeline), saves theirs."""
+    health = account_health_get(account=account)
     now = timezone.now()
     history = list(score_history(account=account, days=days, until=now))
     series = [
@@ -55,20 +55,34 @@ def account_health_context(
     chart = charts.line_chart(
         series=series, start=now - dt.timedelta(days=days), end=now, bands=bands, markers=markers
     )
+    breakdown, summary = [], ""
+    if health:
+        # One read of the model's components for both the scorecard and the summary.
+        components = model_components(model_id=health.health_score.model_id)
+        breakdown = score_breakdown(health_score=health.health_score, components=components)
+        summary = delta_summary(
+            health_score=health.health_score, labels=[c.display_label for c in components]
+        )
+    if sentiments is None:
+        sentiments = list(
+            CsmSentiment.objects.filter(account=account)
+            .select_related("author")
+            .order_by("-created_at", "-id")[:5]
+        )
     return {
         "account": account,
         "in_scope": in_scope,
         "health": health,
         "band_state": band_state(health) if health else "",
-        "breakdown": score_breakdown(health_score=health.health_score) if health else [],
-        "delta_summary": delta_summary(health_score=health.health_score) if health else "",
+        "breakdown": breakdown,
+        "delta_summary": summary,
         # Letter grades read 0–100 scores; points models have no such scale.
         "grade": grade_for(score=health.score)
         if health and health.model.kind == "weighted"
         else None,
         "history_chart": chart,
         "signals": latest_signals(account=account),
-        "sentiments": CsmSentiment.objects.filter(account=account).select_related("author")[:5],
+        "sentiments": sentiments[:5],
         "sentiment_form": sentiment_form or SentimentForm(),
         "notice": notice,
     }

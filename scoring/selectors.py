@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from django.db.models import Case, Count, F, FloatField, Max, Min, QuerySet, Sum, When
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.functions import Floor
 from django.utils import timezone
 
@@ -21,6 +23,7 @@ from scoring.formatting import format_delta
 from scoring.models import (
     AccountHealth,
     Band,
+    CsmSentiment,
     HealthScore,
     ScoreEvent,
     ScoringComponent,
@@ -46,14 +49,23 @@ class BreakdownRow:
     had_data: bool
 
 
-def score_breakdown(*, health_score: HealthScore) -> list[BreakdownRow]:
-    """The scorecard of one computation: metric, weight, raw value, score, contribution."""
-    model = health_score.model
-    components = list(
-        ScoringComponent.objects.filter(model=model)
+def model_components(*, model_id: int) -> list[ScoringComponent]:
+    """A model version's components with their metrics, in breakdown order (one query)."""
+    return list(
+        ScoringComponent.objects.filter(model_id=model_id)
         .select_related("metric")
         .order_by("position", "id")
     )
+
+
+def score_breakdown(
+    *, health_score: HealthScore, components: list[ScoringComponent] | None = None
+) -> list[BreakdownRow]:
+    """The scorecard of one computation: metric, weight, raw value, score, contribution.
+    ``components`` (``model_components`` of the score's model) saves their query."""
+    model = health_score.model
+    if components is None:
+        components = model_components(model_id=health_score.model_id)
     pairs = health_score.breakdown or []
     present_weight = sum(
         float(c.weight) for c, pair in zip(components, pairs, strict=False) if pair[1] is not None
@@ -102,15 +114,21 @@ def score_history(
     )
 
 
+# What a page shows of the latest health, loaded with it: the bands, the model, the score.
+HEALTH_RELATED = ("band", "raw_band", "pending_band", "model", "health_score__model")
+# The same, loaded with the account: ``Account.objects.select_related(*ACCOUNT_HEALTH_RELATED)``
+# lets ``account_health_get`` answer without a query.
+ACCOUNT_HEALTH_RELATED = tuple(f"health__{name}" for name in HEALTH_RELATED)
+
+
 def account_health_get(*, account: Account) -> AccountHealth | None:
-    """The account's latest health (score, band, trends), or None if never scored."""
-    return (
-        AccountHealth.objects.select_related(
-            "band", "raw_band", "pending_band", "model", "health_score__model"
-        )
-        .filter(account=account)
-        .first()
-    )
+    """The account's latest health (score, band, trends), or None if never scored.
+    No query when it was loaded with the account (``ACCOUNT_HEALTH_RELATED``)."""
+    relation = cast(ForeignObjectRel, Account._meta.get_field("health"))
+    if relation.is_cached(account):
+        # RelatedObjectDoesNotExist (an AttributeError) when the join found none.
+        return getattr(account, "health", None)
+    return AccountHealth.objects.select_related(*HEALTH_RELATED).filter(account=account).first()
 
 
 def health_scores_between(
@@ -123,6 +141,16 @@ def health_scores_between(
     if until is not None:
         scores = scores.filter(computed_at__lte=until)
     return scores.select_related("band", "confirmed_band", "model").order_by("-computed_at", "-id")
+
+
+def sentiments_recent(*, account: Account, limit: int = 50) -> list[CsmSentiment]:
+    """The account's newest ``limit`` CSM sentiments with their authors, newest first;
+    one query that the account page's sentiment card and its timeline share."""
+    return list(
+        CsmSentiment.objects.filter(account=account)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def latest_signals(*, account: Account, limit: int = 15) -> QuerySet[Signal]:
@@ -328,12 +356,7 @@ def grade_for(*, score: float | None):
 
 def component_labels(*, model_id: int) -> list[str]:
     """The labels of a model version's components, in breakdown order."""
-    return [
-        c.display_label
-        for c in ScoringComponent.objects.filter(model_id=model_id)
-        .select_related("metric")
-        .order_by("position", "id")
-    ]
+    return [c.display_label for c in model_components(model_id=model_id)]
 
 
 def delta_summary(

@@ -22,16 +22,23 @@ from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
-# (who, path) -> the most queries it may make. "csm1" and "manager" are demo logins;
+# (who, path) -> the most queries it may make. "csm1", "manager" and "admin" are demo logins;
 # "token" is an integration token with every scope.
 CAPS = {
     ("csm1", "/"): 16,
     ("csm1", "/accounts/"): 7,
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 7,
-    ("csm1", "/accounts/{account}/"): 21,
+    ("csm1", "/accounts/{account}/"): 14,
     ("csm1", "/tasks/"): 5,
     ("manager", "/"): 16,
     ("manager", "/team/"): 8,
+    ("manager", "/accounts/"): 7,
+    ("manager", "/tasks/"): 5,
+    ("admin", "/accounts/"): 7,
+    ("admin", "/accounts/?level=at_risk&sort=-arr"): 7,
+    ("admin", "/accounts/{account}/"): 14,
+    ("admin", "/tasks/"): 5,
+    ("admin", "/team/"): 8,
     ("token", "/api/v1/accounts/"): 3,
     ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
     ("token", "/api/v1/metrics/"): 4,
@@ -66,6 +73,16 @@ def more_configuration() -> None:
                 assert response.status_code == 201, (kind, response.json())
 
 
+def test_every_page_a_person_opens_is_capped_at_fifteen_queries():
+    """The pages of the URL confs (not the API, the admin nor the actions) are all here,
+    each within 15 queries. The home page (16) is left out until its aggregates are
+    read from summary rows."""
+    pages_caps = {key: cap for key, cap in CAPS.items() if key[0] != "token" and key[1] != "/"}
+    assert max(pages_caps.values()) <= 15, pages_caps
+    pages = {path.split("?")[0] for who, path in CAPS if who != "token"}
+    assert pages >= {"/", "/accounts/", "/accounts/{account}/", "/tasks/", "/team/"}
+
+
 def count_queries(account) -> dict[tuple[str, str], int]:
     """Each page and list, opened by its role (logged in afresh: seeding resets passwords)."""
     _, raw = api_token_create(name="Caps", scopes=SCOPES)
@@ -74,6 +91,7 @@ def count_queries(account) -> dict[tuple[str, str], int]:
     clients = {
         "csm1": client_for(User.objects.get(username="csm1")),
         "manager": client_for(User.objects.get(username="manager")),
+        "admin": client_for(User.objects.get(username="admin")),
         "token": token,
     }
     counts = {}

@@ -11,6 +11,7 @@ from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.selectors.tasks import (
     TaskQueue,
     account_get_for_work,
+    account_task_rows,
     account_tasks,
     overdue_counts_by_assignee,
     task_assignees_for,
@@ -24,9 +25,10 @@ from playbooks.selectors.tasks import (
     tasks_visible_to_token,
 )
 from playbooks.selectors.team import TeamMemberRow, TeamOverview, team_overview
-from playbooks.selectors.timeline import TimelineEntry, account_timeline
+from playbooks.selectors.timeline import TIMELINE_LENGTH, TimelineEntry, account_timeline
 
 __all__ = [
+    "TIMELINE_LENGTH",
     "DryRun",
     "DryRunStep",
     "TaskQueue",
@@ -34,6 +36,7 @@ __all__ = [
     "TeamOverview",
     "TimelineEntry",
     "account_get_for_work",
+    "account_task_rows",
     "account_tasks",
     "account_timeline",
     "overdue_counts_by_assignee",

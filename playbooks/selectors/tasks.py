@@ -180,22 +180,59 @@ def overdue_counts_by_assignee(*, users, today: dt.date) -> dict[int, int]:
     return {row["assignee_id"]: row["n"] for row in rows}
 
 
-def account_tasks(*, account: Account, limit: int = 50) -> list[Task]:
-    """An account's tasks: open and snoozed first (by day), then the latest closed ones."""
-    return list(
-        Task.objects.filter(account=account)
-        .select_related("assignee", "completed_by", "origin_step_run__run__playbook")
-        .annotate(
-            closed=Case(
-                When(status__in=ACTIVE, then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            ),
-            when=_when(),
-            rank=_priority_rank(),
-        )
-        .order_by("closed", "when", "rank", "-id")[:limit]
+# What a task card and a timeline entry show of a task, loaded with it.
+ACCOUNT_TASK_RELATED = ("assignee", "created_by", "completed_by", "origin_step_run__run__playbook")
+
+
+def _closed() -> Case:
+    """0 for an open or snoozed task, 1 for a closed one: the account's work comes first."""
+    return Case(
+        When(status__in=ACTIVE, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
+
+
+_RANK_OF: dict[str, int] = {priority.value: rank for priority, rank in PRIORITY_RANK.items()}
+
+
+def _account_tasks_key(task: Task) -> tuple:
+    """``account_tasks``'s order in Python: open and snoozed first, by day, priority, newest."""
+    when = task.snoozed_until if task.status == Task.Status.SNOOZED else task.due_date
+    closed = 0 if task.status in ACTIVE else 1
+    return (closed, when, _RANK_OF.get(task.priority, 9), -task.pk)
+
+
+def account_task_rows(*, account: Account, limit: int = 50) -> list[Task]:
+    """In one query, every task of ``account`` that its page shows: the first ``limit`` of
+    ``account_tasks`` and the newest ``limit`` created, done and closed ones of its
+    timeline (``account_timeline``), at most four times ``limit`` rows, each with
+    ``ACCOUNT_TASK_RELATED`` and the account itself (no query per row). Pass them to
+    both as ``rows``/``tasks``."""
+    # Through the account's manager, so that each task's ``account`` is ``account``.
+    mine = account.tasks.all()
+    first = mine.annotate(closed=_closed(), when=_when(), rank=_priority_rank()).order_by(
+        "closed", "when", "rank", "-id"
+    )
+    created = mine.order_by("-created_at", "-id")
+    done = mine.filter(status=Task.Status.DONE, completed_at__isnull=False).order_by(
+        "-completed_at", "-id"
+    )
+    closed = mine.filter(
+        status__in=[Task.Status.RESOLVED, Task.Status.CANCELLED], closed_at__isnull=False
+    ).order_by("-closed_at", "-id")
+    wanted = Q()
+    for part in (first, created, done, closed):
+        wanted |= Q(pk__in=part.values("pk")[:limit])
+    return list(mine.filter(wanted).select_related(*ACCOUNT_TASK_RELATED).order_by())
+
+
+def account_tasks(
+    *, account: Account, limit: int = 50, rows: list[Task] | None = None
+) -> list[Task]:
+    """An account's tasks: open and snoozed first (by day), then the latest closed ones.
+    ``rows`` (``account_task_rows``, shared with the timeline) saves the query."""
+    if rows is None:
+        rows = account_task_rows(account=account, limit=limit)
+    return sorted(rows, key=_account_tasks_key)[:limit]
 
 
 def _awake_due_q(today: dt.date) -> Q:

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 from accounts.models import Account, User
 from playbooks.models import Note, PlaybookRun, Task
+from playbooks.selectors.tasks import account_task_rows
 from scoring.formatting import format_change, format_delta
 from scoring.models import CsmSentiment, ScoreEvent
+from scoring.selectors import sentiments_recent
+
+# How many entries the account page's timeline shows.
+TIMELINE_LENGTH = 50
 
 
 @dataclass(frozen=True)
@@ -26,11 +31,32 @@ class TimelineEntry:
     obj: object = None
 
 
-def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry]:
+def _newest(tasks: list[Task], at: str, limit: int) -> list[Task]:
+    """The ``limit`` tasks with the latest ``at`` (then the highest id), newest first."""
+    dated = [task for task in tasks if getattr(task, at) is not None]
+    return sorted(dated, key=lambda task: (getattr(task, at), task.pk), reverse=True)[:limit]
+
+
+def account_timeline(
+    *,
+    account: Account,
+    limit: int = TIMELINE_LENGTH,
+    tasks: list[Task] | None = None,
+    sentiments: list[CsmSentiment] | None = None,
+) -> list[TimelineEntry]:
     """What happened to ``account``, newest first: confirmed band changes and score drops
     (at the time of the computation), playbook runs, tasks created, done and closed by
-    Vitals, notes and CSM sentiment. Seven queries whatever the history's length: each
-    source gives its newest ``limit`` entries and the merge keeps the newest ``limit``."""
+    Vitals, notes and CSM sentiment. Five queries whatever the history's length: each
+    source gives its newest ``limit`` entries and the merge keeps the newest ``limit``.
+
+    ``tasks`` (``account_task_rows`` with the same ``limit``) and ``sentiments``
+    (``sentiments_recent``, newest first, at least ``limit`` of them when there are) are
+    rows the account page read already for its task list and its sentiment card: given,
+    they save their queries (three then)."""
+    if tasks is None:
+        tasks = account_task_rows(account=account, limit=limit)
+    if sentiments is None:
+        sentiments = sentiments_recent(account=account, limit=limit)
     entries: list[TimelineEntry] = []
     events = (
         ScoreEvent.objects.filter(account=account)
@@ -76,10 +102,7 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
                 obj=run,
             )
         )
-    tasks = Task.objects.filter(account=account).select_related(
-        "assignee", "created_by", "completed_by", "origin_step_run__run__playbook"
-    )
-    for task in tasks.order_by("-created_at", "-id")[:limit]:
+    for task in _newest(tasks, "created_at", limit):
         origin = (
             f"from playbook “{task.origin_step_run.run.playbook.name}”"
             if task.origin_step_run is not None
@@ -96,10 +119,9 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
                 obj=task,
             )
         )
-    for task in tasks.filter(status=Task.Status.DONE, completed_at__isnull=False).order_by(
-        "-completed_at", "-id"
-    )[:limit]:
-        if task.completed_at is None:  # never: the query asks for one
+    done = [task for task in tasks if task.status == Task.Status.DONE]
+    for task in _newest(done, "completed_at", limit):
+        if task.completed_at is None:  # never: _newest keeps the dated ones
             continue
         entries.append(
             TimelineEntry(
@@ -110,10 +132,9 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
                 obj=task,
             )
         )
-    for task in tasks.filter(
-        status__in=[Task.Status.RESOLVED, Task.Status.CANCELLED], closed_at__isnull=False
-    ).order_by("-closed_at", "-id")[:limit]:
-        if task.closed_at is None:  # never: the query asks for one
+    closed = [t for t in tasks if t.status in (Task.Status.RESOLVED, Task.Status.CANCELLED)]
+    for task in _newest(closed, "closed_at", limit):
+        if task.closed_at is None:  # never: _newest keeps the dated ones
             continue
         entries.append(
             TimelineEntry(
@@ -135,11 +156,7 @@ def account_timeline(*, account: Account, limit: int = 50) -> list[TimelineEntry
                 note.created_at, "note", f"Note{about}", note.body, actor=note.author, obj=note
             )
         )
-    for sentiment in (
-        CsmSentiment.objects.filter(account=account)
-        .select_related("author")
-        .order_by("-created_at", "-id")[:limit]
-    ):
+    for sentiment in sentiments[:limit]:
         entries.append(
             TimelineEntry(
                 sentiment.created_at,

@@ -425,6 +425,28 @@ def test_the_account_page_shows_its_tasks_with_actions_and_its_timeline(
     assert 'id="health"' in html  # the health panel stays
 
 
+def test_the_account_page_does_not_query_per_task_note_or_sentiment(
+    client_as, alice, book, django_assert_max_num_queries
+):
+    from scoring.models import CsmSentiment
+
+    acme = book["alice"]
+    client = client_as(alice)
+
+    def count() -> int:
+        with django_assert_max_num_queries(15) as captured:
+            assert client.get(acme.get_absolute_url()).status_code == 200
+        return len(captured.captured_queries)
+
+    add_task(acme, "First")
+    few = count()
+    for n in range(8):
+        task = add_task(acme, f"Call {n}", n, status=["open", "done"][n % 2])
+        Note.objects.create(account=acme, author=alice, body=f"Note {n}", task=task)
+        CsmSentiment.objects.create(account=acme, author=alice, value=3, note=f"Said {n}")
+    assert count() == few
+
+
 def test_a_note_on_the_account_page_goes_to_the_top_of_the_timeline(client_as, alice, book):
     acme = book["alice"]
     add_task(acme, "Earlier task")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -65,13 +66,17 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     # The book is the customers: accounts that churned are counted apart (book_context).
     accounts = book.filter(customers_q(on=today))
-    totals = accounts.aggregate(count=Count("pk"), arr=Sum("arr"))
+    segments = list(
+        accounts.values("segment").annotate(count=Count("pk"), arr=Sum("arr")).order_by("segment")
+    )
+    # The book's totals are the sum of its segments: no second pass over the book.
+    totals = {
+        "count": sum(row["count"] for row in segments),
+        "arr": sum((row["arr"] or Decimal(0) for row in segments), Decimal(0)),
+    }
     segment_labels = dict(Account.Segment.choices)
     by_segment = [
-        {**row, "label": segment_labels.get(row["segment"], row["segment"])}
-        for row in accounts.values("segment")
-        .annotate(count=Count("pk"), arr=Sum("arr"))
-        .order_by("segment")
+        {**row, "label": segment_labels.get(row["segment"], row["segment"])} for row in segments
     ]
     renewals = (
         accounts.filter(renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=90))

@@ -8,7 +8,7 @@ import itertools
 
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import AT_RISK_LEVELS, Account
 from accounts.selectors import customers_q
 from scoring import charts
 from scoring.formatting import MINUS
@@ -117,7 +117,6 @@ def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> di
     from scoring.models import ScoreEvent
     from scoring.selectors import (
         account_events,
-        arr_at_risk,
         book_by_level,
         churned_book,
         score_distributions,
@@ -143,7 +142,8 @@ def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> di
     return {
         "level_slices": levels,
         "level_total_accounts": sum(s.accounts for s in levels),
-        "arr_at_risk": arr_at_risk(accounts=accounts, today=today),
+        # ARR at risk is the ARR of the risky levels' slices: no second pass over the book.
+        "arr_at_risk": sum(s.arr for s in levels if s.level in AT_RISK_LEVELS),
         "churned_accounts": churned_count,
         "churned_arr": churned_arr,
         "distributions": distributions,

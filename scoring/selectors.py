@@ -16,7 +16,7 @@ from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.functions import Floor
 from django.utils import timezone
 
-from accounts.models import AT_RISK_LEVELS, RISK_COLORS, Account, RiskLevel
+from accounts.models import RISK_COLORS, Account, RiskLevel
 from accounts.selectors import churned_q, customers_q
 from scoring.engine import BandSpec, band_for
 from scoring.formatting import format_delta
@@ -212,14 +212,6 @@ def book_by_level(*, accounts: QuerySet[Account], today: dt.date) -> list[LevelS
     ]
     slices.append(LevelSlice("", "Not scored", UNSCORED_COLOR, *totals.get("", (0, 0.0))))
     return slices
-
-
-def arr_at_risk(*, accounts: QuerySet[Account], today: dt.date) -> float:
-    """ARR of the customers whose confirmed band is at risk or critical."""
-    total = accounts.filter(customers_q(on=today), health__level__in=AT_RISK_LEVELS).aggregate(
-        arr=Sum("arr")
-    )["arr"]
-    return float(total or 0)
 
 
 def churned_book(*, accounts: QuerySet[Account], today: dt.date) -> tuple[int, float]:

@@ -39,6 +39,8 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
     search_fields = ["account__name", "account__external_id", "event_key"]
     list_select_related = ["playbook", "account"]
     date_hierarchy = "created_at"
+    # A run per account and event: no second COUNT(*) of the whole table.
+    show_full_result_count = False
     inlines = [PlaybookStepRunInline]
     actions = ["cancel_runs"]
     readonly_fields = [

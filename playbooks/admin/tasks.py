@@ -92,6 +92,8 @@ class TaskAdmin(ThroughServices):
     list_select_related = ["account", "assignee", "origin_step_run__run__playbook"]
     autocomplete_fields = ["account", "assignee"]
     date_hierarchy = "due_date"
+    # Tasks accumulate with the book: no second COUNT(*) of the whole table.
+    show_full_result_count = False
     inlines = [NoteInline]
     actions = ["complete_tasks", "cancel_tasks"]
 

@@ -58,3 +58,27 @@ def test_the_big_changelists_do_not_query_per_row():
     large = counts()
     grows = {url: (small[url], large[url]) for url in CHANGELISTS if large[url] > small[url]}
     assert not grows, f"queries grow with the rows (30 → 90 accounts): {grows}"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plans")
+def test_the_history_changelists_are_ordered_along_an_index():
+    """The page query of score history, signals and playbook runs reads the primary key
+    in order (newest first) rather than sorting the table; the planner is told to avoid
+    a table scan, as it would on a large table."""
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    from playbooks.models import PlaybookRun
+    from scoring.models import HealthScore, Signal
+
+    seed(5)
+    admin_user = User.objects.get(username="admin")
+    for model in [HealthScore, Signal, PlaybookRun]:
+        request = RequestFactory().get("/")
+        request.user = admin_user
+        changelist = admin.site._registry[model].get_changelist_instance(request)
+        page = changelist.get_queryset(request)[: changelist.list_per_page]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = page.explain()
+        assert "Index Scan Backward" in plan and "_pkey" in plan, (model.__name__, plan)

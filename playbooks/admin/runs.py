@@ -44,6 +44,10 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
     paginator = BookPaginator
     ordering = ["-id"]  # newest first, along the primary key
     date_hierarchy = "created_at"
+    # A run per account and event: no second COUNT(*) of the whole table, and the
+    # newest first along the primary key (created_at has no index of its own).
+    show_full_result_count = False
+    ordering = ["-id"]
     inlines = [PlaybookStepRunInline]
     actions = ["cancel_runs"]
     readonly_fields = [

@@ -134,8 +134,6 @@ class AccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["owner"]
     date_hierarchy = "renewal_date"
     list_per_page = 50
-    # A million accounts: no second COUNT(*) of the whole table under a filtered list.
-    show_full_result_count = False
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["external_id", "name", "domain", "owner"]}),

@@ -39,15 +39,12 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "playbook"]
     search_fields = ["account__name", "account__external_id", "event_key"]
     list_select_related = ["playbook", "account"]
-    # Large tables: count exactly only up to a limit, and only once.
-    show_full_result_count = False
-    paginator = BookPaginator
-    ordering = ["-id"]  # newest first, along the primary key
-    date_hierarchy = "created_at"
-    # A run per account and event: no second COUNT(*) of the whole table, and the
+    # A run per account and event: count exactly only up to a limit, and only once;
     # newest first along the primary key (created_at has no index of its own).
     show_full_result_count = False
+    paginator = BookPaginator
     ordering = ["-id"]
+    date_hierarchy = "created_at"
     inlines = [PlaybookStepRunInline]
     actions = ["cancel_runs"]
     readonly_fields = [

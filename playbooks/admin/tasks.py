@@ -97,8 +97,6 @@ class TaskAdmin(ThroughServices):
     ordering = ["-id"]  # newest first, along the primary key
     autocomplete_fields = ["account", "assignee"]
     date_hierarchy = "due_date"
-    # Tasks accumulate with the book: no second COUNT(*) of the whole table.
-    show_full_result_count = False
     inlines = [NoteInline]
     actions = ["complete_tasks", "cancel_tasks"]
 

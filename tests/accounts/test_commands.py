@@ -581,6 +581,9 @@ def test_reset_starts_the_demo_accounts_over_and_leaves_real_accounts_alone():
 
 
 def test_steps_registered_by_other_apps_run_after_the_accounts(monkeypatch):
+    # Discover the apps' steps before copying the registry: discovered into the copy, they
+    # would vanish with it, and every later seeding in this process would skip them.
+    demo.demo_steps()
     monkeypatch.setattr(demo, "_steps", dict(demo._steps))
     seen: dict[str, object] = {}
 

@@ -5,17 +5,16 @@ planner's estimate, and make as many queries on a book three times the size."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from scoring.models import ScoringModel
 from tests.conftest import client_for
+from tests.test_admin_changelists import seed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -29,13 +28,6 @@ CHANGELISTS = [
     "/admin/playbooks/task/",
     "/admin/playbooks/delivery/",
 ]
-
-
-def seed(accounts: int) -> None:
-    call_command(
-        "seed_demo", "--accounts", str(accounts), "--days", "7",
-        stdout=io.StringIO(), stderr=io.StringIO(),
-    )  # fmt: skip
 
 
 def open_changelists() -> dict[str, tuple[int, list[str], str]]:

@@ -171,13 +171,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(*, url: str, workers: int, threads: int, port: int) -> subprocess.Popen:
+def start_server(
+    *,
+    url: str,
+    workers: int,
+    threads: int,
+    port: int,
+    settings: str = "config.settings.local",
+    probe: str = "/api/schema/?format=json",
+) -> subprocess.Popen:
+    """gunicorn serving ``config.wsgi`` with ``settings``, once ``probe`` answers."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "DEBUG": "false",
         "API_THROTTLE_RATE": "1000000/min",
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_SETTINGS_MODULE": settings,
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore:No directory at",
     }
@@ -192,6 +201,8 @@ def start_server(*, url: str, workers: int, threads: int, port: int) -> subproce
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
+        "--access-logfile",
+        "/dev/null",
         "--timeout",
         "120",
     ]
@@ -202,7 +213,7 @@ def start_server(*, url: str, workers: int, threads: int, port: int) -> subproce
     while time.monotonic() < deadline:
         try:
             conn = HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/schema/?format=json")
+            conn.request("GET", probe)
             conn.getresponse().read()
             conn.close()
             return server

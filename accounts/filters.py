@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Account, RiskLevel, User
 from accounts.selectors import churned_q, customers_q
 from config.widgets import PlainSelect
+from scoring.models import Band
 
 RENEWAL_WINDOWS = [
     ("30", "Next 30 days"),
@@ -111,7 +112,11 @@ class AccountRules:
         queryset = queryset.filter(customers_q(on=self.today))
         if value.lower() == "none":
             return queryset.filter(Q(health__isnull=True) | Q(health__band__isnull=True))
-        return queryset.filter(health__band__name__iexact=value)
+        # The bands' ids first (a read of a small table), so that the planner filters
+        # the latest health by band id, with its statistics, rather than by a name it
+        # cannot estimate through the join: its estimate is the count the list shows.
+        bands = Band.objects.filter(name__iexact=value).values_list("pk", flat=True)
+        return queryset.filter(health__band_id__in=list(bands))
 
     def filter_customer(
         self, queryset: QuerySet[Account], name: str, value: str

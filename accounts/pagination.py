@@ -4,8 +4,9 @@ The account list is a filtered view of a book that may hold a million accounts; 
 exact ``COUNT(*)`` of that on every page costs more than the page itself. A list counts
 exactly up to ``settings.VITALS_LIST_EXACT_COUNT`` rows (a count over a LIMIT-ed
 subquery, which stops reading there). Above that, on PostgreSQL, it shows the planner's
-estimate of the filtered rows, rounded and said as such ("about 48,200"); on SQLite,
-the embedded default for small books, it counts exactly.
+estimate of the filtered rows, rounded and said as such ("about 48,200"), or, should
+the estimate fall short of the rows already counted, "more than 10,000"; on SQLite, the
+embedded default for small books, it counts exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class BookPaginator(Paginator):
     ``count_is_estimate`` saying which."""
 
     count_is_estimate = False
+    # How the count reads before its number: "" when exact; "about " for the planner's
+    # estimate; "more than " when the estimate fell short of the rows already counted
+    # (the planner misjudged the filters): the count is then the limit, a floor.
+    count_prefix = ""
 
     @cached_property
     def count(self) -> int:
@@ -37,7 +42,12 @@ class BookPaginator(Paginator):
         if connection.vendor != "postgresql":
             return queryset.count()
         self.count_is_estimate = True
-        return max(estimated_rows(queryset), counted)
+        estimate = estimated_rows(queryset)
+        if estimate < counted:
+            self.count_prefix = "more than "
+            return limit
+        self.count_prefix = "about "
+        return estimate
 
 
 def estimated_rows(queryset: QuerySet) -> int:

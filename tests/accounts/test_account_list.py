@@ -574,3 +574,18 @@ def test_a_list_past_the_exact_limit_says_its_count_is_an_estimate(
         # The embedded database is for small books: it counts exactly.
         assert not paginator.count_is_estimate
         assert "5 accounts" in body and "about" not in body
+
+
+def test_an_estimate_below_the_rows_counted_reads_as_more_than_the_limit(
+    client_as, alice, alices_book, two_per_page, settings, monkeypatch
+):
+    """A planner that misjudges the filters (its estimate under the rows the count has
+    already seen) is not shown as "about 1": the list says "more than" the limit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the embedded database counts exactly")
+    settings.VITALS_LIST_EXACT_COUNT = 3
+    monkeypatch.setattr("accounts.pagination.estimated_rows", lambda queryset: 1)
+    body = client_as(alice).get(LIST_URL, {"page": 2}).content.decode()
+    assert "more than 3 accounts" in body
+    assert "Page 2 of more than" in body
+    assert "about" not in body

@@ -52,9 +52,24 @@ def account_scope_q(*, user: User) -> Q | None:
     if user.is_admin:
         return None
     if user.is_manager:
-        team_members = User.objects.filter(teams__managers=user).values("pk")
-        return Q(owner__in=team_members) | Q(owner=user)
+        return Q(owner__in=[*team_member_ids(user=user), user.pk])
     return Q(owner=user)
+
+
+def team_member_ids(*, user: User) -> list[int]:
+    """The people on the teams ``user`` manages, read once per user object (one request).
+
+    A list of ids rather than a subquery: the planner estimates ``owner_id IN (…)``
+    from the column's statistics, and its estimate is the count a large list shows
+    ("about 50,100"); through a subquery it guessed ten times the manager's book.
+    """
+    cached = user.__dict__.get("_team_member_ids")
+    if cached is None:
+        cached = list(
+            User.objects.filter(teams__managers=user).values_list("pk", flat=True).distinct()
+        )
+        user.__dict__["_team_member_ids"] = cached
+    return cached
 
 
 def accounts_visible_to(

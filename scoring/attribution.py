@@ -80,6 +80,7 @@ def delta_update_sql(
     kind: str,
     weights: list[float],
     run_id: int,
+    computed_at,
     first_id: int,
     last_id: int,
 ) -> Sql:
@@ -99,8 +100,10 @@ def delta_update_sql(
         " FROM scoring_healthscore h JOIN scoring_healthscore p ON p.id = ("
         "SELECT q.id FROM scoring_healthscore q WHERE q.account_id = h.account_id"
         " AND q.computed_at < h.computed_at ORDER BY q.computed_at DESC, q.id DESC LIMIT 1)"
-        " WHERE h.run_id = %s AND h.model_id = %s AND h.account_id >= %s AND h.account_id <= %s",
+        " WHERE h.run_id = %s AND h.computed_at = %s AND h.model_id = %s"
+        " AND h.account_id >= %s AND h.account_id <= %s",
         run_id,
+        computed_at,
         model_id,
         first_id,
         last_id,
@@ -130,5 +133,10 @@ def delta_update_sql(
     sql = Sql()
     sql.add(f"UPDATE scoring_healthscore SET delta = {value} FROM (")
     sql.add(parts.text, *parts.params)
-    sql.add(f"{fence}) d WHERE d.hid = scoring_healthscore.id")
+    # The run's as-of is every new row's computed_at: on PostgreSQL it confines the
+    # update to the month's partition (scoring/partitions.py).
+    sql.add(
+        f"{fence}) d WHERE d.hid = scoring_healthscore.id AND scoring_healthscore.computed_at = %s",
+        computed_at,
+    )
     return sql

@@ -74,7 +74,11 @@ class HealthScore(FlapState):
 
     class Meta:
         indexes = [
-            models.Index(fields=["account", "computed_at"], name="healthscore_account_time"),
+            # With the id, each partition's index yields an account's scores in the order
+            # "the latest before a moment" reads them (computed_at, then id), so that
+            # lookup stops at the first row of each partition instead of sorting all the
+            # account's rows (scoring.attribution).
+            models.Index(fields=["account", "computed_at", "id"], name="healthscore_account_time"),
         ]
         constraints = [
             # One score per account per run: a redelivered chunk cannot add a second. A

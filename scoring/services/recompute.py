@@ -185,7 +185,7 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
                         kind=model.kind,
                         weights=[c.weight for c, _ in scorer.models[model.pk].components],
                         run_id=run.pk,
-                        computed_at=_ts(run.as_of),
+                        computed_at=run.as_of,
                         first_id=first_id,
                         last_id=last_id,
                     ),
@@ -247,11 +247,18 @@ def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now)
 
 
 def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> None:
-    earlier = (
-        "h.score - (SELECT p.score FROM scoring_healthscore p WHERE p.account_id = h.account_id"
-        " AND p.computed_at <= %s ORDER BY p.computed_at DESC LIMIT 1)"
-    )
-    params = [_ts(run.as_of - dt.timedelta(days=days)) for days in (7, 30, 90)]
+    trends = [
+        sql.latest_score_sql(
+            sql.vendor(),
+            column="score",
+            account="h.account_id",
+            moment=run.as_of - dt.timedelta(days=days),
+            inclusive=True,
+        )
+        for days in (7, 30, 90)
+    ]
+    earlier = ", ".join(f"h.score - {trend.text}" for trend in trends)
+    params = [param for trend in trends for param in trend.params]
     cursor.execute(
         "INSERT INTO scoring_accounthealth (account_id, health_score_id, model_id, score, band_id,"
         " level, raw_band_id, pending_band_id, pending_count, pending_since, rebaseline,"
@@ -259,7 +266,7 @@ def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> N
         " SELECT h.account_id, h.id, h.model_id, h.score, h.confirmed_band_id,"
         " COALESCE(cb.level, ''), h.band_id, h.pending_band_id, h.pending_count,"
         " h.pending_since, h.rebaseline, h.completeness, h.computed_at,"
-        f" {earlier}, {earlier}, {earlier}"
+        f" {earlier}"
         " FROM scoring_healthscore h LEFT JOIN scoring_band cb ON cb.id = h.confirmed_band_id"
         " WHERE h.run_id = %s AND h.computed_at = %s AND h.account_id >= %s"
         " AND h.account_id <= %s"

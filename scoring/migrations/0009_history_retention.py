@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('as_of', models.DateTimeField(help_text="The moment the policy's ages were counted from.")),
                 ('policy', models.CharField(help_text='The policy applied, in words.', max_length=200)),
+                ('full', models.BooleanField(default=True)),
                 ('scores_daily_cutoff', models.DateTimeField(blank=True, null=True)),
                 ('scores_removed', models.BigIntegerField(default=0)),
                 ('partitions_dropped', models.JSONField(blank=True, default=list)),

@@ -110,6 +110,9 @@ class CompactionRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     as_of = models.DateTimeField(help_text="The moment the policy's ages were counted from.")
     policy = models.CharField(max_length=200, help_text="The policy applied, in words.")
+    # Every score older than the daily tier looked at, not only where the tiers' edges
+    # moved since the last run.
+    full = models.BooleanField(default=True)
     # Scores before this moment were thinned to the weekly and monthly tiers.
     scores_daily_cutoff = models.DateTimeField(null=True, blank=True)
     scores_removed = models.BigIntegerField(default=0)

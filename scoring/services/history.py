@@ -23,6 +23,8 @@ Compaction, given a moment ``now`` and the policy:
 Both work through the accounts in slices of ids, one transaction each: a stopped run
 has finished slices and untouched ones, and running again (or twice) removes nothing
 more than the policy says. Which rows a run keeps depends only on the rows and ``now``.
+A run looks only at the stretches of history where the tiers' edges moved since the
+last run, with a full pass at least weekly (``_windows``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from scoring.models import (
     RetentionPolicy,
     ScoreEvent,
     ScoringComponent,
+    ScoringRun,
     look_back_days,
 )
 
@@ -98,8 +101,64 @@ def _bucket_end(vendor: str, column: str, unit: str) -> str:
     return f"datetime({column}, 'start of month', '+1 month')"
 
 
-def _scores_compact_sql(vendor: str, tiers: Tiers, first_id: int, last_id: int) -> sql.Sql:
-    """DELETE the scores of accounts ``first_id``..``last_id`` that the tiers drop."""
+# A full pass over every score older than the daily tier at least this often; in
+# between, only the stretches where the tiers' edges moved since the last run.
+FULL_PASS_DAYS = 7
+
+Windows = list[tuple[dt.datetime, dt.datetime]]
+
+
+def _windows(*, policy: RetentionPolicy, tiers: Tiers, now: dt.datetime) -> Windows | None:
+    """The stretches of history whose scores can have changed status since the last
+    finished compaction under the same policy, or None for a full pass.
+
+    A score outside them that the last run kept keeps its status: its bucket and the
+    bucket's end are the same at both moments (a week ends at most 7 days after any
+    score in it, a month 31). A full pass runs when there is no such run, the policy
+    changed, the clock went back, a recompute dated before the last run's daily edge
+    has run since (it wrote scores anywhere in the past), or the last full pass is
+    ``FULL_PASS_DAYS`` old (a latest health that moved off an old score)."""
+    described = policy.describe()
+    done = CompactionRun.objects.filter(finished_at__isnull=False, policy=described).exclude(
+        scores_daily_cutoff=None
+    )
+    last = done.order_by("-started_at", "-id").first()
+    last_full = done.filter(full=True).order_by("-started_at", "-id").first()
+    if last is None or last_full is None or last.as_of > now:
+        return None
+    if last_full.as_of < now - dt.timedelta(days=FULL_PASS_DAYS):
+        return None
+    if ScoringRun.objects.filter(
+        created_at__gte=last.started_at, as_of__lt=last.scores_daily_cutoff
+    ).exists():
+        return None
+    before = retention_tiers(policy=policy, now=last.as_of)
+    if before is None:
+        return None
+    windows = [
+        (before.daily - dt.timedelta(days=7), tiers.daily),
+        (before.weekly - dt.timedelta(days=31), tiers.weekly),
+    ]
+    if before.monthly is not None and tiers.monthly is not None:
+        windows.append((before.monthly, tiers.monthly))
+    return windows
+
+
+def _within(vendor: str, column: str, windows: Windows | None) -> sql.Sql:
+    """`` AND (column in one of the windows)``, or nothing for a full pass."""
+    if windows is None:
+        return sql.Sql()
+    ranges = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in windows)
+    return sql.Sql().add(
+        f" AND ({ranges})", *[sql.ts(vendor, at) for window in windows for at in window]
+    )
+
+
+def _scores_compact_sql(
+    vendor: str, tiers: Tiers, first_id: int, last_id: int, windows: Windows | None = None
+) -> sql.Sql:
+    """DELETE the scores of accounts ``first_id``..``last_id`` that the tiers drop (only
+    within ``windows`` when given)."""
     least = "LEAST" if vendor == "postgresql" else "min"
     daily, weekly = sql.ts(vendor, tiers.daily), sql.ts(vendor, tiers.weekly)
     in_weekly = "r.computed_at >= %s"
@@ -114,12 +173,13 @@ def _scores_compact_sql(vendor: str, tiers: Tiers, first_id: int, last_id: int) 
         "SELECT r.id FROM scoring_healthscore r"
         " WHERE r.account_id >= %s AND r.account_id <= %s AND r.computed_at < %s"
         " AND NOT EXISTS (SELECT 1 FROM scoring_accounthealth ah WHERE ah.health_score_id = r.id)"
-        " AND NOT EXISTS (SELECT 1 FROM scoring_scoreevent e WHERE e.health_score_id = r.id)"
-        " AND (",
+        " AND NOT EXISTS (SELECT 1 FROM scoring_scoreevent e WHERE e.health_score_id = r.id)",
         first_id,
         last_id,
         daily,
     )
+    within = _within(vendor, "r.computed_at", windows)
+    statement.add(within.text + " AND (", *within.params)
     if tiers.monthly is not None:
         statement.add("r.computed_at < %s OR ", sql.ts(vendor, tiers.monthly))
     statement.add(
@@ -133,11 +193,13 @@ def _scores_compact_sql(vendor: str, tiers: Tiers, first_id: int, last_id: int) 
     delete = sql.Sql()
     delete.add(
         "DELETE FROM scoring_healthscore WHERE account_id >= %s AND account_id <= %s"
-        " AND computed_at < %s AND id IN (",
+        " AND computed_at < %s",
         first_id,
         last_id,
         daily,
     )
+    within = _within(vendor, "computed_at", windows)
+    delete.add(within.text + " AND id IN (", *within.params)
     return delete.add(statement.text, *statement.params).add(")")
 
 
@@ -180,18 +242,26 @@ def _droppable_partitions(tiers: Tiers) -> list[str]:
 
 
 def history_compact(
-    *, now: dt.datetime, policy: RetentionPolicy | None = None, slice_size: int | None = None
+    *,
+    now: dt.datetime,
+    policy: RetentionPolicy | None = None,
+    slice_size: int | None = None,
+    full: bool = False,
 ) -> CompactionRun:
-    """Apply the retention policy as it stands at ``now`` (see the module's docstring)."""
+    """Apply the retention policy as it stands at ``now`` (see the module's docstring);
+    ``full``: look at every score older than the daily tier, not only where the tiers'
+    edges moved since the last run (``_windows``)."""
     policy = policy or RetentionPolicy.current()
     vendor = sql.vendor()
     tiers = retention_tiers(policy=policy, now=now)
     cutoff = signals_cutoff(policy=policy, now=now)
+    windows = None if tiers is None or full else _windows(policy=policy, tiers=tiers, now=now)
     # Recorded before anything is removed: a stopped run still says what it may have done.
     run = CompactionRun.objects.create(
         started_at=dt.datetime.now(dt.UTC),
         as_of=now,
         policy=policy.describe(),
+        full=windows is None,
         scores_daily_cutoff=tiers.daily if tiers else None,
         signals_cutoff=cutoff,
     )
@@ -209,7 +279,7 @@ def history_compact(
     for first_id, last_id, _ in sql.id_ranges(Account.objects.all(), size):
         with transaction.atomic(), connection.cursor() as cursor:
             if tiers is not None:
-                statement = _scores_compact_sql(vendor, tiers, first_id, last_id)
+                statement = _scores_compact_sql(vendor, tiers, first_id, last_id, windows)
                 cursor.execute(statement.text, statement.params)
                 scores_removed += cursor.rowcount
             if cutoff is not None:

@@ -123,7 +123,7 @@ POLICIES = [
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(10))
 def test_compaction_keeps_exactly_what_the_policy_says(seed):
     rng = random.Random(seed)
     model = usage_model()
@@ -147,16 +147,23 @@ def test_compaction_keeps_exactly_what_the_policy_says(seed):
     # Nothing left points at a removed score.
     assert set(AccountHealth.objects.values_list("health_score_id", flat=True)) <= want
     assert set(ScoreEvent.objects.values_list("health_score_id", flat=True)) <= want
-    # Again, at once or a little later: only what the later moment's tiers add.
+    # Again, at once or a little later (looking only where the tiers' edges moved):
+    # what the later moment's tiers say of the rows left, and a full pass finds no more.
     assert history_compact(now=now, policy=policy).scores_removed == 0
-    later = now + dt.timedelta(days=rng.randint(1, 40))
+    later = now + dt.timedelta(days=rng.randint(0, 5), seconds=rng.randint(1, 86400))
     rows = list(HealthScore.objects.values_list("id", "account_id", "computed_at"))
-    protected = set(AccountHealth.objects.values_list("health_score_id", flat=True)) | set(
-        ScoreEvent.objects.values_list("health_score_id", flat=True)
+    protected = set(AccountHealth.objects.values_list("health_score_id", flat=True))
+    events = ScoreEvent.objects.all()
+    tiers = retention_tiers(policy=policy, now=later)
+    if tiers and tiers.monthly is not None:
+        events = events.filter(created_at__gte=tiers.monthly)
+    protected |= set(events.values_list("health_score_id", flat=True))
+    again = history_compact(now=later, policy=policy)
+    assert not again.full or policy.keep_everything
+    assert set(HealthScore.objects.values_list("id", flat=True)) == expected(
+        rows, policy=policy, now=later, protected=protected
     )
-    history_compact(now=later, policy=policy)
-    want_later = expected(rows, policy=policy, now=later, protected=protected)
-    assert set(HealthScore.objects.values_list("id", flat=True)) >= want_later - protected
+    assert history_compact(now=later, policy=policy, full=True).scores_removed == 0
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's")
@@ -361,3 +368,20 @@ def test_the_compact_history_command_reports_what_it_removed():
     call_command("compact_history", "--as-of", "2026-11-20T03:00:00Z", stdout=out)
     assert "Policy: every score for 400 days" in out.getvalue()
     assert "0 scores removed" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_daily_history_job_makes_partitions_ahead_and_compacts():
+    from django.utils import timezone
+
+    from scoring.tasks import maintain_history
+
+    run_id = maintain_history()
+
+    run = CompactionRun.objects.get(pk=run_id)
+    assert run.finished_at and run.policy.startswith("every score for 400 days")
+    if partitions.is_partitioned():
+        ahead = partitions.month_start(timezone.now())
+        for _ in range(3):
+            ahead = partitions.next_month(ahead)
+        assert partitions.partition_name(ahead) in {p.name for p in partitions.history_partitions()}

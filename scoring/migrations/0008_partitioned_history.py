@@ -9,8 +9,8 @@ the rows copied, the old table dropped, and the primary key ((id, computed_at)),
 other constraints and the indexes made again under their own names (the account-time
 index, which gains the id, is built once after the copy). The id sequence goes on from
 the highest id. It takes an exclusive lock on the history for as long as the copy
-runs (about a minute per 10 million rows on modest hardware): run it outside the nightly
-recompute. It is reversible the same way (rows copied back into one plain table).
+runs (396,000 rows took 17.6 s on a shared 2-core machine: docs/benchmarks.md): run it
+outside the nightly recompute, with free disk for a second copy of the table. It is reversible the same way (rows copied back into one plain table).
 """
 
 import datetime as dt

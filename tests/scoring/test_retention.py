@@ -403,3 +403,39 @@ def test_the_backtest_page_says_which_dates_it_can_no_longer_reproduce(client_as
     assert page.status_code == 200
     assert "2026-08-01 can no longer be scored exactly" in html
     assert "retention policy" in html
+
+
+@pytest.mark.django_db
+def test_a_compaction_stopped_half_way_is_finished_by_the_next(monkeypatch):
+    from scoring.services import history
+
+    rng = random.Random(11)
+    model = usage_model()
+    accounts = AccountFactory.create_batch(3)
+    random_history(rng, model, accounts)
+    policy = RetentionPolicy(daily_days=100, weekly_days=200, monthly_days=None)
+    rows = list(HealthScore.objects.values_list("id", "account_id", "computed_at"))
+    protected = set(AccountHealth.objects.values_list("health_score_id", flat=True)) | set(
+        ScoreEvent.objects.values_list("health_score_id", flat=True)
+    )
+    real = history._scores_compact_sql
+    calls = []
+
+    def dies_on_the_second_slice(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("worker lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(history, "_scores_compact_sql", dies_on_the_second_slice)
+    with pytest.raises(RuntimeError):
+        history_compact(now=NOW, policy=policy, slice_size=1)
+    stopped = CompactionRun.objects.get()
+    assert stopped.finished_at is None and stopped.scores_removed > 0
+    monkeypatch.setattr(history, "_scores_compact_sql", real)
+
+    history_compact(now=NOW, policy=policy, slice_size=1)
+
+    assert set(HealthScore.objects.values_list("id", flat=True)) == expected(
+        rows, policy=policy, now=NOW, protected=protected
+    )

@@ -165,10 +165,10 @@ def score_sql(s: Scenario, *, rollup_table: str, run_id: int, as_of: dt.datetime
     parts = ", ".join(f"{contribution(new, i)} - {contribution(old, i)}" for i in w)
     sql = f"""
     INSERT INTO bench_ref_healthscore (account_id, run_id, model_id, score, band_id,
-        completeness, breakdown, computed_at, delta)
+        pending_count, rebaseline, completeness, breakdown, computed_at, delta)
     SELECT account_id, %(run)s, %(model)s, score,
         CASE WHEN score >= 75 THEN {b["Healthy"]} WHEN score >= 50 THEN {b["Watch"]}
-             WHEN score >= 0 THEN {b["At risk"]} END,
+             WHEN score >= 0 THEN {b["At risk"]} END, 0, FALSE,
         completeness,
         jsonb_build_array({", ".join(f"jsonb_build_array(r{i}, c{i})" for i in w)}),
         %(as_of)s,
@@ -200,9 +200,9 @@ def score_sql(s: Scenario, *, rollup_table: str, run_id: int, as_of: dt.datetime
 def events_sql(*, run_id: int, now: dt.datetime, drop_points: float) -> tuple:
     sql = """
     INSERT INTO bench_ref_scoreevent (kind, account_id, health_score_id, run_id, from_band_id,
-        to_band_id, score_before, score_after, created_at)
+        to_band_id, score_before, score_after, rebaseline, created_at)
     SELECT e.kind, h.account_id, h.id, h.run_id, ah.band_id, h.band_id, ah.score, h.score,
-        %(now)s
+        FALSE, %(now)s
     FROM bench_ref_healthscore h
     JOIN bench_ref_accounthealth ah
         ON ah.account_id = h.account_id AND ah.computed_at < h.computed_at
@@ -226,8 +226,10 @@ def latest_sql(*, run_id: int, as_of: dt.datetime) -> tuple:
 
     sql = f"""
     INSERT INTO bench_ref_accounthealth (account_id, health_score_id, model_id, score, band_id,
-        completeness, computed_at, trend_7d, trend_30d, trend_90d)
-    SELECT h.account_id, h.id, h.model_id, h.score, h.band_id, h.completeness, h.computed_at,
+        level, pending_count, rebaseline, completeness, computed_at, trend_7d, trend_30d,
+        trend_90d)
+    SELECT h.account_id, h.id, h.model_id, h.score, h.band_id, '', 0, FALSE, h.completeness,
+        h.computed_at,
         h.score - p7.score, h.score - p30.score, h.score - p90.score
     FROM bench_ref_healthscore h
     {previous("p7", "t7")} {previous("p30", "t30")} {previous("p90", "t90")}

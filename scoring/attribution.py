@@ -18,10 +18,11 @@ the scores one run wrote for one model in a chunk of accounts.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from scoring.engine import WEIGHTED
-from scoring.sql import Sql
+from scoring.sql import Sql, latest_score_sql, ts
 
 
 def contributions(
@@ -80,6 +81,7 @@ def delta_update_sql(
     kind: str,
     weights: list[float],
     run_id: int,
+    computed_at: dt.datetime,
     first_id: int,
     last_id: int,
 ) -> Sql:
@@ -95,12 +97,17 @@ def delta_update_sql(
     )
     if n:
         pairs.add(f", {new_cols}, {old_cols}")
+    # The run's rows are all dated computed_at: the previous score is the latest before it.
+    previous = latest_score_sql(
+        vendor, column="id", account="h.account_id", moment=computed_at, inclusive=False
+    )
     pairs.add(
-        " FROM scoring_healthscore h JOIN scoring_healthscore p ON p.id = ("
-        "SELECT q.id FROM scoring_healthscore q WHERE q.account_id = h.account_id"
-        " AND q.computed_at < h.computed_at ORDER BY q.computed_at DESC, q.id DESC LIMIT 1)"
-        " WHERE h.run_id = %s AND h.model_id = %s AND h.account_id >= %s AND h.account_id <= %s",
+        f" FROM scoring_healthscore h JOIN scoring_healthscore p ON p.id = {previous.text}"
+        " WHERE h.run_id = %s AND h.computed_at = %s AND h.model_id = %s"
+        " AND h.account_id >= %s AND h.account_id <= %s",
+        *previous.params,
         run_id,
+        ts(vendor, computed_at),
         model_id,
         first_id,
         last_id,
@@ -130,5 +137,10 @@ def delta_update_sql(
     sql = Sql()
     sql.add(f"UPDATE scoring_healthscore SET delta = {value} FROM (")
     sql.add(parts.text, *parts.params)
-    sql.add(f"{fence}) d WHERE d.hid = scoring_healthscore.id")
+    # The run's as-of is every new row's computed_at: on PostgreSQL it confines the
+    # update to the month's partition (scoring/partitions.py).
+    sql.add(
+        f"{fence}) d WHERE d.hid = scoring_healthscore.id AND scoring_healthscore.computed_at = %s",
+        ts(vendor, computed_at),
+    )
     return sql

@@ -93,3 +93,11 @@ def _resume_stale_runs() -> int:
         _send(run_id, len(chunk_ids))
         sent += len(chunk_ids)
     return sent
+
+
+@shared_task(**RETRY)
+def maintain_history() -> int | None:
+    """The daily history job: partitions made ahead, then the retention policy applied
+    (``scoring.services.history_maintain``). Returns the compaction's id."""
+    run = run_alone("history-maintenance", services.history_maintain, now=timezone.now())
+    return run.pk if run else None

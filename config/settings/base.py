@@ -355,6 +355,10 @@ VITALS_RECOMPUTE_MIN_INTERVAL = env_int("VITALS_RECOMPUTE_MIN_INTERVAL", 300)
 # A computation whose score falls this many points below the previous one records a
 # score-drop event.
 VITALS_SCORE_DROP_POINTS = env_int("VITALS_SCORE_DROP_POINTS", 10)
+# PostgreSQL: monthly partitions of the score history made this many months ahead by the
+# daily history job (scoring.partitions); a month without one writes to the default
+# partition until the job makes it.
+VITALS_HISTORY_PARTITIONS_AHEAD = env_int("VITALS_HISTORY_PARTITIONS_AHEAD", 3)
 
 # --- Playbooks ------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from accounts.selectors import is_customer
 from scoring.analysis.preview import score_rows_as_of
 from scoring.applicability import ModelFilter, choose
 from scoring.errors import ScoringError
-from scoring.models import Band, HealthScore, ScoringModel
+from scoring.models import Band, HealthScore, RetentionPolicy, ScoringModel, look_back_days
 from scoring.selectors import BreakdownRow, score_breakdown
+from scoring.services.history import signals_removed_before
 
 # --- Dates and versions ----------------------------------------------------------------
 
@@ -81,6 +82,41 @@ def scoring_model_resolve(*, ref: str) -> ScoringModel:
     return model
 
 
+# --- What the retention policy left -----------------------------------------------------
+
+
+def model_look_back_days(model: ScoringModel) -> int:
+    return max([look_back_days(c.rollup, c.window_days) for c in model.components.all()] or [0])
+
+
+def compacted_dates(*, model: ScoringModel, dates: list[dt.date]) -> tuple[list[dt.date], str]:
+    """The dates of ``dates`` that ``model`` can no longer score exactly because the
+    retention policy removed raw signals its roll-up windows would read, and a message
+    that names them and the policy ("" when there are none). Latest-value and
+    days-since roll-ups stay exact after the cutoff: each account's last signal before it
+    is kept (``scoring.services.history``)."""
+    removed = signals_removed_before()
+    if removed is None:
+        return [], ""
+    days = model_look_back_days(model)
+    earliest = removed + dt.timedelta(days=days)
+    lost = sorted(d for d in dates if as_of_moment(d) < earliest)
+    if not lost:
+        return [], ""
+    policy = RetentionPolicy.current()
+    first = timezone.localtime(earliest).date()
+    if timezone.localtime(earliest).time() != dt.time.min:
+        first += dt.timedelta(days=1)
+    message = (
+        f"Raw signals before {timezone.localtime(removed):%Y-%m-%d} were removed by the "
+        f"retention policy (signals are kept {policy.signals_margin_days} days beyond the "
+        f"longest roll-up window): {', '.join(f'{d:%Y-%m-%d}' for d in lost)} can no longer "
+        f"be scored exactly by {model}, which looks back {days} days. The earliest date "
+        f"that can is {first:%Y-%m-%d}."
+    )
+    return lost, message
+
+
 # --- One account as of a date ------------------------------------------------------------
 
 
@@ -121,6 +157,9 @@ def account_score_as_of(
                 "choose a model version."
             )
         model = active[chosen]
+    lost, message = compacted_dates(model=model, dates=[timezone.localtime(as_of).date()])
+    if lost:
+        raise ScoringError(message)
     rows = score_rows_as_of(model=model, account_ids=[account.pk], as_of=as_of)
     _, score, band_id, completeness, breakdown = rows[0]
     scored = HealthScore(account=account, model=model, score=score, breakdown=breakdown)

@@ -30,10 +30,10 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.selectors import customers_q, is_customer
 from scoring.analysis import stats
-from scoring.analysis.asof import as_of_moment
+from scoring.analysis.asof import as_of_moment, compacted_dates
 from scoring.analysis.preview import score_rows_as_of
 from scoring.errors import ScoringError
-from scoring.models import Band, Metric, ScoringModel, Signal
+from scoring.models import Band, ScoringModel, Signal, look_back_days
 
 CHUNK = 2000
 MIN_CLASS = 5  # churned and staying accounts needed for a meaningful AUC
@@ -168,6 +168,9 @@ def backtest_run(
             f"As-of dates must be in the past: {', '.join(f'{d:%Y-%m-%d}' for d in future)} "
             "is not before today."
         )
+    lost, lost_message = compacted_dates(model=model, dates=dates)
+    if lost and (chosen or len(lost) == len(dates)):
+        raise ScoringError(lost_message)
     components = list(model.components.select_related("metric").order_by("position", "id"))
     report = BacktestReport(
         model=model,
@@ -181,6 +184,10 @@ def backtest_run(
             f"The model applies to the {model.get_lifecycle_stage_display()} stage only, but "
             "stages are not kept over time: every stage was included."
         )
+    if lost:
+        # Default dates only: those whose signals were removed are left out, and said so.
+        report.notes.append(f"Left out: {lost_message}")
+        dates = [d for d in dates if d not in lost]
     bands = sorted(model.bands.all(), key=lambda b: (b.lower is not None, b.lower or 0.0))
     metric_ids = [c.metric_id for c in components]
     needs = [history_needed(metric=c) for c in components]
@@ -257,12 +264,8 @@ def backtest_run(
 
 
 def history_needed(*, metric) -> int:
-    """Days of signals a roll-up (a metric's, or a component's own) looks back over: its
-    window (two for a change against the previous window); 0 for latest and days-since,
-    which take any history."""
-    if metric.rollup not in Metric.WINDOWED:
-        return 0
-    return metric.window_days * (2 if metric.rollup == Metric.Rollup.CHANGE_PCT else 1)
+    """Days of signals a roll-up (a metric's, or a component's own) looks back over."""
+    return look_back_days(metric.rollup, metric.window_days)
 
 
 def _history_covers(*, metric_ids: list[int], day: dt.date, days: int) -> bool:

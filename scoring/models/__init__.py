@@ -3,7 +3,8 @@
 - ``metrics``: metrics, the signals that record them, CSM sentiment;
 - ``configuration``: scoring model versions, their components and bands, grade scale;
 - ``runs``: recomputes and their chunks;
-- ``results``: health score history, the latest health per account, score events.
+- ``results``: health score history, the latest health per account, score events;
+- ``retention``: how long history and signals are kept, and the compactions applying it.
 
 The scoring maths lives in ``scoring/engine.py`` (pure Python, the reference) and
 ``scoring/sql/`` (the same rules as SQL, the fast path); these models only hold
@@ -14,18 +15,28 @@ Import from here: ``from scoring.models import HealthScore``.
 """
 
 from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
-from scoring.models.metrics import CsmSentiment, Metric, Signal, describe_rollup, rollup_unit
+from scoring.models.metrics import (
+    CsmSentiment,
+    Metric,
+    Signal,
+    describe_rollup,
+    look_back_days,
+    rollup_unit,
+)
 from scoring.models.results import AccountHealth, FlapState, HealthScore, ScoreEvent
+from scoring.models.retention import CompactionRun, RetentionPolicy
 from scoring.models.runs import ScoringRun, ScoringRunChunk
 
 __all__ = [
     "AccountHealth",
     "Band",
+    "CompactionRun",
     "CsmSentiment",
     "FlapState",
     "GradeScale",
     "HealthScore",
     "Metric",
+    "RetentionPolicy",
     "ScoreEvent",
     "ScoringComponent",
     "ScoringModel",
@@ -33,5 +44,6 @@ __all__ = [
     "ScoringRunChunk",
     "Signal",
     "describe_rollup",
+    "look_back_days",
     "rollup_unit",
 ]

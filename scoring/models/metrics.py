@@ -60,6 +60,14 @@ def describe_rollup(rollup: str, window_days: int) -> str:
     return label
 
 
+def look_back_days(rollup: str, window_days: int) -> int:
+    """Days of signals a roll-up looks back over: its window (two for a change against
+    the previous window); 0 for latest and days-since, which take any history."""
+    if rollup not in Metric.WINDOWED:
+        return 0
+    return window_days * (2 if rollup == Metric.Rollup.CHANGE_PCT else 1)
+
+
 def rollup_unit(rollup: str, unit: str) -> str:
     """The unit of a rolled-up value: days for "days since", per cent for a change,
     the metric's own unit otherwise."""

@@ -74,11 +74,21 @@ class HealthScore(FlapState):
 
     class Meta:
         indexes = [
-            models.Index(fields=["account", "computed_at"], name="healthscore_account_time"),
+            # With the id, each partition's index yields an account's scores in the order
+            # "the latest before a moment" reads them (computed_at, then id), so that
+            # lookup stops at the first row of each partition instead of sorting all the
+            # account's rows (scoring.attribution).
+            models.Index(fields=["account", "computed_at", "id"], name="healthscore_account_time"),
         ]
         constraints = [
-            # One score per account per run: a redelivered chunk cannot add a second.
-            models.UniqueConstraint(fields=["run", "account"], name="healthscore_once_per_run"),
+            # One score per account per run: a redelivered chunk cannot add a second. A
+            # run writes every score at its own as-of, so computed_at changes nothing in
+            # the rule; it is there because on PostgreSQL the table is partitioned by it
+            # and a unique key of a partitioned table must hold the partition key
+            # (scoring/partitions.py).
+            models.UniqueConstraint(
+                fields=["run", "account", "computed_at"], name="healthscore_once_per_run"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +102,12 @@ class AccountHealth(FlapState):
     account = models.OneToOneField(
         Account, primary_key=True, on_delete=models.CASCADE, related_name="health"
     )
-    health_score = models.ForeignKey(HealthScore, on_delete=models.CASCADE, related_name="+")
+    # No database constraint: on PostgreSQL the history is partitioned, and a foreign key
+    # to it would need a unique key on id alone (scoring/partitions.py says how
+    # integrity is kept instead).
+    health_score = models.ForeignKey(
+        HealthScore, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="+")
     score = models.FloatField(null=True)
     # The confirmed band (what lists, tiles and playbooks go by) and its risk level,
@@ -135,7 +150,10 @@ class ScoreEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="score_events")
-    health_score = models.ForeignKey(HealthScore, on_delete=models.CASCADE, related_name="events")
+    # No database constraint, as AccountHealth.health_score (scoring/partitions.py).
+    health_score = models.ForeignKey(
+        HealthScore, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     run = models.ForeignKey(
         ScoringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )

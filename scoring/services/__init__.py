@@ -4,7 +4,9 @@
 - ``metrics``: metrics, and the definition a version in use keeps;
 - ``signals``: validated signals stored, CSM sentiment;
 - ``recompute``: a run planned, its chunks scored, the run finished;
-- ``workers``: runs on the workers, started once, never left stuck.
+- ``workers``: runs on the workers, started once, never left stuck;
+- ``history``: the retention policy applied to score history and signals, partitions
+  made ahead.
 
 Checks that write nothing are in ``scoring/validation.py``; the scoring itself, in SQL,
 in ``scoring/scorer.py``.
@@ -12,6 +14,14 @@ in ``scoring/scorer.py``.
 Import from here: ``from scoring.services import scoring_model_activate``.
 """
 
+from scoring.services.history import (
+    history_compact,
+    history_maintain,
+    retention_policy_save,
+    retention_tiers,
+    signals_cutoff,
+    signals_removed_before,
+)
 from scoring.services.metrics import (
     metric_definition_kept_by,
     metric_delete,
@@ -57,12 +67,16 @@ __all__ = [
     "ComponentInput",
     "IngestResult",
     "SignalRow",
+    "history_compact",
+    "history_maintain",
     "metric_definition_kept_by",
     "metric_delete",
     "metric_ensure",
     "metric_save",
     "metrics_definitions_kept_by",
     "recompute_now",
+    "retention_policy_save",
+    "retention_tiers",
     "scoring_chunk_claim",
     "scoring_chunk_fail",
     "scoring_chunk_process",
@@ -77,5 +91,7 @@ __all__ = [
     "scoring_runs_open",
     "sentiment_metric",
     "sentiment_record",
+    "signals_cutoff",
+    "signals_removed_before",
     "signals_store",
 ]

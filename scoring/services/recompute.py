@@ -185,6 +185,7 @@ def _score_range(*, run: ScoringRun, first_id: int, last_id: int) -> dict[str, i
                         kind=model.kind,
                         weights=[c.weight for c, _ in scorer.models[model.pk].components],
                         run_id=run.pk,
+                        computed_at=run.as_of,
                         first_id=first_id,
                         last_id=last_id,
                     ),
@@ -214,7 +215,10 @@ def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now)
         " LEFT JOIN scoring_accounthealth ah ON ah.account_id = h.account_id"
         " LEFT JOIN scoring_band ob ON ob.id = ah.band_id"
         " LEFT JOIN scoring_band nb ON nb.id = h.confirmed_band_id"
-        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
+        # A run's rows are all dated its as-of: saying so confines the read to one
+        # partition of the history on PostgreSQL (scoring/partitions.py).
+        " WHERE h.run_id = %s AND h.computed_at = %s AND h.account_id >= %s"
+        " AND h.account_id <= %s"
         # A later latest score (a past-dated run) has nothing to compare with here.
         " AND (ah.computed_at IS NULL OR ah.computed_at < h.computed_at)"
     )
@@ -224,22 +228,37 @@ def _record_events(cursor, *, run: ScoringRun, first_id: int, last_id: int, now)
         f" (CASE WHEN nb.level IN ({risky}) THEN 1 ELSE 0 END)"
         " WHEN ob.name <> COALESCE(nb.name, '') OR ob.level <> COALESCE(nb.level, '')"
         " THEN 1 ELSE 0 END) = 1 ON CONFLICT DO NOTHING",
-        ["band_changed", _ts(now), run.pk, first_id, last_id, *AT_RISK_LEVELS],
+        ["band_changed", _ts(now), run.pk, _ts(run.as_of), first_id, last_id, *AT_RISK_LEVELS],
     )
     band_changes = cursor.rowcount
     cursor.execute(
         insert + " AND ah.score - h.score >= %s ON CONFLICT DO NOTHING",
-        ["score_dropped", _ts(now), run.pk, first_id, last_id, settings.VITALS_SCORE_DROP_POINTS],
+        [
+            "score_dropped",
+            _ts(now),
+            run.pk,
+            _ts(run.as_of),
+            first_id,
+            last_id,
+            settings.VITALS_SCORE_DROP_POINTS,
+        ],
     )
     return band_changes, cursor.rowcount
 
 
 def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> None:
-    earlier = (
-        "h.score - (SELECT p.score FROM scoring_healthscore p WHERE p.account_id = h.account_id"
-        " AND p.computed_at <= %s ORDER BY p.computed_at DESC LIMIT 1)"
-    )
-    params = [_ts(run.as_of - dt.timedelta(days=days)) for days in (7, 30, 90)]
+    trends = [
+        sql.latest_score_sql(
+            sql.vendor(),
+            column="score",
+            account="h.account_id",
+            moment=run.as_of - dt.timedelta(days=days),
+            inclusive=True,
+        )
+        for days in (7, 30, 90)
+    ]
+    earlier = ", ".join(f"h.score - {trend.text}" for trend in trends)
+    params = [param for trend in trends for param in trend.params]
     cursor.execute(
         "INSERT INTO scoring_accounthealth (account_id, health_score_id, model_id, score, band_id,"
         " level, raw_band_id, pending_band_id, pending_count, pending_since, rebaseline,"
@@ -247,9 +266,10 @@ def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> N
         " SELECT h.account_id, h.id, h.model_id, h.score, h.confirmed_band_id,"
         " COALESCE(cb.level, ''), h.band_id, h.pending_band_id, h.pending_count,"
         " h.pending_since, h.rebaseline, h.completeness, h.computed_at,"
-        f" {earlier}, {earlier}, {earlier}"
+        f" {earlier}"
         " FROM scoring_healthscore h LEFT JOIN scoring_band cb ON cb.id = h.confirmed_band_id"
-        " WHERE h.run_id = %s AND h.account_id >= %s AND h.account_id <= %s"
+        " WHERE h.run_id = %s AND h.computed_at = %s AND h.account_id >= %s"
+        " AND h.account_id <= %s"
         " ON CONFLICT (account_id) DO UPDATE SET health_score_id = excluded.health_score_id,"
         " model_id = excluded.model_id, score = excluded.score, band_id = excluded.band_id,"
         " level = excluded.level, raw_band_id = excluded.raw_band_id,"
@@ -259,7 +279,7 @@ def _update_latest(cursor, *, run: ScoringRun, first_id: int, last_id: int) -> N
         " trend_7d = excluded.trend_7d, trend_30d = excluded.trend_30d,"
         " trend_90d = excluded.trend_90d"
         " WHERE scoring_accounthealth.computed_at <= excluded.computed_at",
-        [*params, run.pk, first_id, last_id],
+        [*params, run.pk, _ts(run.as_of), first_id, last_id],
     )
 
 

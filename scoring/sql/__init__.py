@@ -85,3 +85,37 @@ def id_ranges(queryset, size: int) -> list[tuple[int, int, int]]:
             [size, *params],
         )
         return cursor.fetchall()
+
+
+# Most accounts were scored within this many days of any moment the recompute looks
+# back to: the lookup of the latest score before it tries this stretch first.
+RECENT_DAYS = 35
+
+
+def latest_score_sql(
+    vendor: str, *, column: str, account: str, moment: dt.datetime, inclusive: bool
+) -> Sql:
+    """A scalar sub-select: ``column`` of account ``account``'s latest score at (or, not
+    ``inclusive``, before) ``moment``, the higher id on a tie.
+
+    On PostgreSQL the history is partitioned by month (``scoring.partitions``) and an
+    unbounded "latest before" probes every partition's index. The stretch of
+    ``RECENT_DAYS`` before the moment is looked up first, which the planner confines to
+    its one or two partitions; only an account with no score in it is looked up again
+    over the whole history. ``UNION ALL … LIMIT 1`` runs the second branch only when
+    the first found nothing, so the answer is the same as the single lookup's."""
+    op = "<=" if inclusive else "<"
+    at = ts(vendor, moment)
+    lookup = (
+        f"SELECT p.{column} AS v FROM scoring_healthscore p WHERE p.account_id = {account}"
+        f" AND p.computed_at {op} %s{{recent}} ORDER BY p.computed_at DESC, p.id DESC LIMIT 1"
+    )
+    if vendor != "postgresql":
+        return Sql().add(f"({lookup.format(recent='')})", at)
+    return Sql().add(
+        f"(SELECT u.v FROM (({lookup.format(recent=' AND p.computed_at > %s')})"
+        f" UNION ALL ({lookup.format(recent='')})) u LIMIT 1)",
+        at,
+        ts(vendor, moment - dt.timedelta(days=RECENT_DAYS)),
+        at,
+    )

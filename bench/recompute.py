@@ -553,8 +553,10 @@ def _older_nights(scenario, *, source_run: int) -> None:
         )
         _sql(
             "INSERT INTO scoring_healthscore (account_id, run_id, model_id, score, band_id,"
-            " completeness, breakdown, computed_at)"
-            f" SELECT account_id, %s, model_id, s, {band_case}, completeness, breakdown, %s"
+            " confirmed_band_id, pending_count, rebaseline, completeness, breakdown,"
+            " computed_at)"
+            f" SELECT account_id, %s, model_id, s, {band_case}, {band_case}, 0, false,"
+            " completeness, breakdown, %s"
             " FROM (SELECT *, CASE WHEN score IS NULL THEN NULL"
             "  ELSE greatest(0.0, least(100.0, score + random() * 30 - 15)) END AS s"
             "  FROM scoring_healthscore WHERE run_id = %s) h",

@@ -3,7 +3,8 @@
 - ``metrics``: metrics, the signals that record them, CSM sentiment;
 - ``configuration``: scoring model versions, their components and bands, grade scale;
 - ``runs``: recomputes and their chunks;
-- ``results``: health score history, the latest health per account, score events.
+- ``results``: health score history, the latest health per account, score events;
+- ``figures``: the book's counts and ARR kept by database triggers for the pages.
 
 The scoring maths lives in ``scoring/engine.py`` (pure Python, the reference) and
 ``scoring/sql/`` (the same rules as SQL, the fast path); these models only hold
@@ -14,6 +15,7 @@ Import from here: ``from scoring.models import HealthScore``.
 """
 
 from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
+from scoring.models.figures import BookFigure, ScoreFigure
 from scoring.models.metrics import CsmSentiment, Metric, Signal, describe_rollup, rollup_unit
 from scoring.models.results import AccountHealth, FlapState, HealthScore, ScoreEvent
 from scoring.models.runs import ScoringRun, ScoringRunChunk
@@ -21,12 +23,14 @@ from scoring.models.runs import ScoringRun, ScoringRunChunk
 __all__ = [
     "AccountHealth",
     "Band",
+    "BookFigure",
     "CsmSentiment",
     "FlapState",
     "GradeScale",
     "HealthScore",
     "Metric",
     "ScoreEvent",
+    "ScoreFigure",
     "ScoringComponent",
     "ScoringModel",
     "ScoringRun",

@@ -11,12 +11,20 @@ and raw SQL would slip past it.
 - PostgreSQL: statement-level ``AFTER`` triggers with transition tables (one event per
   trigger, and no column list on ``UPDATE``: both are PostgreSQL's rules for transition
   tables). Each statement turns its old and new rows into signed deltas grouped by
-  figure key, one ``INSERT … ON CONFLICT DO UPDATE`` per figure table, in key order (two
-  transactions then lock the figure rows they share in the same order and cannot
-  deadlock on them). An ``UPDATE`` first drops the rows whose keys did not change, so a
-  nightly recompute that leaves an account's level and whole-point score alone costs an
-  anti-join on the statement's own rows and nothing more. ``TRUNCATE`` of either table
-  rebuilds the figures (what the test database's flush does).
+  figure key, one ``INSERT … ON CONFLICT DO UPDATE`` per figure table. An ``UPDATE``
+  first drops the rows whose keys did not change, so an edit that moves no account
+  between figures (the nightly recompute for most accounts, a change of name or plan)
+  costs an anti-join on the statement's own rows and nothing more. ``TRUNCATE`` of
+  either table rebuilds the figures (what the test database's flush does).
+
+  Before its first change to the figures a transaction takes one advisory lock
+  (``FIGURES_LOCK``) held to its commit. Figure rows are shared by many writers (every
+  chunk of a recompute touches the same few rows per owner): row locks taken in one
+  statement's key order could still cross between two statements of two transactions
+  (an upsert's insert and update triggers, accounts then scores) and deadlock, which
+  would fail a recompute chunk. With the one lock, writers that change figures queue
+  from that point to their commit instead; a recompute's chunks already queue there for
+  the run's counters.
 - SQLite: row-level triggers (``UPDATE OF`` the columns that matter, ``WHEN`` a key
   changed), the same upserts. Deleting the last account clears the figures, so a flush
   that empties the figure tables before the accounts leaves nothing behind.
@@ -51,6 +59,9 @@ HEALTH = "scoring_accounthealth"
 BOOK = "scoring_bookfigure"
 SCORES = "scoring_scorefigure"
 BOOK_KEY = ("owner_id", "segment", "level", "churned")
+# The transaction-level advisory lock that a transaction takes before it first changes
+# the figures on PostgreSQL, held to its commit (any fixed number no other lock uses).
+FIGURES_LOCK = 7_410_211
 SCORE_KEY = ("owner_id", "model_id", "churned", "bucket")
 
 
@@ -190,7 +201,12 @@ def _postgresql_triggers() -> tuple[list[str], list[str]]:
         for event, (referencing, signed) in events.items():
             function = f"scoring_figures_{name}_{event}"
             parts = [rows_of(sign, "r", rows, vendor) for sign, rows in signed]
-            body = "; ".join(_upsert(t, [p[t] for p in parts]) for t in (BOOK, SCORES))
+            body = f"PERFORM pg_advisory_xact_lock({FIGURES_LOCK}); " + "; ".join(
+                _upsert(t, [p[t] for p in parts]) for t in (BOOK, SCORES)
+            )
+            if event == "update":
+                # Nothing to change, nothing to lock: an edit of other columns never waits.
+                body = f"IF EXISTS ({changed_old}) OR EXISTS ({changed_new}) THEN {body}; END IF"
             install.append(
                 f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql"
                 f" AS $$ BEGIN {body}; RETURN NULL; END $$"

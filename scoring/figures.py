@@ -82,34 +82,53 @@ def _floor(expr: str, vendor: str) -> str:
     return f"(CAST({expr} AS INTEGER) - ({expr} < CAST({expr} AS INTEGER)))"
 
 
-def _account_rows(sign: int, r: str, rows: str, vendor: str) -> dict[str, str]:
+def _lookup(table: str, alias: str, column: str, value: str, *, probe: bool) -> str:
+    """The row of ``table`` whose ``column`` is ``value``, as ``alias``, for a join.
+
+    With ``probe`` (PostgreSQL's triggers), one index probe per row of the statement: a
+    transition table has no statistics, and the planner would otherwise hash the whole
+    other table for a few thousand rows (``OFFSET 0`` keeps the sub-select apart)."""
+    if probe:
+        return (
+            f"LATERAL (SELECT * FROM {table} x WHERE x.{column} = {value} OFFSET 0) {alias} ON true"
+        )
+    return f"{table} {alias} ON {alias}.{column} = {value}"
+
+
+def _account_rows(
+    sign: int, r: str, rows: str, vendor: str, *, probe: bool = False
+) -> dict[str, str]:
     """Signed deltas of account rows ``r`` (from ``rows``) for both figure tables."""
     churned = f"({r}.churned_at IS NOT NULL)"
     owner = f"COALESCE({r}.owner_id, 0)"
+    health = _lookup(HEALTH, "h", "account_id", f"{r}.id", probe=probe)
     return {
         BOOK: (
             f"SELECT {sign} AS sign, {owner} AS owner_id, {r}.segment AS segment,"
             f" COALESCE(h.level, '') AS level, {churned} AS churned,"
             f" {_cents(f'{r}.arr', vendor)} AS cents"
-            f" FROM {rows} LEFT JOIN {HEALTH} h ON h.account_id = {r}.id"
+            f" FROM {rows} LEFT JOIN {health}"
         ),
         SCORES: (
             f"SELECT {sign} AS sign, {owner} AS owner_id, h.model_id AS model_id,"
             f" {churned} AS churned, {_floor('h.score', vendor)} AS bucket"
-            f" FROM {rows} JOIN {HEALTH} h ON h.account_id = {r}.id WHERE h.score IS NOT NULL"
+            f" FROM {rows} JOIN {health} WHERE h.score IS NOT NULL"
         ),
     }
 
 
-def _health_rows(sign: int, r: str, rows: str, vendor: str) -> dict[str, str]:
+def _health_rows(
+    sign: int, r: str, rows: str, vendor: str, *, probe: bool = False
+) -> dict[str, str]:
     """Signed deltas of latest-health rows ``r``: the account leaves "not scored" for the
     row's level (or back), and its score joins (or leaves) its bucket."""
     churned = "(a.churned_at IS NOT NULL)"
     owner = "COALESCE(a.owner_id, 0)"
+    account = _lookup(ACCOUNTS, "a", "id", f"{r}.account_id", probe=probe)
     level = (
         f"SELECT {{sign}} AS sign, {owner} AS owner_id, a.segment AS segment,"
         f" {{level}} AS level, {churned} AS churned, {_cents('a.arr', vendor)} AS cents"
-        f" FROM {rows} JOIN {ACCOUNTS} a ON a.id = {r}.account_id"
+        f" FROM {rows} JOIN {account}"
     )
     return {
         BOOK: level.format(sign=sign, level=f"{r}.level")
@@ -118,8 +137,7 @@ def _health_rows(sign: int, r: str, rows: str, vendor: str) -> dict[str, str]:
         SCORES: (
             f"SELECT {sign} AS sign, {owner} AS owner_id, {r}.model_id AS model_id,"
             f" {churned} AS churned, {_floor(f'{r}.score', vendor)} AS bucket"
-            f" FROM {rows} JOIN {ACCOUNTS} a ON a.id = {r}.account_id"
-            f" WHERE {r}.score IS NOT NULL"
+            f" FROM {rows} JOIN {account} WHERE {r}.score IS NOT NULL"
         ),
     }
 
@@ -200,7 +218,7 @@ def _postgresql_triggers() -> tuple[list[str], list[str]]:
         }
         for event, (referencing, signed) in events.items():
             function = f"scoring_figures_{name}_{event}"
-            parts = [rows_of(sign, "r", rows, vendor) for sign, rows in signed]
+            parts = [rows_of(sign, "r", rows, vendor, probe=True) for sign, rows in signed]
             body = f"PERFORM pg_advisory_xact_lock({FIGURES_LOCK}); " + "; ".join(
                 _upsert(t, [p[t] for p in parts]) for t in (BOOK, SCORES)
             )

@@ -10,8 +10,9 @@ and raw SQL would slip past it.
 
 - PostgreSQL: statement-level ``AFTER`` triggers with transition tables (one event per
   trigger, and no column list on ``UPDATE``: both are PostgreSQL's rules for transition
-  tables). Each statement turns its old and new rows into signed deltas grouped by
-  figure key, one ``INSERT … ON CONFLICT DO UPDATE`` per figure table. An ``UPDATE``
+  tables). Each statement looks up once what its old and new rows add to the figures
+  (the other table by one index probe per row), and sums those signed lines per key
+  into both figure tables (``INSERT … ON CONFLICT DO UPDATE``, one statement). An ``UPDATE``
   first drops the rows whose keys did not change, so an edit that moves no account
   between figures (the nightly recompute for most accounts, a change of name or plan)
   costs an anti-join on the statement's own rows and nothing more. ``TRUNCATE`` of
@@ -82,26 +83,41 @@ def _floor(expr: str, vendor: str) -> str:
     return f"(CAST({expr} AS INTEGER) - ({expr} < CAST({expr} AS INTEGER)))"
 
 
-def _lookup(table: str, alias: str, column: str, value: str, *, probe: bool) -> str:
-    """The row of ``table`` whose ``column`` is ``value``, as ``alias``, for a join.
+def _probe(table: str, alias: str, column: str, value: str) -> str:
+    """The row of ``table`` whose ``column`` is ``value``, as ``alias``, for a join in
+    PostgreSQL's triggers: one index probe per row of the statement. A transition table
+    has no statistics, and the planner would otherwise hash the whole other table for a
+    few thousand rows (``OFFSET 0`` keeps the sub-select apart)."""
+    return f"LATERAL (SELECT * FROM {table} x WHERE x.{column} = {value} OFFSET 0) {alias} ON true"
 
-    With ``probe`` (PostgreSQL's triggers), one index probe per row of the statement: a
-    transition table has no statistics, and the planner would otherwise hash the whole
-    other table for a few thousand rows (``OFFSET 0`` keeps the sub-select apart)."""
-    if probe:
+
+def _facts(table: str, sign: int, rows: str) -> str:
+    """PostgreSQL: one line per row ``r`` of ``rows`` (of ``table``) with all it adds to
+    the figures, ``sign`` (1 or −1) times: its owner, segment, level, churn, ARR, and its
+    model and whole point (NULL when it has no score)."""
+    vendor = "postgresql"
+    if table == ACCOUNTS:
         return (
-            f"LATERAL (SELECT * FROM {table} x WHERE x.{column} = {value} OFFSET 0) {alias} ON true"
+            f"SELECT {sign} AS sign, COALESCE(r.owner_id, 0) AS owner_id, r.segment AS segment,"
+            " COALESCE(h.level, '') AS level, (r.churned_at IS NOT NULL) AS churned,"
+            f" {_cents('r.arr', vendor)} AS cents, h.model_id AS model_id,"
+            f" {_floor('h.score', vendor)} AS bucket"
+            f" FROM {rows} LEFT JOIN {_probe(HEALTH, 'h', 'account_id', 'r.id')}"
         )
-    return f"{table} {alias} ON {alias}.{column} = {value}"
+    return (
+        f"SELECT {sign} AS sign, COALESCE(a.owner_id, 0) AS owner_id, a.segment AS segment,"
+        " r.level AS level, (a.churned_at IS NOT NULL) AS churned,"
+        f" {_cents('a.arr', vendor)} AS cents, r.model_id AS model_id,"
+        f" {_floor('r.score', vendor)} AS bucket"
+        f" FROM {rows} JOIN {_probe(ACCOUNTS, 'a', 'id', 'r.account_id')}"
+    )
 
 
-def _account_rows(
-    sign: int, r: str, rows: str, vendor: str, *, probe: bool = False
-) -> dict[str, str]:
+def _account_rows(sign: int, r: str, rows: str, vendor: str) -> dict[str, str]:
     """Signed deltas of account rows ``r`` (from ``rows``) for both figure tables."""
     churned = f"({r}.churned_at IS NOT NULL)"
     owner = f"COALESCE({r}.owner_id, 0)"
-    health = _lookup(HEALTH, "h", "account_id", f"{r}.id", probe=probe)
+    health = f"{HEALTH} h ON h.account_id = {r}.id"
     return {
         BOOK: (
             f"SELECT {sign} AS sign, {owner} AS owner_id, {r}.segment AS segment,"
@@ -117,14 +133,12 @@ def _account_rows(
     }
 
 
-def _health_rows(
-    sign: int, r: str, rows: str, vendor: str, *, probe: bool = False
-) -> dict[str, str]:
+def _health_rows(sign: int, r: str, rows: str, vendor: str) -> dict[str, str]:
     """Signed deltas of latest-health rows ``r``: the account leaves "not scored" for the
     row's level (or back), and its score joins (or leaves) its bucket."""
     churned = "(a.churned_at IS NOT NULL)"
     owner = "COALESCE(a.owner_id, 0)"
-    account = _lookup(ACCOUNTS, "a", "id", f"{r}.account_id", probe=probe)
+    account = f"{ACCOUNTS} a ON a.id = {r}.account_id"
     level = (
         f"SELECT {{sign}} AS sign, {owner} AS owner_id, a.segment AS segment,"
         f" {{level}} AS level, {churned} AS churned, {_cents('a.arr', vendor)} AS cents"
@@ -189,8 +203,8 @@ def _postgresql_triggers() -> tuple[list[str], list[str]]:
     """(install, uninstall) statements on PostgreSQL."""
     vendor = "postgresql"
     install, uninstall = [], []
-    tables = {ACCOUNTS: ("account", _account_rows), HEALTH: ("health", _health_rows)}
-    for table, (name, rows_of) in tables.items():
+    tables = {ACCOUNTS: "account", HEALTH: "health"}
+    for table, name in tables.items():
         same = (
             _ACCOUNT_SAME
             if table == ACCOUNTS
@@ -218,9 +232,17 @@ def _postgresql_triggers() -> tuple[list[str], list[str]]:
         }
         for event, (referencing, signed) in events.items():
             function = f"scoring_figures_{name}_{event}"
-            parts = [rows_of(sign, "r", rows, vendor, probe=True) for sign, rows in signed]
-            body = f"PERFORM pg_advisory_xact_lock({FIGURES_LOCK}); " + "; ".join(
-                _upsert(t, [p[t] for p in parts]) for t in (BOOK, SCORES)
+            # Each changed row is looked up once (``d``), then summed into both tables.
+            facts = " UNION ALL ".join(_facts(table, sign, rows) for sign, rows in signed)
+            book = ["SELECT sign, owner_id, segment, level, churned, cents FROM d"]
+            if table == HEALTH:  # the account leaves "not scored" for its level, or back
+                book.append("SELECT -sign, owner_id, segment, '', churned, cents FROM d")
+            scores = [
+                "SELECT sign, owner_id, model_id, churned, bucket FROM d WHERE bucket IS NOT NULL"
+            ]
+            body = (
+                f"PERFORM pg_advisory_xact_lock({FIGURES_LOCK}); WITH d AS MATERIALIZED ({facts}),"
+                f" book AS ({_upsert(BOOK, book)}) {_upsert(SCORES, scores)}"
             )
             if event == "update":
                 # Nothing to change, nothing to lock: an edit of other columns never waits.
@@ -240,7 +262,7 @@ def _postgresql_triggers() -> tuple[list[str], list[str]]:
         "CREATE OR REPLACE FUNCTION scoring_figures_rebuild() RETURNS trigger"
         f" LANGUAGE plpgsql AS $$ BEGIN {rebuild}; RETURN NULL; END $$"
     )
-    for table, (name, _) in tables.items():
+    for table, name in tables.items():
         trigger = f"scoring_figures_{name}_truncate"
         install.append(
             f"CREATE TRIGGER {trigger} AFTER TRUNCATE ON {table}"

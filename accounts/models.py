@@ -143,6 +143,13 @@ class Account(models.Model):
             models.Index(fields=["segment"]),
             models.Index(fields=["renewal_date"]),
             models.Index(fields=["lifecycle_stage"]),
+            # The few accounts whose churn date is still ahead: customers until then, read
+            # live beside the book's figures, which file them as churned (scoring.figures).
+            models.Index(
+                fields=["churned_at"],
+                condition=Q(churned_at__isnull=False),
+                name="account_churned_at",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),

@@ -47,13 +47,20 @@ def account_scope_q(*, user: User) -> Q | None:
     they manage, and their own. An admin (or superuser): everything. Anyone
     inactive or anonymous: nothing.
     """
+    return owner_scope_q(user=user, field="owner")
+
+
+def owner_scope_q(*, user: User, field: str) -> Q | None:
+    """``account_scope_q`` over any rows keyed by owner: ``field`` names the owner (a
+    foreign key or an owner's id), e.g. the book's figures, which a page sums over the
+    owners of its user's scope. ``None`` means all."""
     if not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
     if user.is_admin:
         return None
     if user.is_manager:
-        return Q(owner__in=[*team_member_ids(user=user), user.pk])
-    return Q(owner=user)
+        return Q(**{f"{field}__in": [*team_member_ids(user=user), user.pk]})
+    return Q(**{field: user.pk})
 
 
 def team_member_ids(*, user: User) -> list[int]:

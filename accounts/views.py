@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Sum
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,6 +25,7 @@ from accounts.selectors import (
 from playbooks.context import account_tasks_context
 from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_counts, tasks_due
 from scoring.context import account_health_context, book_context
+from scoring.figures import FutureChurn, book_figures, score_figures
 from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_names, sentiments_recent
 
 
@@ -44,22 +44,31 @@ def _account_filter(request: AuthenticatedHttpRequest, *, form_shown: bool = Tru
 
 @login_required
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    book = accounts_visible_to(user=request.user)
+    user = request.user
     today = timezone.localdate()
     # The book is the customers: accounts that churned are counted apart (book_context).
-    accounts = book.filter(customers_q(on=today))
-    segments = list(
-        accounts.values("segment").annotate(count=Count("pk"), arr=Sum("arr")).order_by("segment")
-    )
-    # The book's totals are the sum of its segments: no second pass over the book.
-    totals = {
-        "count": sum(row["count"] for row in segments),
-        "arr": sum((row["arr"] or Decimal(0) for row in segments), Decimal(0)),
-    }
+    accounts = accounts_visible_to(user=user).filter(customers_q(on=today))
+    # Counts and ARR come from the book's figures, kept by the database as accounts and
+    # scores change (scoring.figures): a few rows per owner, whatever the book's size.
+    future = FutureChurn.read(user=user, today=today)
+    figures = book_figures(user=user, today=today, future=future)
     segment_labels = dict(Account.Segment.choices)
-    by_segment = [
-        {**row, "label": segment_labels.get(row["segment"], row["segment"])} for row in segments
-    ]
+    by_segment = []
+    for segment in sorted({segment for segment, _ in figures.customers}):
+        tally = figures.total("customers", segment=segment)
+        by_segment.append(
+            {
+                "segment": segment,
+                "label": segment_labels.get(segment, segment),
+                "count": tally.accounts,
+                "arr": tally.arr,
+            }
+        )
+    # The book's totals are the sum of its segments.
+    totals = {
+        "count": sum(row["count"] for row in by_segment),
+        "arr": sum((row["arr"] for row in by_segment), Decimal(0)),
+    }
     renewals = (
         accounts.filter(renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=90))
         .select_related("owner")
@@ -72,9 +81,13 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
             "totals": totals,
             "by_segment": by_segment,
             "renewals": renewals,
-            "task_counts": task_counts(user=request.user, today=today),
-            "tasks_due": tasks_due(user=request.user, today=today),
-            **book_context(accounts=book, today=today),
+            "task_counts": task_counts(user=user, today=today),
+            "tasks_due": tasks_due(user=user, today=today),
+            **book_context(
+                accounts=accounts,
+                figures=figures,
+                buckets=score_figures(user=user, today=today, future=future),
+            ),
         },
     )
 

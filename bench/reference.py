@@ -50,6 +50,15 @@ def create_tables(cursor) -> None:
                 )
             constraint = f"ref_{name}"[:63]
             cursor.execute(f'ALTER TABLE {ref} ADD CONSTRAINT "{constraint}" {definition}')
+    # Flap control's columns, which the reference does not compute: what a row without
+    # pending state holds, so that the reference's statements still fill every column.
+    for ref in ("bench_ref_healthscore", "bench_ref_accounthealth"):
+        cursor.execute(
+            f"ALTER TABLE {ref} ALTER COLUMN pending_count SET DEFAULT 0,"
+            " ALTER COLUMN rebaseline SET DEFAULT false"
+        )
+    cursor.execute("ALTER TABLE bench_ref_accounthealth ALTER COLUMN level SET DEFAULT ''")
+    cursor.execute("ALTER TABLE bench_ref_scoreevent ALTER COLUMN rebaseline SET DEFAULT false")
 
 
 def _ids(s: Scenario) -> dict[str, int]:

@@ -9,8 +9,8 @@ import itertools
 from django.utils import timezone
 
 from accounts.models import AT_RISK_LEVELS, Account
-from accounts.selectors import customers_q
 from scoring import charts
+from scoring.figures import BookFigures
 from scoring.formatting import MINUS
 from scoring.forms import SentimentForm
 from scoring.models import AccountHealth, Band, CsmSentiment
@@ -110,10 +110,15 @@ def band_state(health: AccountHealth) -> str:
     return ""
 
 
-def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> dict:
+def book_context(
+    *, accounts, figures: BookFigures, buckets: dict[int, dict[int, int]], days: int = 7
+) -> dict:
     """The health part of "my book": customers and ARR per risk level, ARR at risk,
-    churned ARR apart, each model's score distribution on its own scale, and the
-    confirmed band changes of the last ``days`` days."""
+    churned ARR apart, each model's score distribution on its own scale — all from the
+    book's figures (``scoring.figures``: ``figures`` grouped by a key with the level,
+    ``buckets`` from ``score_figures``), never an aggregate over the book — and the
+    confirmed band changes of the last ``days`` days among ``accounts`` (the customers
+    in the user's scope)."""
     from scoring.models import ScoreEvent
     from scoring.selectors import (
         account_events,
@@ -122,9 +127,8 @@ def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> di
         score_distributions,
     )
 
-    today = today or timezone.localdate()
-    levels = book_by_level(accounts=accounts, today=today)
-    churned_count, churned_arr = churned_book(accounts=accounts, today=today)
+    levels = book_by_level(figures=figures)
+    churned_count, churned_arr = churned_book(figures=figures)
     distributions = [
         {
             "model": d.model,
@@ -136,21 +140,19 @@ def book_context(*, accounts, today: dt.date | None = None, days: int = 7) -> di
             ),
             "buckets": d.buckets,
         }
-        for d in score_distributions(accounts=accounts, today=today)
+        for d in score_distributions(buckets=buckets)
     ]
     since = timezone.now() - dt.timedelta(days=days)
     return {
         "level_slices": levels,
         "level_total_accounts": sum(s.accounts for s in levels),
-        # ARR at risk is the ARR of the risky levels' slices: no second pass over the book.
+        # ARR at risk is the ARR of the risky levels' slices: no second pass.
         "arr_at_risk": sum(s.arr for s in levels if s.level in AT_RISK_LEVELS),
         "churned_accounts": churned_count,
         "churned_arr": churned_arr,
         "distributions": distributions,
         "recent_changes": account_events(
-            accounts=accounts.filter(customers_q(on=today)),
-            since=since,
-            kind=ScoreEvent.Kind.BAND_CHANGED,
+            accounts=accounts, since=since, kind=ScoreEvent.Kind.BAND_CHANGED
         )[:15],
         "recent_days": days,
     }

@@ -7,18 +7,16 @@ nothing here decides access.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import cast
 
-from django.db.models import Case, Count, F, FloatField, Max, Min, QuerySet, Sum, When
+from django.db.models import QuerySet
 from django.db.models.fields.reverse_related import ForeignObjectRel
-from django.db.models.functions import Floor
 from django.utils import timezone
 
 from accounts.models import RISK_COLORS, Account, RiskLevel
-from accounts.selectors import churned_q, customers_q
 from scoring.engine import BandSpec, band_for
+from scoring.figures import BookFigures
 from scoring.formatting import format_delta
 from scoring.models import (
     AccountHealth,
@@ -191,33 +189,24 @@ UNSCORED = "unscored"
 UNSCORED_COLOR = "#94a3b8"
 
 
-def book_by_level(*, accounts: QuerySet[Account], today: dt.date) -> list[LevelSlice]:
-    """The customers among ``accounts`` and their ARR per risk level of the confirmed
-    band, best level first, then those not scored. Accounts that have churned are not
-    in it (``churned_book``)."""
-    rows = (
-        accounts.filter(customers_q(on=today))
-        .values("health__level")
-        .annotate(n=Count("pk"), arr=Sum("arr"))
-        .order_by()
-    )
-    totals: dict[str, tuple[int, float]] = {}
-    for row in rows:
-        level = row["health__level"] or ""
-        n, arr = totals.get(level, (0, 0.0))
-        totals[level] = (n + row["n"], arr + float(row["arr"] or 0))
-    slices = [
-        LevelSlice(level, label, RISK_COLORS[level], *totals.get(level, (0, 0.0)))
-        for level, label in RiskLevel.choices
-    ]
-    slices.append(LevelSlice("", "Not scored", UNSCORED_COLOR, *totals.get("", (0, 0.0))))
+def book_by_level(*, figures: BookFigures) -> list[LevelSlice]:
+    """The customers and their ARR per risk level of the confirmed band, best level
+    first, then those not scored, from the book's ``figures`` (``scoring.figures``,
+    grouped by a key that includes the level). Accounts that have churned are not in
+    it (``churned_book``)."""
+    slices = []
+    for level, label in [*RiskLevel.choices, ("", "Not scored")]:
+        tally = figures.total("customers", level=level)
+        color = RISK_COLORS[level] if level else UNSCORED_COLOR
+        slices.append(LevelSlice(level, label, color, tally.accounts, float(tally.arr)))
     return slices
 
 
-def churned_book(*, accounts: QuerySet[Account], today: dt.date) -> tuple[int, float]:
-    """How many of ``accounts`` had churned by ``today``, and the ARR they took."""
-    row = accounts.filter(churned_q(on=today)).aggregate(n=Count("pk"), arr=Sum("arr"))
-    return row["n"], float(row["arr"] or 0)
+def churned_book(*, figures: BookFigures) -> tuple[int, float]:
+    """How many accounts of the book's ``figures`` had churned by their day, and the ARR
+    they took."""
+    tally = figures.total("churned")
+    return tally.accounts, float(tally.arr)
 
 
 @dataclass(frozen=True)
@@ -242,82 +231,75 @@ class Distribution:
     buckets: list[Bucket]
 
 
-def _nice_step(span: float, buckets: int = 10) -> float:
-    """The smallest of 1, 2, 5, 10, 20, 25, 50, 100, … that cuts ``span`` into at most
-    ``buckets`` buckets."""
-    step = 1.0
+# Whole-point bucket widths only: every bucket starts on a whole point, so counts per
+# whole point (the book's figures) give each bucket exactly, with integer arithmetic.
+_NICE_FACTORS = (1, 2, 2.5, 5)
+
+
+def _nice_step(span: int, buckets: int = 10) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, … that cuts ``span``
+    whole points into at most ``buckets`` buckets (2.5 is left out: not a whole point)."""
+    scale = 1
     while True:
-        for factor in (1, 2, 2.5, 5):
-            if span / (step * factor) <= buckets:
-                return step * factor
-        step *= 10
+        for factor in _NICE_FACTORS:
+            width = scale * factor
+            if width == int(width) and span / width <= buckets:
+                return int(width)
+        scale *= 10
 
 
-def score_distributions(*, accounts: QuerySet[Account], today: dt.date) -> list[Distribution]:
-    """Per model version that scored the customers among ``accounts``: their latest
-    scores in buckets. A weighted model reads 0–100 in tens; a points model its own
-    range (scores below 0 or above 100 included), in buckets of a round width. Each
-    bucket takes the colour of the band its middle falls in, in that model's bands.
-    Three queries whatever the book's size."""
-    scored = AccountHealth.objects.filter(
-        account__in=accounts.filter(customers_q(on=today)), score__isnull=False
-    )
-    ranges = {
-        row["model_id"]: row
-        for row in scored.values("model_id")
-        .annotate(lo=Min("score"), hi=Max("score"), n=Count("pk"))
-        .order_by()
-    }
-    if not ranges:
+def score_scale(*, kind: str, lowest: int, highest: int) -> tuple[int, int, int]:
+    """(low, width, buckets) of a distribution whose scores' floors run from ``lowest``
+    to ``highest``: a weighted model reads 0–100 in tens; a points model its own range
+    in buckets of a round whole-point width, the first starting at a multiple of it.
+    Bucket i holds the scores s with ``low + i·width <= s < low + (i+1)·width``, that
+    is ``(floor(s) − low) // width == i``: exact in integers."""
+    if kind == ScoringModel.Kind.WEIGHTED:
+        return 0, 10, 10
+    step = _nice_step(max(highest - lowest, 1))
+    low = (lowest // step) * step
+    return low, step, (highest - low) // step + 1
+
+
+def score_distributions(*, buckets: dict[int, dict[int, int]]) -> list[Distribution]:
+    """Per model version that scored the customers in a scope, their latest scores in
+    buckets, from the counts per whole point of the book's figures
+    (``scoring.figures.score_figures``): ``{model_id: {floor(score): accounts}}``. Scales
+    as ``score_scale`` says (scores below 0 or above 100 of a points model included; a
+    weighted model's 100 joins 90–100). Each bucket takes the colour of the band its
+    middle falls in, in that model's bands. Two queries (the models and their bands)."""
+    if not buckets:
         return []
     models = {
-        m.pk: m for m in ScoringModel.objects.filter(pk__in=list(ranges)).prefetch_related("bands")
-    }
-    scales: dict[int, tuple[float, float, int]] = {}
-    for model_id, row in ranges.items():
-        if models[model_id].kind == ScoringModel.Kind.WEIGHTED:
-            scales[model_id] = (0.0, 10.0, 10)
-            continue
-        step = _nice_step(max(row["hi"] - row["lo"], 1.0))
-        low = math.floor(row["lo"] / step) * step
-        count = math.floor((row["hi"] - low) / step) + 1
-        scales[model_id] = (low, step, count)
-    bucket = Case(
-        *(
-            When(model_id=model_id, then=Floor((F("score") - low) / step))
-            for model_id, (low, step, _) in scales.items()
-        ),
-        output_field=FloatField(),
-    )
-    counts = {
-        (row["model_id"], int(row["bucket"])): row["n"]
-        for row in scored.annotate(bucket=bucket)
-        .values("model_id", "bucket")
-        .annotate(n=Count("pk"))
-        .order_by()
+        m.pk: m for m in ScoringModel.objects.filter(pk__in=list(buckets)).prefetch_related("bands")
     }
     distributions = []
-    for model_id in sorted(ranges, key=lambda pk: (str(models[pk]), pk)):
+    for model_id in sorted(buckets, key=lambda pk: (str(models[pk]), pk)):
         model = models[model_id]
-        low, step, n = scales[model_id]
+        cells = buckets[model_id]
+        low, step, n = score_scale(kind=model.kind, lowest=min(cells), highest=max(cells))
+        counts: dict[int, int] = {}
+        for cell, accounts in cells.items():
+            index = (cell - low) // step
+            counts[index] = counts.get(index, 0) + accounts
         specs = [BandSpec(b.name, b.lower, b.pk) for b in model.bands.all()]
         colors: dict[int | None, str] = {b.pk: b.color for b in model.bands.all()}
-        buckets = []
+        shown = []
         for i in range(n):
-            count = counts.get((model_id, i), 0)
+            count = counts.get(i, 0)
             if model.kind == ScoringModel.Kind.WEIGHTED and i == n - 1:
-                count += counts.get((model_id, n), 0)  # a score of 100 joins 90–100
+                count += counts.get(n, 0)  # a score of 100 joins 90–100
             band = band_for(specs, low + step * (i + 0.5))
-            buckets.append(
+            shown.append(
                 Bucket(
-                    low + step * i,
-                    low + step * (i + 1),
+                    float(low + step * i),
+                    float(low + step * (i + 1)),
                     count,
                     colors.get(band.id, UNSCORED_COLOR) if band else UNSCORED_COLOR,
                     band.name if band else "",
                 )
             )
-        distributions.append(Distribution(model, ranges[model_id]["n"], buckets))
+        distributions.append(Distribution(model, sum(cells.values()), shown))
     return distributions
 
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, Prefetch, Sum, Value, When
+from django.db.models import Count, Prefetch
 
 from accounts.models import AT_RISK_LEVELS, RiskLevel, Team, User
-from accounts.selectors import (
-    accounts_visible_to,
-    churned_q,
-    teams_managed_by,
-)
+from accounts.selectors import teams_managed_by
 from playbooks.models import Task
 from playbooks.selectors.tasks import overdue_counts_by_assignee
+from scoring.figures import book_figures
 
 
 @dataclass
@@ -42,34 +39,25 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
     """Per member of each team ``user`` manages (every team for an admin): customers per
     risk level of their confirmed band, ARR at risk, churned accounts, open and overdue
     tasks. A fixed number of queries whatever the size of the teams and their books:
-    teams with their members, one aggregate of accounts by owner, level and churn, one of
-    open tasks, one of overdue tasks."""
+    teams with their members, the members' figures by owner and level (the book's
+    figures, ``scoring.figures``: no aggregate over their accounts), their accounts
+    whose churn date is still ahead, open tasks, overdue tasks."""
     teams = list(
         teams_managed_by(user=user)
         .order_by("name")
         .prefetch_related(Prefetch("members", queryset=User.objects.order_by("first_name")))
     )
-    ids = {member.pk for team in teams for member in team.members.all()}
-    accounts = accounts_visible_to(user=user).filter(owner__in=ids)
+    ids = sorted({member.pk for team in teams for member in team.members.all()})
+    figures = book_figures(user=user, today=today, by=("owner_id", "level"), owners=ids)
     per_level: dict[int, dict[str, int]] = {}
     at_risk: dict[int, float] = {}
-    churned: dict[int, int] = {}
-    gone = churned_q(on=today)
-    for row in (
-        accounts.annotate(gone=Case(When(gone, then=Value(1)), default=Value(0)))
-        .values("owner", "health__level", "gone")
-        .annotate(n=Count("pk"), arr=Sum("arr"))
-        .order_by()
-    ):
-        owner = row["owner"]
-        if row["gone"]:
-            churned[owner] = churned.get(owner, 0) + row["n"]
-            continue
-        level = row["health__level"] or ""
-        counts = per_level.setdefault(owner, {})
-        counts[level] = counts.get(level, 0) + row["n"]
+    for (owner, level), tally in figures.customers.items():
+        per_level.setdefault(owner, {})[level] = tally.accounts
         if level in AT_RISK_LEVELS:
-            at_risk[owner] = at_risk.get(owner, 0.0) + float(row["arr"] or 0)
+            at_risk[owner] = at_risk.get(owner, 0.0) + float(tally.arr)
+    churned: dict[int, int] = {}
+    for (owner, _), tally in figures.churned.items():
+        churned[owner] = churned.get(owner, 0) + tally.accounts
     open_tasks = {
         row["assignee_id"]: row["n"]
         for row in Task.objects.filter(assignee_id__in=ids, status__in=Task.ACTIVE)

@@ -4,7 +4,8 @@
 - ``configuration``: scoring model versions, their components and bands, grade scale;
 - ``runs``: recomputes and their chunks;
 - ``results``: health score history, the latest health per account, score events;
-- ``retention``: how long history and signals are kept, and the compactions applying it.
+- ``retention``: how long history and signals are kept, and the compactions applying it;
+- ``figures``: the book's counts and ARR kept by database triggers for the pages.
 
 The scoring maths lives in ``scoring/engine.py`` (pure Python, the reference) and
 ``scoring/sql/`` (the same rules as SQL, the fast path); these models only hold
@@ -15,6 +16,7 @@ Import from here: ``from scoring.models import HealthScore``.
 """
 
 from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
+from scoring.models.figures import BookFigure, ScoreFigure
 from scoring.models.metrics import (
     CsmSentiment,
     Metric,
@@ -30,6 +32,7 @@ from scoring.models.runs import ScoringRun, ScoringRunChunk
 __all__ = [
     "AccountHealth",
     "Band",
+    "BookFigure",
     "CompactionRun",
     "CsmSentiment",
     "FlapState",
@@ -38,6 +41,7 @@ __all__ = [
     "Metric",
     "RetentionPolicy",
     "ScoreEvent",
+    "ScoreFigure",
     "ScoringComponent",
     "ScoringModel",
     "ScoringRun",

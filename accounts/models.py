@@ -150,6 +150,15 @@ class Account(models.Model):
                 condition=Q(churned_at__isnull=False),
                 name="account_churned_at",
             ),
+            # The list's other sorts (accounts.filters.ORDERINGS), each read in order from
+            # an index for the whole book (a manager's teams walk these too, keeping
+            # their owners' rows) and, led by the owner, for one CSM's book. A descending
+            # walk of an ascending index serves "-arr". "Renewal (latest first)" keeps
+            # accounts without a date last: its DESC NULLS LAST indexes are PostgreSQL's
+            # only (migration 0006; SQLite takes no NULLS LAST in an index).
+            models.Index(fields=["arr", "name", "id"], name="account_arr_name_id"),
+            models.Index(fields=["owner", "arr"], name="account_owner_arr"),
+            models.Index(fields=["owner", "renewal_date"], name="account_owner_renewal"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -21,6 +22,8 @@ from accounts.http import AuthenticatedHttpRequest
 from playbooks.forms import NoteForm, ReassignForm, SnoozeForm, form_errors
 from playbooks.models import Task
 from playbooks.selectors import (
+    QUEUE_SECTIONS,
+    QueueCursor,
     account_get_for_work,
     account_timeline,
     task_assignees_for,
@@ -39,27 +42,52 @@ from playbooks.services import (
 TASK_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
 
 
+def _queue_cursors(request: AuthenticatedHttpRequest) -> dict[str, QueueCursor]:
+    """The sections' cursors in the query string (``?overdue=…``); ValueError naming the
+    parameter for one that is not a cursor."""
+    cursors = {}
+    for key, _ in QUEUE_SECTIONS:
+        values = request.GET.getlist(key)
+        if not values:
+            continue
+        if len(values) > 1:
+            raise ValueError(f"Parameter {key!r}: give it once, not {len(values)} times.")
+        try:
+            cursors[key] = QueueCursor.parse(values[0])
+        except ValueError as exc:
+            raise ValueError(f"Parameter {key!r}: {exc}") from None
+    return cursors
+
+
 @login_required
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """My queue, each section a window of its tasks with its total. A section's “Show
+    more” is a plain link to the page with that section's next window (``?overdue=
+    <cursor>``); with htmx it fetches just those rows and puts them under the ones shown."""
     today = timezone.localdate()
-    tasks = task_queue(user=request.user, today=today)
-    sections = [
-        ("overdue", "Overdue", tasks.overdue),
-        ("today", "Due today", tasks.today),
-        ("upcoming", "Upcoming", tasks.upcoming),
-        ("snoozed", "Snoozed", tasks.snoozed),
-    ]
-    return render(
-        request,
-        "playbooks/queue.html",
-        {
-            "queue": tasks,
-            "sections": sections,
-            "people": list(task_assignees_for(user=request.user)),
-            "today": today,
-            "next_url": request.get_full_path(),
-        },
-    )
+    try:
+        cursors = _queue_cursors(request)
+    except ValueError as exc:
+        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+    # htmx asks for the next rows of one section; a history restore needs the whole page.
+    more = None
+    if request.htmx and not request.htmx.history_restore_request and len(cursors) == 1:
+        (more,) = cursors
+    tasks = task_queue(user=request.user, today=today, after=cursors, only=more)
+    context = {
+        "queue": tasks,
+        "people": list(task_assignees_for(user=request.user)),
+        "today": today,
+        "next_url": request.get_full_path(),
+    }
+    if more is not None:
+        context["section"] = tasks.section(more)
+        context["appended"] = True
+        response = render(request, "playbooks/queue.html#rows", context)
+    else:
+        response = render(request, "playbooks/queue.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required

@@ -7,17 +7,20 @@ count measured when it was set; raise one only with a reason in the commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, User
 from accounts.tokens import SCOPES, api_token_create
-from playbooks.models import Playbook
+from playbooks.models import Playbook, Task
+from playbooks.selectors import task_queue
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -29,15 +32,17 @@ CAPS = {
     ("csm1", "/accounts/"): 7,
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 7,
     ("csm1", "/accounts/{account}/"): 14,
-    ("csm1", "/tasks/"): 5,
+    # The queue: 5, and one per section that has tasks (a window of it), so at most 9.
+    ("csm1", "/tasks/"): 9,
+    ("csm1", "/tasks/?overdue={overdue}"): 9,
     ("manager", "/"): 14,
     ("manager", "/team/"): 10,
     ("manager", "/accounts/"): 8,
-    ("manager", "/tasks/"): 5,
+    ("manager", "/tasks/"): 9,
     ("admin", "/accounts/"): 7,
     ("admin", "/accounts/?level=at_risk&sort=-arr"): 7,
     ("admin", "/accounts/{account}/"): 14,
-    ("admin", "/tasks/"): 5,
+    ("admin", "/tasks/"): 9,
     ("admin", "/team/"): 9,
     ("token", "/api/v1/accounts/"): 3,
     ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
@@ -82,6 +87,36 @@ def test_every_page_a_person_opens_is_capped_at_fifteen_queries():
     assert pages >= {"/", "/accounts/", "/accounts/{account}/", "/tasks/", "/team/"}
 
 
+def more_tasks(per_section: int) -> None:
+    """``per_section`` more open tasks for csm1 in each section of her queue (overdue,
+    due today, upcoming, snoozed), on her accounts."""
+    csm1 = User.objects.get(username="csm1")
+    accounts = list(Account.objects.filter(owner=csm1, churned_at__isnull=True)[:5])
+    today = timezone.localdate()
+    rows = []
+    for n in range(per_section):
+        account = accounts[n % len(accounts)]
+        for days, status in (
+            (-1 - n % 9, "open"),
+            (0, "open"),
+            (1 + n % 9, "open"),
+            (-1, "snoozed"),
+        ):
+            rows.append(
+                Task(
+                    account=account,
+                    assignee=csm1,
+                    title=f"Extra {n}",
+                    due_date=today + dt.timedelta(days=days),
+                    status=status,
+                    snoozed_until=today + dt.timedelta(days=2 + n % 5)
+                    if status == "snoozed"
+                    else None,
+                )
+            )
+    Task.objects.bulk_create(rows)
+
+
 def count_queries(account) -> dict[tuple[str, str], int]:
     """Each page and list, opened by its role (logged in afresh: seeding resets passwords)."""
     _, raw = api_token_create(name="Caps", scopes=SCOPES)
@@ -93,9 +128,13 @@ def count_queries(account) -> dict[tuple[str, str], int]:
         "admin": client_for(User.objects.get(username="admin")),
         "token": token,
     }
+    # The second window of csm1's overdue tasks, as its "Show more" link gives it.
+    queue = task_queue(user=User.objects.get(username="csm1"), today=timezone.localdate())
+    overdue = queue.section("overdue").next
+    assert overdue is not None, "csm1 needs more overdue tasks than a window"
     counts = {}
     for who, path in CAPS:
-        url = path.format(account=account.pk, external_id=account.external_id)
+        url = path.format(account=account.pk, external_id=account.external_id, overdue=overdue)
         clients[who].get(url)  # the first request of a session warms its caches
         with CaptureQueriesContext(connection) as captured:
             response = clients[who].get(url)
@@ -114,13 +153,15 @@ def test_pages_and_api_lists_stay_under_their_caps_whatever_the_size_of_the_book
         .first()
     )
     assert Playbook.objects.exists() and account.tasks.exists()
+    more_tasks(per_section=30)  # more than a window in each section
     small = count_queries(account)
 
     seed(90)
     more_configuration()
+    more_tasks(per_section=300)
     large = count_queries(account)
 
     grows = {key: (small[key], large[key]) for key in CAPS if large[key] > small[key]}
     over = {key: (large[key], cap) for key, cap in CAPS.items() if large[key] > cap}
-    assert not grows, f"queries grow with the book (30 → 90 accounts): {grows}"
+    assert not grows, f"queries grow with the book (30 → 90 accounts, 120 → 1,200 tasks): {grows}"
     assert not over, f"over the cap (measured, cap): {over}"

@@ -341,6 +341,8 @@ LOGGING = {
 # --- Vitals ---------------------------------------------------------------------------
 
 VITALS_ACCOUNTS_PER_PAGE = env_int("VITALS_ACCOUNTS_PER_PAGE", 25)
+# Tasks each section of the queue (/tasks/) shows at a time; "Show more" gives the next.
+VITALS_QUEUE_SECTION_ROWS = env_int("VITALS_QUEUE_SECTION_ROWS", 25)
 # Lists count their rows exactly up to this many; beyond, PostgreSQL's estimate is shown
 # as "about N" (accounts.pagination).
 VITALS_LIST_EXACT_COUNT = env_int("VITALS_LIST_EXACT_COUNT", 10000)

@@ -27,7 +27,7 @@ from playbooks.models.steps import (
     set_field_clean,
     set_field_errors,
 )
-from playbooks.models.tasks import PRIORITY_RANK, Note, Priority, Task
+from playbooks.models.tasks import PRIORITY_RANK, Note, Priority, Task, priority_rank, queue_day
 
 __all__ = [
     "ACCOUNT_SET_FIELDS",
@@ -43,6 +43,8 @@ __all__ = [
     "Task",
     "WebhookEndpoint",
     "placeholder_errors",
+    "priority_rank",
+    "queue_day",
     "render_text",
     "set_field_clean",
     "set_field_errors",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Account
@@ -19,6 +19,23 @@ class Priority(models.TextChoices):
 
 # Highest first in queues.
 PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+ACTIVE_STATUSES = ("open", "snoozed")
+
+
+def queue_day() -> Case:
+    """The day a task is due in the queue: a snoozed task's wake-up day, else its due date.
+    The queue's order and the index ``task_queue_day`` are built on this same expression."""
+    return Case(When(status="snoozed", then=F("snoozed_until")), default=F("due_date"))
+
+
+def priority_rank() -> Case:
+    """A task's priority as a number, urgent (0) first."""
+    return Case(
+        *(When(priority=p.value, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
+        default=Value(9),
+        output_field=IntegerField(),
+    )
 
 
 class Task(models.Model):
@@ -100,6 +117,24 @@ class Task(models.Model):
         ordering = ["due_date", "id"]
         indexes = [
             models.Index(fields=["assignee", "status", "due_date"], name="task_queue"),
+            # A section of a person's queue read in its order (day, priority, id) from
+            # where it starts, a window at a time, for each status: open and snoozed
+            # tasks only.
+            models.Index(
+                F("assignee"),
+                F("status"),
+                queue_day(),
+                priority_rank(),
+                F("id"),
+                name="task_queue_day",
+                condition=Q(status__in=ACTIVE_STATUSES),
+            ),
+            # The unassigned open work on a person's accounts, found from their accounts.
+            models.Index(
+                fields=["account"],
+                name="task_unassigned_active",
+                condition=Q(assignee__isnull=True, status__in=ACTIVE_STATUSES),
+            ),
             models.Index(fields=["account", "created_at"], name="task_account_time"),
         ]
         constraints = [

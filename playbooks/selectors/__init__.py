@@ -9,6 +9,9 @@ Import from here: ``from playbooks.selectors import task_queue``.
 
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.selectors.tasks import (
+    QUEUE_SECTIONS,
+    QueueCursor,
+    QueueSection,
     TaskQueue,
     account_get_for_work,
     account_task_rows,
@@ -28,9 +31,12 @@ from playbooks.selectors.team import TeamMemberRow, TeamOverview, team_overview
 from playbooks.selectors.timeline import TIMELINE_LENGTH, TimelineEntry, account_timeline
 
 __all__ = [
+    "QUEUE_SECTIONS",
     "TIMELINE_LENGTH",
     "DryRun",
     "DryRunStep",
+    "QueueCursor",
+    "QueueSection",
     "TaskQueue",
     "TeamMemberRow",
     "TeamOverview",

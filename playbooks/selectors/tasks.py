@@ -4,12 +4,14 @@ they may give tasks to, and an account's tasks."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.conf import settings
+from django.db import connections
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
-from django.utils import timezone
 
 from accounts.models import Account, ApiToken, User
 from accounts.selectors import (
@@ -17,7 +19,7 @@ from accounts.selectors import (
     account_scope_q,
     customers_q,
 )
-from playbooks.models import PRIORITY_RANK, Task
+from playbooks.models import PRIORITY_RANK, Task, priority_rank, queue_day
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -25,24 +27,11 @@ if TYPE_CHECKING:
 ACTIVE = (Task.Status.OPEN, Task.Status.SNOOZED)
 
 
-def _priority_rank() -> Case:
-    return Case(
-        *(When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
-        default=Value(9),
-        output_field=IntegerField(),
-    )
-
-
 class _Ordered(TypedDict):
-    """What ``_queue_tasks`` and ``account_tasks`` add to each task."""
+    """What the queue's selectors and ``account_tasks`` add to each task."""
 
     when: dt.date
     rank: int
-
-
-def _when() -> Case:
-    """The day a task is due in the queue: a snoozed task's wake-up day, else its due date."""
-    return Case(When(status=Task.Status.SNOOZED, then=F("snoozed_until")), default=F("due_date"))
 
 
 def tasks_visible_to(*, user: User, queryset: QuerySet[Task] | None = None) -> QuerySet[Task]:
@@ -103,65 +92,243 @@ def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = N
         raise Http404("No such task.") from None
 
 
-def _queue_tasks(
-    *, user: User, today: dt.date | None = None
-) -> QuerySet[WithAnnotations[Task, _Ordered]]:
-    """A person's own open and snoozed tasks: assigned to them, or unassigned on an
-    account they own; not on accounts that have churned (their work is closed)."""
-    today = today or timezone.localdate()
-    return (
+def queue_arms(
+    *, user: User, today: dt.date
+) -> tuple[QuerySet[WithAnnotations[Task, _Ordered]], QuerySet[WithAnnotations[Task, _Ordered]]]:
+    """A person's own open and snoozed tasks, not on accounts that have churned (their
+    work is closed), as two disjoint sets: those assigned to them, and the unassigned ones
+    on accounts they own. Apart, each is read from an index (``task_queue_day`` walked in
+    the queue's order, ``task_unassigned_active`` from their accounts); as one ``OR`` the
+    planner could do neither."""
+    active = (
         Task.objects.filter(status__in=ACTIVE)
         .filter(customers_q(on=today, prefix="account__"))
-        .filter(Q(assignee=user) | Q(assignee__isnull=True, account__owner=user))
-        .annotate(when=_when(), rank=_priority_rank())
+        .annotate(when=queue_day(), rank=priority_rank())
     )
+    return active.filter(assignee=user), active.filter(assignee__isnull=True, account__owner=user)
+
+
+# The queue's sections, in the order the page shows them.
+QUEUE_SECTIONS = (
+    ("overdue", "Overdue"),
+    ("today", "Due today"),
+    ("upcoming", "Upcoming"),
+    ("snoozed", "Snoozed"),
+)
+_QUEUE_ORDER = ("when", "rank", "id")
+_QUEUE_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
+
+
+def section_q(key: str, today: dt.date) -> tuple[Q, tuple[str, ...]]:
+    """The tasks of section ``key`` among a person's active ones (annotated with ``when``)
+    and the statuses they may have. A snoozed task comes back on its wake-up day as due
+    that day."""
+    if key == "overdue":
+        return Q(when__lt=today), ACTIVE
+    if key == "today":
+        return Q(when=today), ACTIVE
+    if key == "upcoming":
+        return Q(when__gt=today), (Task.Status.OPEN,)
+    if key == "snoozed":
+        return Q(when__gt=today), (Task.Status.SNOOZED,)
+    raise ValueError(f"No queue section {key!r}.")
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where a window of a queue section starts: after the task with this day, priority
+    rank and id (the queue's order), ``shown`` rows into the section. A keyset, so a
+    task done or added above it moves nothing: the next window starts after the last
+    row seen. ``shown`` only numbers the rows on the page."""
+
+    shown: int
+    when: dt.date
+    rank: int
+    id: int
+
+    _FORMAT = re.compile(r"(\d{1,9})-(\d{8})-(\d)-(\d{1,19})")
+
+    def __str__(self) -> str:
+        return f"{self.shown}-{self.when:%Y%m%d}-{self.rank}-{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> QueueCursor:
+        """The cursor ``str`` gave; ValueError saying what a cursor looks like otherwise."""
+        match = cls._FORMAT.fullmatch(text)
+        try:
+            if match is None:
+                raise ValueError
+            shown, day, rank, pk = match.groups()
+            return cls(int(shown), dt.datetime.strptime(day, "%Y%m%d").date(), int(rank), int(pk))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a position in the queue (expected rows-YYYYMMDD-rank-id, "
+                "as the queue's “Show more” links give)."
+            ) from None
+
+    @classmethod
+    def after(cls, task: Task, shown: int) -> QueueCursor:
+        return cls(shown, task.when, task.rank, task.pk)  # type: ignore[attr-defined]
+
+    def q(self) -> Q:
+        """Tasks after this one in the queue's order. ``when >= day`` is the bound the
+        index walk starts from; the rest picks up within that day."""
+        return Q(when__gte=self.when) & (
+            Q(when__gt=self.when)
+            | Q(when=self.when, rank__gt=self.rank)
+            | Q(when=self.when, rank=self.rank, pk__gt=self.id)
+        )
+
+
+@dataclass
+class QueueSection:
+    """One section of a queue: its total, and the window of its tasks on the page."""
+
+    key: str
+    label: str
+    total: int
+    tasks: list[Task]
+    start: int = 0  # rows of the section before this window
+    next: QueueCursor | None = None  # where the next window starts, if there are more
+
+    @property
+    def first_row(self) -> int:
+        return self.start + 1
+
+    @property
+    def last_row(self) -> int:
+        return self.start + len(self.tasks)
 
 
 @dataclass
 class TaskQueue:
-    overdue: list[Task] = field(default_factory=list)
-    today: list[Task] = field(default_factory=list)
-    upcoming: list[Task] = field(default_factory=list)
-    snoozed: list[Task] = field(default_factory=list)
+    sections: list[QueueSection] = field(default_factory=list)
+
+    def section(self, key: str) -> QueueSection:
+        return next(section for section in self.sections if section.key == key)
+
+    @property
+    def overdue(self) -> list[Task]:
+        return self.section("overdue").tasks
+
+    @property
+    def today(self) -> list[Task]:
+        return self.section("today").tasks
+
+    @property
+    def upcoming(self) -> list[Task]:
+        return self.section("upcoming").tasks
+
+    @property
+    def snoozed(self) -> list[Task]:
+        return self.section("snoozed").tasks
 
     @property
     def total(self) -> int:
-        return len(self.overdue) + len(self.today) + len(self.upcoming) + len(self.snoozed)
+        return sum(section.total for section in self.sections)
 
 
-def task_queue(*, user: User, today: dt.date) -> TaskQueue:
-    """``user``'s queue in four buckets, in one query: overdue, due today, upcoming and
-    snoozed. A snoozed task comes back on its wake-up day as due that day. Each bucket is
-    ordered by day, then priority (urgent first). Tasks carry ``account``, ``assignee``
-    and their playbook (``origin_step_run.run.playbook``) without further queries."""
-    queue = TaskQueue()
-    tasks = (
-        _queue_tasks(user=user, today=today)
-        .select_related("account", "assignee", "origin_step_run__run__playbook")
-        .order_by("when", "rank", "id")
+def queue_window(
+    arms,
+    condition: Q,
+    statuses: tuple[str, ...],
+    *,
+    after: QueueCursor | None,
+    limit: int,
+    related=_QUEUE_RELATED,
+) -> QuerySet[WithAnnotations[Task, _Ordered]]:
+    """In one query, the first ``limit`` tasks of ``arms`` with one of ``statuses`` that
+    match ``condition`` (after ``after``), in the queue's order. Each arm and status gives
+    its first ``limit`` ids, read in order from ``task_queue_day`` (or from the person's
+    accounts), and only those rows are read."""
+    parts = []
+    for arm in arms:
+        for status in statuses:
+            part = arm.filter(condition, status=status)
+            if after is not None:
+                part = part.filter(after.q())
+            parts.append(part.order_by(*_QUEUE_ORDER).values("pk")[:limit])
+    if connections[Task.objects.db].features.supports_slicing_ordering_in_compound:
+        # One IN over the UNION ALL of the parts: the rows are found by their ids (an
+        # OR of INs would make PostgreSQL test every row of the table against both).
+        first, *rest = parts
+        wanted = Q(pk__in=first.union(*rest, all=True))
+    else:  # SQLite takes no LIMIT in a compound statement
+        wanted = Q()
+        for part in parts:
+            wanted |= Q(pk__in=part)
+    return (
+        Task.objects.filter(wanted)
+        .annotate(when=queue_day(), rank=priority_rank())
+        .select_related(*related)
+        .order_by(*_QUEUE_ORDER)[:limit]
     )
-    for task in tasks:
-        snoozed_until = task.snoozed_until
-        if task.status == Task.Status.SNOOZED and snoozed_until and snoozed_until > today:
-            queue.snoozed.append(task)
-        elif task.when < today:
-            queue.overdue.append(task)
-        elif task.when == today:
-            queue.today.append(task)
-        else:
-            queue.upcoming.append(task)
+
+
+def task_queue(
+    *,
+    user: User,
+    today: dt.date,
+    after: dict[str, QueueCursor] | None = None,
+    only: str | None = None,
+    rows: int | None = None,
+) -> TaskQueue:
+    """``user``'s queue in four sections: overdue, due today, upcoming and snoozed, each
+    with its total and a window of at most ``rows`` tasks
+    (``settings.VITALS_QUEUE_SECTION_ROWS`` unless given), from the start of the section
+    or after its cursor in ``after``. ``only`` reads that one section's window (the
+    others carry their totals and no tasks). Each section is ordered by day, then
+    priority (urgent first), then id. Tasks carry ``account``, ``assignee`` and their
+    playbook (``origin_step_run.run.playbook``) without further queries.
+
+    Queries: one for the totals (``task_counts``), then one per section that has tasks; each
+    reads ``rows`` + 1 tasks at most, whatever the size of the queue."""
+    after = after or {}
+    rows = rows or settings.VITALS_QUEUE_SECTION_ROWS
+    totals = task_counts(user=user, today=today)
+    arms = queue_arms(user=user, today=today)
+    queue = TaskQueue()
+    for key, label in QUEUE_SECTIONS:
+        section = QueueSection(key=key, label=label, total=totals[key], tasks=[])
+        queue.sections.append(section)
+        if section.total == 0 or (only is not None and key != only):
+            continue
+        cursor = after.get(key)
+        condition, statuses = section_q(key, today)
+        found: list[Task] = list(
+            queue_window(arms, condition, statuses, after=cursor, limit=rows + 1)
+        )
+        section.start = cursor.shown if cursor else 0
+        section.tasks = found[:rows]
+        if len(found) > rows:
+            section.next = QueueCursor.after(section.tasks[-1], section.last_row)
     return queue
 
 
-def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
-    """The sizes of ``user``'s queue buckets (for the home page), in one query."""
-    awake = Q(status=Task.Status.OPEN) | Q(status=Task.Status.SNOOZED, snoozed_until__lte=today)
-    return _queue_tasks(user=user, today=today).aggregate(
-        overdue=Count("pk", filter=awake & Q(when__lt=today)),
-        today=Count("pk", filter=awake & Q(when=today)),
-        upcoming=Count("pk", filter=awake & Q(when__gt=today)),
-        snoozed=Count("pk", filter=Q(status=Task.Status.SNOOZED, snoozed_until__gt=today)),
+def _section_of(today: dt.date) -> Case:
+    """The key of the section an active task (annotated with ``when``) is in."""
+    return Case(
+        When(when__lt=today, then=Value("overdue")),
+        When(when=today, then=Value("today")),
+        When(status=Task.Status.OPEN, then=Value("upcoming")),
+        default=Value("snoozed"),
     )
+
+
+def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
+    """The sizes of ``user``'s queue sections (for the home page and the queue), in one
+    query: each arm of ``queue_arms`` counted per section from its index, added up."""
+    counts = dict.fromkeys((key for key, _ in QUEUE_SECTIONS), 0)
+    assigned, unassigned = (
+        arm.annotate(section=_section_of(today))
+        .order_by()
+        .values("section")
+        .annotate(n=Count("pk"))
+        for arm in queue_arms(user=user, today=today)
+    )
+    for row in assigned.union(unassigned, all=True):
+        counts[row["section"]] += row["n"]
+    return counts
 
 
 def overdue_counts_by_assignee(*, users, today: dt.date) -> dict[int, int]:
@@ -209,7 +376,7 @@ def account_task_rows(*, account: Account, limit: int = 50) -> list[Task]:
     both as ``rows``/``tasks``."""
     # Through the account's manager, so that each task's ``account`` is ``account``.
     mine = account.tasks.all()
-    first = mine.annotate(closed=_closed(), when=_when(), rank=_priority_rank()).order_by(
+    first = mine.annotate(closed=_closed(), when=queue_day(), rank=priority_rank()).order_by(
         "closed", "when", "rank", "-id"
     )
     created = mine.order_by("-created_at", "-id")
@@ -235,27 +402,23 @@ def account_tasks(
     return sorted(rows, key=_account_tasks_key)[:limit]
 
 
-def _awake_due_q(today: dt.date) -> Q:
-    """Open tasks due by ``today`` and snoozed tasks whose wake-up day has come."""
-    return Q(status=Task.Status.OPEN, due_date__lte=today) | Q(
-        status=Task.Status.SNOOZED, snoozed_until__lte=today
-    )
-
-
 def tasks_due(*, user: User, today: dt.date, limit: int = 5) -> list[Task]:
     """The first ``limit`` of ``user``'s overdue and due-today tasks (for the home page),
     oldest day first, then by priority; in one query."""
+    arms = queue_arms(user=user, today=today)
+    related = ("account", "origin_step_run__run__playbook")
     return list(
-        _queue_tasks(user=user, today=today)
-        .filter(_awake_due_q(today))
-        .select_related("account", "origin_step_run__run__playbook")
-        .order_by("when", "rank", "id")[:limit]
+        queue_window(arms, Q(when__lte=today), ACTIVE, after=None, limit=limit, related=related)
     )
 
 
 def tasks_due_count(*, user: User, today: dt.date) -> int:
     """How many of ``user``'s tasks are overdue or due today (the navigation badge)."""
-    return _queue_tasks(user=user, today=today).filter(_awake_due_q(today)).count()
+    assigned, unassigned = (
+        arm.filter(when__lte=today).order_by().values("pk")
+        for arm in queue_arms(user=user, today=today)
+    )
+    return assigned.union(unassigned, all=True).count()
 
 
 def task_assignees_for(*, user: User) -> QuerySet[User]:

@@ -120,3 +120,66 @@ def test_a_csm_sees_the_task_her_accounts_recovery_closed(page, transactional_db
     expect(page.locator("#timeline")).to_contain_text("Task resolved: Call Acme Analytics")
     page.screenshot(path=str(SCREENSHOTS / "task-closed-by-recovery.png"), full_page=True)
     assert not browser_errors, browser_errors
+
+
+def test_show_more_reads_the_next_tasks_of_a_section_with_and_without_javascript(
+    page, browser, live_server, transactional_db, browser_errors, settings
+):
+    """Casey has 12 overdue tasks; her queue shows 5 at a time with the total. "Show
+    more" puts the next 5 under them in place (htmx), then the last 2; without
+    JavaScript the same link opens the page with the next 5 and a way back."""
+    settings.VITALS_QUEUE_SECTION_ROWS = 5
+    csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
+    acme = AccountFactory(name="Acme Analytics", owner=csm1)
+    today = timezone.localdate()
+    late = [
+        Task.objects.create(
+            account=acme, assignee=csm1, title=f"Late call {n:02}",
+            due_date=today - timezone.timedelta(days=20 - n),
+        )
+        for n in range(12)
+    ]  # fmt: skip
+    Task.objects.create(account=acme, assignee=csm1, title="Today's call", due_date=today)
+
+    log_in(page, "csm1")
+    page.goto("/tasks/")
+    overdue = page.locator("#overdue")
+    expect(page.locator("#count-overdue")).to_have_text("12")
+    expect(overdue.locator("article.task")).to_have_count(5)
+    expect(page.locator("#more-overdue")).to_contain_text("5 of 12 overdue")
+    page.evaluate("window.stillTheSamePage = true")
+
+    page.locator("#more-overdue").get_by_role("link", name="Show more").click()
+    expect(overdue.locator("article.task")).to_have_count(10)
+    expect(page.locator("#more-overdue")).to_contain_text("10 of 12 overdue")
+    page.locator("#more-overdue").get_by_role("link", name="Show more").click()
+    expect(overdue.locator("article.task")).to_have_count(12)
+    expect(page.locator("#more-overdue")).to_contain_text("12 of 12 overdue")
+    expect(page.locator("#more-overdue").get_by_role("link", name="Show more")).to_have_count(0)
+    titles = overdue.locator("h3.task-title").all_inner_texts()
+    assert titles == [task.title for task in late]  # each once, oldest first
+    assert page.evaluate("window.stillTheSamePage") is True
+    # A task shown by "Show more" acts in place like any other.
+    card = page.locator(f"#task-{late[11].pk}")
+    card.get_by_role("button", name="Complete").click()
+    expect(card).to_contain_text("Done: Late call 11.")
+    expect(page.locator("#today article.task")).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "queue-show-more.png"), full_page=True)
+    assert not browser_errors, browser_errors
+
+    # Without JavaScript the link is a page: the next window, the others from the top.
+    plain = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    plain_page = plain.new_page()
+    try:
+        log_in(plain_page, "csm1")
+        plain_page.goto("/tasks/")
+        plain_page.locator("#more-overdue").get_by_role("link", name="Show more").click()
+        expect(plain_page).to_have_url(re.compile(r"/tasks/\?overdue=5-\d{8}-\d-\d+#overdue$"))
+        shown = plain_page.locator("#overdue h3.task-title").all_inner_texts()
+        assert shown == [task.title for task in late[5:10]]
+        expect(plain_page.locator("#more-overdue")).to_contain_text("6–10 of 11 overdue")
+        expect(plain_page.locator("#today article.task")).to_have_count(1)
+        plain_page.locator("#more-overdue").get_by_role("link", name="Back to the first").click()
+        expect(plain_page.locator("#overdue h3.task-title")).to_have_count(5)
+    finally:
+        plain.close()

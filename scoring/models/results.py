@@ -134,7 +134,7 @@ class AccountHealth(FlapState):
             models.Index(fields=["trend_30d"], name="accounthealth_trend30"),
             # The account list's descending sorts keep the unscored last (DESC NULLS
             # LAST, which a backward walk of these would put first): their indexes are
-            # PostgreSQL's only (migration 0008).
+            # PostgreSQL's only (migration 0012).
         ]
 
     def __str__(self) -> str:

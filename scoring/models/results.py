@@ -178,6 +178,9 @@ class ScoreEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["account", "created_at"], name="scoreevent_account_time"),
+            # The home page's latest band changes of the book: walked newest first, each
+            # event's account checked in scope, until the page has its few.
+            models.Index(fields=["kind", "created_at", "id"], name="scoreevent_kind_time"),
             models.Index(
                 fields=["id"], condition=Q(claimed_at__isnull=True), name="scoreevent_unclaimed"
             ),

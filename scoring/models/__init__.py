@@ -3,6 +3,7 @@
 - ``metrics``: metrics, the signals that record them, CSM sentiment;
 - ``configuration``: scoring model versions, their components and bands, grade scale;
 - ``runs``: recomputes and their chunks;
+- ``jobs``: backtests and what-ifs run on the workers, with progress and report;
 - ``results``: health score history, the latest health per account, score events.
 
 The scoring maths lives in ``scoring/engine.py`` (pure Python, the reference) and
@@ -14,12 +15,14 @@ Import from here: ``from scoring.models import HealthScore``.
 """
 
 from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
+from scoring.models.jobs import AnalysisJob
 from scoring.models.metrics import CsmSentiment, Metric, Signal, describe_rollup, rollup_unit
 from scoring.models.results import AccountHealth, FlapState, HealthScore, ScoreEvent
 from scoring.models.runs import ScoringRun, ScoringRunChunk
 
 __all__ = [
     "AccountHealth",
+    "AnalysisJob",
     "Band",
     "CsmSentiment",
     "FlapState",

@@ -175,11 +175,14 @@ def backtest_run(
     today: dt.date | None = None,
     chunk_size: int = CHUNK,
     progress: Progress | None = None,
+    keep_samples: bool = True,
 ) -> BacktestReport:
     """Score the customers of each date as of that date and compare with who churned.
 
     ``progress(done, total)`` is called before the first chunk and after each one, with
-    the accounts scored so far of all the dates' customers."""
+    the accounts scored so far of all the dates' customers. ``keep_samples=False``
+    leaves ``report.samples`` empty (only a fit of weights needs them: one per account
+    and date)."""
     today = today or timezone.localdate()
     backtest_check(dates=dates, horizon_days=horizon_days, segment=segment, today=today)
     chosen = bool(dates)
@@ -256,7 +259,8 @@ def backtest_run(
                 progress(done, max(done, total))
         point.scored = len(samples)
         point.churned = sum(s.label for s in samples)
-        report.samples.extend(samples)
+        if keep_samples:
+            report.samples.extend(samples)
         if not samples:
             point.problems.append(_history_problem(metric_ids=metric_ids, day=day, as_of=as_of))
             continue

@@ -273,6 +273,8 @@ def _backtest(model: ScoringModel, params: dict, progress: Progress) -> Backtest
         segment=params["segment"],
         chunk_size=settings.VITALS_BACKTEST_CHUNK_SIZE,
         progress=progress,
+        # The samples (one per account and date) are kept only to fit weights.
+        keep_samples=bool(params.get("suggest")),
     )
 
 

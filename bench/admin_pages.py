@@ -9,8 +9,8 @@ index-backed view measured in the same run.
    migrated; the accounts, their signals, the metrics and the model of
    ``bench/data.py``; twenty CSMs owning the accounts; one night of scores for every
    customer (a score, its band, a breakdown of eight components), written for as many
-   nights as ``--history-seconds`` allows, oldest first and ending on the data's as-of
-   date, one INSERT … SELECT and a run row per night (the history's secondary indexes
+   nights as ``--history-seconds`` allows, oldest first from a year before the data's
+   as-of date, one INSERT … SELECT and a run row per night (the history's secondary indexes
    are dropped during the load and built again after it); the latest score of each
    account and a score event for one in twenty from the last night; ``--tasks`` open
    tasks; VACUUM ANALYZE;
@@ -158,7 +158,6 @@ def build(args) -> dict:
     _execute("SET session_replication_role = replica")
     _execute("SELECT setseed(0.42)")
     # One night of scores for every customer, kept aside and written for each night.
-    prepared = time.perf_counter()
     _execute(
         "CREATE TEMPORARY TABLE bench_night AS"
         f" SELECT id AS account_id, s AS score, {band_case} AS band_id, {breakdown} AS breakdown"
@@ -166,13 +165,12 @@ def build(args) -> dict:
         "  FROM accounts_account WHERE churned_at IS NULL) a"
     )
     per_night = _count("SELECT count(*) FROM bench_night")
-    # Nights oldest first, as a recompute writes them (ids grow with time), ending on
-    # AS_OF, as many as the time allows (estimated from the night prepared above).
-    estimate = max(1, int(args.history_seconds / max(0.1, time.perf_counter() - prepared)))
+    # Nights oldest first, as a recompute writes them (ids grow with time), from a year
+    # before the data's as-of date, for as long as the time allows.
     nights, night, history_started = 0, None, time.perf_counter()
-    for as_of in (AS_OF - dt.timedelta(days=k) for k in range(estimate - 1, -1, -1)):
-        if nights and time.perf_counter() - history_started > args.history_seconds:
-            break
+    as_of = AS_OF - dt.timedelta(days=365)
+    while nights == 0 or time.perf_counter() - history_started < args.history_seconds:
+        as_of += dt.timedelta(days=1)
         night = _run(as_of, model.pk, per_night)
         _execute(
             "INSERT INTO scoring_healthscore (account_id, run_id, model_id, score, band_id,"
@@ -283,12 +281,14 @@ def __getattr__(name: str):
 
 
 def pages(accounts: int) -> list[tuple[str, str]]:
-    from bench.data import AS_OF
+    from scoring.models import HealthScore
 
+    # The last week of history, as the date filter's "past 7 days" would on that night.
+    latest = HealthScore.objects.order_by("-id").values_list("computed_at", flat=True).first()
     week = urlencode(
         {
-            "computed_at__gte": (AS_OF - dt.timedelta(days=7)).isoformat(),
-            "computed_at__lt": (AS_OF + dt.timedelta(days=1)).isoformat(),
+            "computed_at__gte": (latest - dt.timedelta(days=7)).isoformat(),
+            "computed_at__lt": (latest + dt.timedelta(days=1)).isoformat(),
         }
     )
     return [

@@ -247,3 +247,16 @@ def test_a_what_if_job_reports_the_band_moves_and_both_backtests():
     assert (
         len(job.result["draft_report"]["points"]) == len(job.result["active_report"]["points"]) == 3
     )
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_jobs_with_a_link_to_each_report(ada, client_as):
+    model = usage_model()
+    job = start(model, dispatch=False, requested_by=ada)
+    admin = client_as(ada)
+    listing = admin.get(reverse("admin:scoring_analysisjob_changelist")).content.decode()
+    change = reverse("admin:scoring_analysisjob_change", args=[job.pk])
+    assert "Usage v1" in listing and f'href="{change}"' in listing
+    page = admin.get(change).content.decode()
+    backtest = reverse("admin:scoring_scoringmodel_backtest", args=[model.pk])
+    assert f'href="{backtest}?job={job.pk}"' in page

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
+from accounts.admin_filters import input_filter
 from accounts.models import Account, ApiToken, Team, User
 from accounts.pagination import BookPaginator
 from accounts.services import (
@@ -32,7 +33,8 @@ class UserAdmin(DjangoUserAdmin):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "member_count", "manager_names"]
     search_fields = ["name", "members__username", "managers__username"]
-    filter_horizontal = ["members", "managers"]
+    # Picked by search: a large installation has thousands of users.
+    autocomplete_fields = ["members", "managers"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("members", "managers")
@@ -125,14 +127,16 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = [
         "segment",
         "lifecycle_stage",
-        "plan",
-        "owner",
+        # Typed in, not listed: a plan's choices would be a DISTINCT over every account,
+        # an owner's every user (accounts/admin_filters.py).
+        input_filter(title="plan (exact)", parameter_name="plan", lookup="plan"),
+        input_filter(title="owner (username)", parameter_name="owner", lookup="owner__username"),
+        ("renewal_date", admin.DateFieldListFilter),
         ("churned_at", admin.EmptyFieldListFilter),
     ]
     search_fields = ["name", "external_id", "domain"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
-    date_hierarchy = "renewal_date"
     list_per_page = 50
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
@@ -193,7 +197,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "expires_at",
         "revoked_at",
     ]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "user"]
+    list_filter = [
+        ("revoked_at", admin.EmptyFieldListFilter),
+        input_filter(title="user (username)", parameter_name="user", lookup="user__username"),
+    ]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
     autocomplete_fields = ["user"]

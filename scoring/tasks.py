@@ -13,8 +13,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from config.locks import run_alone
-from config.tasking import RETRY, TRANSIENT, send_on_commit
+from config.tasking import RETRY, TRANSIENT, each, retrying, send_on_commit
 from scoring import services
+from scoring.analysis import jobs
 from scoring.models import ScoringRunChunk
 
 logger = logging.getLogger(__name__)
@@ -101,3 +102,29 @@ def maintain_history() -> int | None:
     (``scoring.services.history_maintain``). Returns the compaction's id."""
     run = run_alone("history-maintenance", services.history_maintain, now=timezone.now())
     return run.pk if run else None
+
+
+# A backtest or what-if of a million accounts takes minutes, more than the time budget
+# of other tasks. A message delivered again meanwhile (Redis's visibility timeout) finds
+# the job held and does nothing.
+ANALYSIS_TIME_LIMIT = 6 * 3600
+
+
+@shared_task(**retrying(time_limit=ANALYSIS_TIME_LIMIT, soft_time_limit=ANALYSIS_TIME_LIMIT - 60))
+def run_analysis_job(job_id: int) -> bool:
+    """Run a backtest or what-if job unless it is done or held by a live worker
+    (``scoring.analysis.jobs``)."""
+    return jobs.analysis_job_run(job_id=job_id)
+
+
+@shared_task(**RETRY)
+def resume_stale_jobs() -> int | None:
+    """The jobs' watchdog: send again the jobs that stopped moving (their worker killed,
+    their message lost), fail those tried too often. Returns the messages sent."""
+    return run_alone("analysis-job-watchdog", _resume_stale_jobs)
+
+
+def _resume_stale_jobs() -> int:
+    job_ids = jobs.analysis_jobs_stalled(now=timezone.now())
+    send_on_commit("scoring.tasks.run_analysis_job", each(job_ids))
+    return len(job_ids)

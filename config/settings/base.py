@@ -351,6 +351,14 @@ VITALS_RECOMPUTE_CHUNK_SIZE = env_int("VITALS_RECOMPUTE_CHUNK_SIZE", 5000)
 # A run whose chunks are neither claimed, finished nor sent for this long, with none
 # being scored, lost its messages: the watchdog (every 10 s) sends them again.
 VITALS_RECOMPUTE_STALL_AFTER = env_int("VITALS_RECOMPUTE_STALL_AFTER", 20)
+# Backtests and what-ifs run as jobs on the workers (scoring.analysis.jobs). A running
+# job whose worker has not reported for this many seconds is taken again by the next
+# message (the watchdog sends one every 10 s), up to VITALS_ANALYSIS_MAX_ATTEMPTS
+# claims; then it is marked failed.
+VITALS_ANALYSIS_STALL_AFTER = env_int("VITALS_ANALYSIS_STALL_AFTER", 30)
+VITALS_ANALYSIS_MAX_ATTEMPTS = env_int("VITALS_ANALYSIS_MAX_ATTEMPTS", 3)
+# Accounts scored as of a past date per step of a backtest (one progress report each).
+VITALS_BACKTEST_CHUNK_SIZE = env_int("VITALS_BACKTEST_CHUNK_SIZE", 2000)
 # A scheduled full recompute that finds one of its own trigger begun less than this
 # many seconds ago is the same slot's (a second beat) and starts nothing.
 VITALS_RECOMPUTE_MIN_INTERVAL = env_int("VITALS_RECOMPUTE_MIN_INTERVAL", 300)

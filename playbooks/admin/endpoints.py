@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts.admin_filters import input_filter
 from accounts.pagination import BookPaginator
 from playbooks.admin.common import ReadOnlyAdmin, ThroughServices
 from playbooks.models import Delivery, WebhookEndpoint
@@ -106,14 +107,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "response_status",
         "next_attempt_at",
     ]
-    list_filter = ["status", "channel", "event"]
+    list_filter = [
+        "status",
+        "channel",
+        input_filter(title="event (exact)", parameter_name="event", lookup="event"),
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["target", "idempotency_key", "account__name", "account__external_id"]
     list_select_related = ["account"]
     # Large tables: count exactly only up to a limit, and only once.
     show_full_result_count = False
     paginator = BookPaginator
     ordering = ["-id"]  # newest first, along the primary key
-    date_hierarchy = "created_at"
     actions = ["retry_now"]
 
     def get_readonly_fields(self, request, obj=None):

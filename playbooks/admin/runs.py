@@ -36,7 +36,7 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
         "created_at",
         "finished_at",
     ]
-    list_filter = ["status", "playbook"]
+    list_filter = ["status", "playbook", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["account__name", "account__external_id", "event_key"]
     list_select_related = ["playbook", "account"]
     # A run per account and event: count exactly only up to a limit, and only once;
@@ -44,7 +44,6 @@ class PlaybookRunAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = BookPaginator
     ordering = ["-id"]
-    date_hierarchy = "created_at"
     inlines = [PlaybookStepRunInline]
     actions = ["cancel_runs"]
     readonly_fields = [

@@ -96,7 +96,6 @@ class TaskAdmin(ThroughServices):
     paginator = BookPaginator
     ordering = ["-id"]  # newest first, along the primary key
     autocomplete_fields = ["account", "assignee"]
-    date_hierarchy = "due_date"
     inlines = [NoteInline]
     actions = ["complete_tasks", "cancel_tasks"]
 
@@ -191,6 +190,7 @@ class NoteAdmin(ThroughServices):
     list_display = ["created_at", "account", "author", "short_body"]
     search_fields = ["body", "account__name", "account__external_id"]
     list_select_related = ["account", "author"]
+    ordering = ["-id"]  # newest first, along the primary key
     autocomplete_fields = ["account", "task"]
     fields = ["account", "task", "body"]
 

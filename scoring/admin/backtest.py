@@ -1,11 +1,16 @@
 """The scoring model admin's backtest and what-if pages (``ScoringModelAdmin`` routes to
 these): the backtest report with its charts, weights fitted to the history and saved as
 a draft, and, before a draft is activated, its band moves over the whole book beside a
-backtest of the active version and of the draft."""
+backtest of the active version and of the draft.
+
+Both run over the whole book, so the form starts a job on the workers
+(``scoring.analysis.jobs``) and the page shows it: its progress, polled with htmx, then
+its report."""
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -16,16 +21,22 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from scoring import charts
 from scoring.admin.common import draft_or_back
-from scoring.analysis.backtest import DEFAULT_HORIZON, BacktestReport, backtest_run
-from scoring.analysis.suggest import backtest_draft_create, backtest_suggest
-from scoring.analysis.whatif import book_band_moves
+from scoring.analysis.backtest import DEFAULT_HORIZON, BacktestReport
+from scoring.analysis.jobs import (
+    analysis_job_start,
+    analysis_params,
+    backtest_job_result,
+    whatif_blockers,
+    whatif_job_result,
+)
+from scoring.analysis.suggest import backtest_draft_create
 from scoring.errors import ScoringError
 from scoring.formatting import format_score
-from scoring.models import ScoringModel
-from scoring.validation import components_with_bad_params
+from scoring.models import AnalysisJob, ScoringModel
 
 # Curves of successive as-of dates, oldest first.
 CURVE_COLORS = ["#94a3b8", "#0ea5e9", "#6366f1", "#16a34a", "#d97706", "#dc2626"]
@@ -67,13 +78,14 @@ class BacktestForm(forms.Form):
             )
         return dates
 
-    def params(self) -> dict:
+    def params(self, *, suggest: bool = False) -> dict:
         data = self.cleaned_data
-        return {
-            "dates": data["as_of"] or None,  # None: the defaults, less those without history
-            "horizon_days": data["horizon"],
-            "segment": data["segment"],
-        }
+        return analysis_params(
+            dates=data["as_of"] or None,  # None: the defaults, less those without history
+            horizon_days=data["horizon"],
+            segment=data["segment"],
+            suggest=suggest,
+        )
 
 
 def _form(data) -> BacktestForm:
@@ -81,10 +93,17 @@ def _form(data) -> BacktestForm:
     return BacktestForm(bound, initial={"horizon": DEFAULT_HORIZON})
 
 
-def _params(form: BacktestForm) -> dict:
-    if form.is_bound:
-        return form.params()
-    return {"dates": None, "horizon_days": DEFAULT_HORIZON, "segment": ""}
+def _form_of(job: AnalysisJob) -> BacktestForm:
+    """The form as the job was started, to start it again or change it."""
+    return BacktestForm(initial=_query(job.params))
+
+
+def _query(params: dict) -> dict:
+    return {
+        "as_of": " ".join(params["dates"] or []),
+        "horizon": params["horizon_days"],
+        "segment": params["segment"],
+    }
 
 
 def report_context(report: BacktestReport) -> dict:
@@ -149,54 +168,173 @@ def _context(model_admin, request, model: ScoringModel, title: str) -> dict:
     }
 
 
-def backtest_view(model_admin, request: HttpRequest, object_id: int) -> HttpResponse:
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+def _start(
+    model_admin,
+    request: AuthenticatedHttpRequest,
+    *,
+    kind: str,
+    model: ScoringModel,
+    form: BacktestForm,
+) -> HttpResponse | None:
+    """Start the job the valid ``form`` asks for (or find the one already running) and
+    go to it; None, with the form holding the error, when the service refuses."""
+    try:
+        job, created = analysis_job_start(
+            kind=kind,
+            model=model,
+            params=form.params(suggest=bool(request.POST.get("suggest"))),
+            requested_by=request.user,
+        )
+    except ScoringError as exc:
+        form.add_error(None, str(exc))
+        return None
+    if not created:
+        model_admin.message_user(
+            request,
+            f"{job.get_kind_display()} {job.pk} with these parameters is already under way: "
+            "here it is.",
+            messages.INFO,
+        )
+    url = reverse(
+        "admin:scoring_scoringmodel_whatif"
+        if kind == AnalysisJob.Kind.WHATIF
+        else "admin:scoring_scoringmodel_backtest",
+        args=[model.pk],
+    )
+    return HttpResponseRedirect(f"{url}?job={job.pk}")
+
+
+def _form_or_start(
+    model_admin,
+    request: AuthenticatedHttpRequest,
+    *,
+    kind: str,
+    model: ScoringModel,
+    job: AnalysisJob | None,
+) -> tuple[BacktestForm, HttpResponse | None]:
+    """The page's form; a valid POST of it starts the job and answers the redirect."""
+    if request.method != "POST":
+        return (_form_of(job) if job else _form(request.GET)), None
+    form = BacktestForm(request.POST)
+    if not form.is_valid():
+        return form, None
+    return form, _start(model_admin, request, kind=kind, model=model, form=form)
+
+
+def _chosen_job(request: HttpRequest, model: ScoringModel, kind: str) -> AnalysisJob | None:
+    job_id = request.GET.get("job", "")
+    if not job_id.isdigit():
+        return None
+    return get_object_or_404(
+        AnalysisJob.objects.select_related("requested_by"), pk=job_id, model=model, kind=kind
+    )
+
+
+def _recent(model: ScoringModel, kind: str) -> list[AnalysisJob]:
+    return list(
+        AnalysisJob.objects.filter(model=model, kind=kind)
+        .select_related("requested_by")
+        .order_by("-id")[:5]
+    )
+
+
+def job_context(job: AnalysisJob) -> dict:
+    """What the job panel shows: progress while it runs, the error, or the report."""
+    context: dict = {
+        "job": job,
+        "job_url": reverse("admin:scoring_scoringmodel_analysis_job", args=[job.model_id, job.pk]),
+        "job_query": urlencode(_query(job.params)),
+    }
+    if job.kind == AnalysisJob.Kind.BACKTEST and (result := backtest_job_result(job)):
+        context.update(report_context(result.report))
+        context["suggestion"] = result.suggestion
+        context["suggestion_error"] = result.suggestion_error
+    elif job.kind == AnalysisJob.Kind.WHATIF and (whatif := whatif_job_result(job)):
+        context.update(
+            moves=whatif.moves,
+            active=whatif.active,
+            error=whatif.error,
+            comparison=_comparison(whatif.active_report, whatif.draft_report)
+            if whatif.draft_report
+            else None,
+        )
+    return context
+
+
+def analysis_job_view(
+    model_admin, request: HttpRequest, object_id: int, job_id: int
+) -> HttpResponse:
+    """The job panel alone: what the page polls while the job runs."""
     model = get_object_or_404(ScoringModel, pk=object_id)
     if not model_admin.has_view_permission(request, model):
         raise PermissionDenied
-    form = _form(request.GET)
+    job = get_object_or_404(
+        AnalysisJob.objects.select_related("requested_by"), pk=job_id, model=model
+    )
+    context = {
+        "original": model,
+        "can_create_draft": model_admin.has_add_permission(request),
+        "recent": _recent(model, job.kind),
+        **job_context(job),
+    }
+    return TemplateResponse(request, "admin/scoring/analysis_job.html", context)
+
+
+# --- Backtest ----------------------------------------------------------------------------------
+
+
+def backtest_view(model_admin, request: AuthenticatedHttpRequest, object_id: int) -> HttpResponse:
+    model = get_object_or_404(ScoringModel, pk=object_id)
+    if not model_admin.has_view_permission(request, model):
+        raise PermissionDenied
+    kind = AnalysisJob.Kind.BACKTEST
+    job = _chosen_job(request, model, kind)
+    form, started = _form_or_start(model_admin, request, kind=kind, model=model, job=job)
+    if started:
+        return started
     context = _context(model_admin, request, model, f"Backtest {model}")
-    context.update(form=form, can_create_draft=model_admin.has_add_permission(request))
-    if not form.is_bound or form.is_valid():
-        params = _params(form)
-        try:
-            report = backtest_run(model=model, **params)
-        except ScoringError as exc:
-            context["error"] = str(exc)
-        else:
-            context.update(report_context(report))
-            context["query"] = request.GET.urlencode()
-            if request.GET.get("suggest") and model.kind == ScoringModel.Kind.WEIGHTED:
-                try:
-                    context["suggestion"] = backtest_suggest(report=report)
-                except ScoringError as exc:
-                    context["suggestion_error"] = str(exc)
+    context.update(
+        form=form,
+        can_create_draft=model_admin.has_add_permission(request),
+        recent=_recent(model, kind),
+    )
+    if job:
+        context.update(job_context(job))
     return TemplateResponse(request, "admin/scoring/scoringmodel/backtest.html", context)
 
 
 def backtest_draft_view(model_admin, request: HttpRequest, object_id: int) -> HttpResponse:
-    """Fit the suggestion again with the page's parameters and save it as a draft."""
+    """Save the suggestion of a finished backtest job as a draft."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
     model = get_object_or_404(ScoringModel, pk=object_id)
     back = reverse("admin:scoring_scoringmodel_backtest", args=[model.pk])
-    form = _form(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                model_admin.message_user(request, error, messages.ERROR)
+    job_id = request.POST.get("job", "")
+    job = (
+        AnalysisJob.objects.filter(pk=job_id, model=model, kind=AnalysisJob.Kind.BACKTEST).first()
+        if job_id.isdigit()
+        else None
+    )
+    result = backtest_job_result(job) if job else None
+    if job is None or result is None or result.suggestion is None:
+        model_admin.message_user(
+            request,
+            "Choose a finished backtest with suggested weights to make a draft of them.",
+            messages.ERROR,
+        )
         return HttpResponseRedirect(back)
-    params = form.params()
     try:
-        report = backtest_run(model=model, **params)
-        result = backtest_suggest(report=report)
         draft = backtest_draft_create(
-            model=model, result=result, horizon_days=params["horizon_days"]
+            model=model, result=result.suggestion, horizon_days=job.params["horizon_days"]
         )
     except ScoringError as exc:
         model_admin.message_user(request, str(exc), messages.ERROR)
-        return HttpResponseRedirect(back)
+        return HttpResponseRedirect(f"{back}?job={job.pk}")
     model_admin.log_addition(request, draft, [{"added": {"name": "version", "object": str(draft)}}])
     model_admin.message_user(
         request,
@@ -207,7 +345,10 @@ def backtest_draft_view(model_admin, request: HttpRequest, object_id: int) -> Ht
     return HttpResponseRedirect(reverse("admin:scoring_scoringmodel_change", args=[draft.pk]))
 
 
-def whatif_view(model_admin, request: HttpRequest, object_id: int) -> HttpResponse:
+# --- What-if -----------------------------------------------------------------------------------
+
+
+def whatif_view(model_admin, request: AuthenticatedHttpRequest, object_id: int) -> HttpResponse:
     model = draft_or_back(
         model_admin,
         request,
@@ -216,36 +357,19 @@ def whatif_view(model_admin, request: HttpRequest, object_id: int) -> HttpRespon
     )
     if isinstance(model, HttpResponse):
         return model
-    form = _form(request.GET)
+    kind = AnalysisJob.Kind.WHATIF
+    job = _chosen_job(request, model, kind)
     context = _context(model_admin, request, model, f"What-if: {model} on the whole book")
-    context.update(form=form)
-    if model_admin_errors := _blocking_errors(model):
-        context["blocked"] = model_admin_errors
+    if blocked := whatif_blockers(model=model):
+        context["blocked"] = blocked
         return TemplateResponse(request, "admin/scoring/scoringmodel/whatif.html", context)
-    context["moves"] = book_band_moves(model=model)
-    active = ScoringModel.objects.filter(key=model.key, status=ScoringModel.Status.ACTIVE).first()
-    context["active"] = active
-    if not form.is_bound or form.is_valid():
-        params = _params(form)
-        try:
-            draft_report = backtest_run(model=model, **params)
-            active_report = backtest_run(model=active, **params) if active else None
-        except ScoringError as exc:
-            context["error"] = str(exc)
-        else:
-            context["comparison"] = _comparison(active_report, draft_report)
-            context["draft_report"] = draft_report
-            context["active_report"] = active_report
+    form, started = _form_or_start(model_admin, request, kind=kind, model=model, job=job)
+    if started:
+        return started
+    context.update(form=form, recent=_recent(model, kind))
+    if job:
+        context.update(job_context(job))
     return TemplateResponse(request, "admin/scoring/scoringmodel/whatif.html", context)
-
-
-def _blocking_errors(model: ScoringModel) -> str:
-    broken = components_with_bad_params(model=model)
-    if broken:
-        return "Fix the parameters of " + ", ".join(broken) + " to compare the draft."
-    if not model.components.exists():
-        return "The draft has no components yet."
-    return ""
 
 
 def _comparison(active: BacktestReport | None, draft: BacktestReport) -> list[dict]:

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.html import format_html_join
 
+from accounts.admin_filters import input_filter
 from accounts.pagination import BookPaginator
 from scoring.admin.common import ReadOnlyAdmin
 from scoring.models import CsmSentiment, Metric, ScoringComponent, Signal
@@ -83,10 +84,9 @@ class SignalAdmin(admin.ModelAdmin):
 
     list_display = ["account", "metric", "value", "timestamp", "source", "client_id"]
     list_select_related = ["account", "metric"]
-    list_filter = ["metric"]
+    list_filter = ["metric", ("timestamp", admin.DateFieldListFilter)]
     search_fields = ["account__external_id", "client_id"]
     search_help_text = "An account's external id or a signal's client id (exact)."
-    date_hierarchy = "timestamp"
     # The table is the largest in the database: no second count, newest rows by id.
     show_full_result_count = False
     paginator = BookPaginator
@@ -116,9 +116,12 @@ class CsmSentimentAdmin(ReadOnlyAdmin):
 
     list_display = ["account", "value", "author", "short_note", "created_at"]
     list_select_related = ["account", "author"]
-    list_filter = ["value"]
+    list_filter = [
+        input_filter(title="value (1–5)", parameter_name="value", lookup="value"),
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["account__external_id", "account__name", "note"]
-    date_hierarchy = "created_at"
+    ordering = ["-id"]  # newest first, along the primary key
 
     @admin.display(description="Note")
     def short_note(self, sentiment: CsmSentiment) -> str:

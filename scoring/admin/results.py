@@ -23,9 +23,8 @@ class HealthScoreAdmin(ReadOnlyAdmin):
         "computed_at",
     ]
     list_select_related = ["account", "model", "band"]
-    list_filter = ["model"]
+    list_filter = ["model", ("computed_at", admin.DateFieldListFilter)]
     search_fields = ["account__external_id", "account__name"]
-    date_hierarchy = "computed_at"
     show_full_result_count = False
     paginator = BookPaginator
     ordering = ["-id"]
@@ -138,9 +137,13 @@ class ScoreEventAdmin(ReadOnlyAdmin):
         "claimed_at",
     ]
     list_select_related = ["account", "from_band", "to_band", "health_score__model"]
-    list_filter = ["kind", ("claimed_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "kind",
+        ("claimed_at", admin.EmptyFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["account__external_id", "account__name"]
-    date_hierarchy = "created_at"
+    ordering = ["-id"]  # newest first, along the primary key
     show_full_result_count = False
     paginator = BookPaginator
 

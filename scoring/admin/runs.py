@@ -1,4 +1,5 @@
-"""Recomputes: the runs and their chunks (read-only), and the form that starts one."""
+"""Recomputes: the runs and their chunks (read-only), and the form that starts one;
+backtest and what-if jobs (read-only: their pages start them)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
+from django.utils.html import format_html
 
+from accounts.admin_filters import input_filter
 from accounts.http import AuthenticatedHttpRequest
 from scoring.admin.common import ADMIN_CSS, ReadOnlyAdmin
 from scoring.errors import ScoringError
 from scoring.forms import RecomputeForm
-from scoring.models import ScoringModel, ScoringRun, ScoringRunChunk
+from scoring.models import AnalysisJob, ScoringModel, ScoringRun, ScoringRunChunk
 from scoring.services import scoring_run_create, scoring_run_start
 from scoring.tasks import scoring_run_dispatch
 
@@ -60,7 +63,12 @@ class ScoringRunAdmin(ReadOnlyAdmin):
         "duration_display",
         "created_at",
     ]
-    list_filter = ["status", "scope", "trigger"]
+    list_filter = [
+        "status",
+        "scope",
+        input_filter(title="trigger (exact)", parameter_name="trigger", lookup="trigger"),
+    ]
+    ordering = ["-id"]  # newest first, along the primary key
     list_select_related = ["account"]
     inlines = [ChunkInline]
     fields = [
@@ -223,3 +231,42 @@ def _run_level(run: ScoringRun) -> int:
     if run.errors:
         return messages.WARNING
     return messages.SUCCESS
+
+
+@admin.register(AnalysisJob)
+class AnalysisJobAdmin(ReadOnlyAdmin):
+    """Backtests and what-ifs, as the workers ran them. Started from a version's
+    Backtest or What-if page, which shows each with its report."""
+
+    list_display = ["id", "kind", "model", "status", "progress", "requested_by", "created_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["model", "requested_by"]
+    fields = [
+        "kind",
+        "model",
+        "report",
+        "params",
+        "status",
+        "stage",
+        "progress",
+        "attempts",
+        "trigger",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "error",
+    ]
+
+    @admin.display(description="Progress")
+    def progress(self, job: AnalysisJob) -> str:
+        return f"{job.progress_pct} % ({job.done} / {job.total})"
+
+    @admin.display(description="Page")
+    def report(self, job: AnalysisJob) -> str:
+        name = "whatif" if job.kind == AnalysisJob.Kind.WHATIF else "backtest"
+        url = reverse(f"admin:scoring_scoringmodel_{name}", args=[job.model_id])
+        return format_html(
+            '<a href="{}?job={}">{} {}</a>', url, job.pk, job.get_kind_display(), job.pk
+        )

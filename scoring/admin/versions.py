@@ -285,6 +285,11 @@ class ScoringModelAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(partial(backtest.whatif_view, self)),
                 name="{}_{}_whatif".format(*info),
             ),
+            path(
+                "<int:object_id>/analysis/<int:job_id>/",
+                self.admin_site.admin_view(partial(backtest.analysis_job_view, self)),
+                name="{}_{}_analysis_job".format(*info),
+            ),
             *super().get_urls(),
         ]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Min, Q, QuerySet
@@ -40,6 +41,9 @@ MIN_CLASS = 5  # churned and staying accounts needed for a meaningful AUC
 DEFAULT_AGES = (90, 60, 30)  # default as-of dates: this many days before today
 DEFAULT_HORIZON = 90
 NO_BAND = "No band"
+
+# Told (accounts done, accounts in all) as a long analysis goes: scoring.analysis.jobs.
+Progress = Callable[[int, int], None]
 
 
 # --- Backtests ------------------------------------------------------------------------------
@@ -144,6 +148,24 @@ def backtest_population(
     return accounts
 
 
+def backtest_check(
+    *, dates: list[dt.date] | None, horizon_days: int, segment: str, today: dt.date
+) -> None:
+    """The parameters of a backtest, or a ScoringError that says which is wrong."""
+    if horizon_days < 1:
+        raise ScoringError("The horizon must be at least 1 day.")
+    if segment and segment not in Account.Segment.values:
+        raise ScoringError(
+            f"Unknown segment {segment!r}; choose one of {', '.join(Account.Segment.values)}."
+        )
+    future = sorted(d for d in set(dates or []) if d >= today)
+    if future:
+        raise ScoringError(
+            f"As-of dates must be in the past: {', '.join(f'{d:%Y-%m-%d}' for d in future)} "
+            "is not before today."
+        )
+
+
 def backtest_run(
     *,
     model: ScoringModel,
@@ -151,23 +173,20 @@ def backtest_run(
     horizon_days: int = DEFAULT_HORIZON,
     segment: str = "",
     today: dt.date | None = None,
+    chunk_size: int = CHUNK,
+    progress: Progress | None = None,
+    keep_samples: bool = True,
 ) -> BacktestReport:
-    """Score the customers of each date as of that date and compare with who churned."""
-    if horizon_days < 1:
-        raise ScoringError("The horizon must be at least 1 day.")
-    if segment and segment not in Account.Segment.values:
-        raise ScoringError(
-            f"Unknown segment {segment!r}; choose one of {', '.join(Account.Segment.values)}."
-        )
+    """Score the customers of each date as of that date and compare with who churned.
+
+    ``progress(done, total)`` is called before the first chunk and after each one, with
+    the accounts scored so far of all the dates' customers. ``keep_samples=False``
+    leaves ``report.samples`` empty (only a fit of weights needs them: one per account
+    and date)."""
     today = today or timezone.localdate()
+    backtest_check(dates=dates, horizon_days=horizon_days, segment=segment, today=today)
     chosen = bool(dates)
     dates = sorted(set(dates or default_dates(today=today)))
-    future = [d for d in dates if d >= today]
-    if future:
-        raise ScoringError(
-            f"As-of dates must be in the past: {', '.join(f'{d:%Y-%m-%d}' for d in future)} "
-            "is not before today."
-        )
     lost, lost_message = compacted_dates(model=model, dates=dates)
     if lost and (chosen or len(lost) == len(dates)):
         raise ScoringError(lost_message)
@@ -204,6 +223,12 @@ def backtest_run(
             "longest roll-up window of the model."
         )
         dates = [d for d in dates if d not in short]
+    done, total = 0, 0
+    if progress:
+        total = sum(
+            backtest_population(model=model, day=day, segment=segment).count() for day in dates
+        )
+        progress(done, total)
     for index, day in enumerate(dates):
         point = BacktestPoint(date=day, horizon_days=horizon_days)
         report.points.append(point)
@@ -225,18 +250,24 @@ def backtest_run(
             continue
         ids = sorted(population)
         samples: list[Sample] = []
-        for start in range(0, len(ids), CHUNK):
+        for start in range(0, len(ids), chunk_size):
+            chunk = ids[start : start + chunk_size]
             for account_id, score, band_id, _, breakdown in score_rows_as_of(
-                model=model, account_ids=ids[start : start + CHUNK], as_of=as_of
+                model=model, account_ids=chunk, as_of=as_of
             ):
                 if score is None:
                     continue
                 churned_at = population[account_id]
                 label = 0 if is_customer(churned_at, on=end) else 1
                 samples.append(Sample(account_id, index, score, band_id, label, breakdown))
+            done += len(chunk)
+            if progress:
+                # Customers who joined since the count: the total follows what was scored.
+                progress(done, max(done, total))
         point.scored = len(samples)
         point.churned = sum(s.label for s in samples)
-        report.samples.extend(samples)
+        if keep_samples:
+            report.samples.extend(samples)
         if not samples:
             point.problems.append(_history_problem(metric_ids=metric_ids, day=day, as_of=as_of))
             continue

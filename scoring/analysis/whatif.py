@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.selectors import customers_q
 from scoring import sql
+from scoring.analysis.backtest import Progress
 from scoring.analysis.preview import NO_BAND, NOT_SCORED, BandMoves, band_matrix
 from scoring.applicability import ModelFilter
 from scoring.models import ScoringModel
@@ -40,18 +41,25 @@ class BookMoves(BandMoves):
 
 
 def book_band_moves(
-    *, model: ScoringModel, as_of: dt.datetime | None = None, chunk_size: int | None = None
+    *,
+    model: ScoringModel,
+    as_of: dt.datetime | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
 ) -> BookMoves:
-    """Band now → band with ``model`` for every account it would score once active."""
+    """Band now → band with ``model`` for every account it would score once active;
+    ``progress(done, total)`` is told the customers counted after each chunk."""
     as_of = as_of or timezone.now()
     rivals = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).exclude(key=model.key)
     scorer = Scorer(models=[model], choice=[ModelFilter.of(m) for m in [model, *rivals]])
     pairs: dict[tuple[str, str | None, int | None], list[float]] = {}
     bands = {b.pk: b for b in model.bands.all()}
     accounts = Account.objects.filter(customers_q(on=as_of.date()))
-    for first_id, last_id, _ in sql.id_ranges(
-        accounts, chunk_size or settings.VITALS_RECOMPUTE_CHUNK_SIZE
-    ):
+    ranges = sql.id_ranges(accounts, chunk_size or settings.VITALS_RECOMPUTE_CHUNK_SIZE)
+    done, total = 0, sum(count for *_, count in ranges)
+    if progress:
+        progress(done, total)
+    for first_id, last_id, size in ranges:
         with transaction.atomic():
             with (
                 connection.cursor() as cursor,
@@ -76,6 +84,9 @@ def book_band_moves(
                     slot[2] += compared
             # Nothing of the above is meant to last.
             transaction.set_rollback(True)
+        done += size
+        if progress:
+            progress(done, total)
 
     moves: Counter[tuple[str, str]] = Counter()
     colors: dict[str, str | None] = {}

@@ -3,6 +3,7 @@
 - ``metrics``: metrics, the signals that record them, CSM sentiment;
 - ``configuration``: scoring model versions, their components and bands, grade scale;
 - ``runs``: recomputes and their chunks;
+- ``jobs``: backtests and what-ifs run on the workers, with progress and report;
 - ``results``: health score history, the latest health per account, score events;
 - ``retention``: how long history and signals are kept, and the compactions applying it;
 - ``figures``: the book's counts and ARR kept by database triggers for the pages.
@@ -17,6 +18,7 @@ Import from here: ``from scoring.models import HealthScore``.
 
 from scoring.models.configuration import Band, GradeScale, ScoringComponent, ScoringModel
 from scoring.models.figures import BookFigure, ScoreFigure
+from scoring.models.jobs import AnalysisJob
 from scoring.models.metrics import (
     CsmSentiment,
     Metric,
@@ -31,6 +33,7 @@ from scoring.models.runs import ScoringRun, ScoringRunChunk
 
 __all__ = [
     "AccountHealth",
+    "AnalysisJob",
     "Band",
     "BookFigure",
     "CompactionRun",

@@ -20,11 +20,12 @@ from scoring.analysis.asof import (
     scoring_model_resolve,
 )
 from scoring.analysis.backtest import backtest_run
+from scoring.analysis.jobs import analysis_job_run
 from scoring.analysis.preview import preview_summarise, scoring_model_preview
 from scoring.analysis.suggest import backtest_suggest
 from scoring.analysis.whatif import book_band_moves
 from scoring.errors import ScoringError
-from scoring.models import ScoringModel
+from scoring.models import AnalysisJob, ScoringModel
 from scoring.services import (
     scoring_model_activate,
     scoring_model_new_version,
@@ -275,13 +276,24 @@ def ada_admin(ada, client_as):
     return client_as(ada)
 
 
+def start_and_run(client, url: str, data: dict) -> str:
+    """Submit a backtest or what-if form, run the job it started here (as a worker
+    would), and return the page of the job."""
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()
+    job = AnalysisJob.objects.get(pk=response["Location"].split("job=")[1])
+    assert job.status == AnalysisJob.Status.PENDING
+    assert analysis_job_run(job_id=job.pk) is True
+    return client.get(response["Location"]).content.decode()
+
+
 def test_an_admin_reads_the_backtest_with_its_charts(book, ada_admin):
     change = ada_admin.get(reverse("admin:scoring_scoringmodel_change", args=[book.pk]))
     url = reverse("admin:scoring_scoringmodel_backtest", args=[book.pk])
     assert url in change.content.decode()
-    page = ada_admin.get(url, {"as_of": f"{AS_OF}", "horizon": "30", "segment": ""})
-    html = page.content.decode()
-    assert page.status_code == 200
+    assert 'method="post"' in ada_admin.get(url).content.decode()
+    html = start_and_run(ada_admin, url, {"as_of": f"{AS_OF}", "horizon": "30", "segment": ""})
+    assert 'data-status="succeeded"' in html
     assert "<strong>0.850</strong>" in html
     assert html.count("<svg") >= 4  # ROC, two bar charts, component bars
     assert "45.5 %" in html  # 5 of 11 churned
@@ -289,22 +301,42 @@ def test_an_admin_reads_the_backtest_with_its_charts(book, ada_admin):
 
 def test_the_admin_suggestion_becomes_a_draft_in_one_press(book, ada_admin):
     url = reverse("admin:scoring_scoringmodel_backtest", args=[book.pk])
-    page = ada_admin.get(url, {"as_of": f"{AS_OF}", "horizon": "30", "segment": "", "suggest": "1"})
-    assert 'id="suggestion-table"' in page.content.decode()
+    html = start_and_run(
+        ada_admin,
+        url,
+        {"as_of": f"{AS_OF}", "horizon": "30", "segment": "", "suggest": "Run and suggest"},
+    )
+    assert 'id="suggestion-table"' in html
+    job = AnalysisJob.objects.get()
+    assert f'name="job" value="{job.pk}"' in html
     response = ada_admin.post(
-        reverse("admin:scoring_scoringmodel_backtest_draft", args=[book.pk]),
-        {"as_of": f"{AS_OF}", "horizon": "30", "segment": ""},
+        reverse("admin:scoring_scoringmodel_backtest_draft", args=[book.pk]), {"job": job.pk}
     )
     draft = ScoringModel.objects.get(key="health", version=2)
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:scoring_scoringmodel_change", args=[draft.pk])
     assert sum(c.weight for c in draft.components.all()) == Decimal(100)
+    assert "Weights fitted to churn within 30 days" in draft.description
+
+
+def test_a_draft_needs_a_finished_backtest_with_a_suggestion(book, ada_admin):
+    url = reverse("admin:scoring_scoringmodel_backtest", args=[book.pk])
+    start_and_run(ada_admin, url, {"as_of": f"{AS_OF}", "horizon": "30", "segment": ""})
+    response = ada_admin.post(
+        reverse("admin:scoring_scoringmodel_backtest_draft", args=[book.pk]),
+        {"job": AnalysisJob.objects.get().pk},
+        follow=True,
+    )
+    assert "Choose a finished backtest with suggested weights" in response.content.decode()
+    assert not ScoringModel.objects.filter(key="health", version=2).exists()
 
 
 def test_the_backtest_form_names_a_bad_date(book, ada_admin):
     url = reverse("admin:scoring_scoringmodel_backtest", args=[book.pk])
-    page = ada_admin.get(url, {"as_of": "2026-13-01", "horizon": "30", "segment": ""})
+    page = ada_admin.post(url, {"as_of": "2026-13-01", "horizon": "30", "segment": ""})
+    assert page.status_code == 200
     assert "&#x27;2026-13-01&#x27; is not a date (YYYY-MM-DD)." in page.content.decode()
+    assert not AnalysisJob.objects.exists()
 
 
 def test_people_outside_the_admin_cannot_backtest(book, client_as):
@@ -314,7 +346,7 @@ def test_people_outside_the_admin_cannot_backtest(book, client_as):
     assert reverse("admin:login") in response["Location"]
     response = client_as(csm).post(
         reverse("admin:scoring_scoringmodel_backtest_draft", args=[book.pk]),
-        {"as_of": f"{AS_OF}", "horizon": "30", "segment": ""},
+        {"job": "1"},
     )
     assert response.status_code == 302
     assert not ScoringModel.objects.filter(key="health", version=2).exists()
@@ -344,9 +376,11 @@ def test_the_whole_book_what_if_counts_what_a_preview_of_every_account_shows(boo
     assert moves.band_moves == sample.band_moves
     assert moves.average_change == pytest.approx(sample.average_change)
 
-    page = ada_admin.get(reverse("admin:scoring_scoringmodel_whatif", args=[draft.pk]))
-    html = page.content.decode()
-    assert page.status_code == 200
+    html = start_and_run(
+        ada_admin,
+        reverse("admin:scoring_scoringmodel_whatif", args=[draft.pk]),
+        {"as_of": "", "horizon": "90", "segment": ""},
+    )
     assert 'id="book-matrix"' in html and 'id="whatif-comparison"' in html
     assert f'<strong id="whatif-band-moves">{moves.band_moves}</strong>' in html
 

@@ -10,9 +10,16 @@ from django.core.management.base import CommandError
 from accounts.models import Account
 from config.commands import ParagraphHelpCommand
 from scoring.analysis.asof import scoring_model_resolve
-from scoring.analysis.backtest import DEFAULT_AGES, DEFAULT_HORIZON, BacktestReport, backtest_run
-from scoring.analysis.suggest import CalibrationReport, backtest_draft_create, backtest_suggest
+from scoring.analysis.backtest import DEFAULT_AGES, DEFAULT_HORIZON, BacktestReport
+from scoring.analysis.jobs import (
+    analysis_job_start,
+    analysis_job_wait,
+    analysis_params,
+    backtest_job_result,
+)
+from scoring.analysis.suggest import CalibrationReport, backtest_draft_create
 from scoring.errors import ScoringError
+from scoring.models import AnalysisJob
 
 HELP = f"""Score the accounts as they stood at past dates and compare with who churned.
 
@@ -74,14 +81,32 @@ class Command(ParagraphHelpCommand):
     def handle(self, *args, model, dates, horizon, segment, suggest, create_draft, **options):
         try:
             version = scoring_model_resolve(ref=model)
-            report = backtest_run(model=version, dates=dates, horizon_days=horizon, segment=segment)
-            self._write_report(report)
+            # The admin's job, run here: the same parameters, progress and stored report
+            # (one running already, on a worker, is waited for instead).
+            job, _ = analysis_job_start(
+                kind=AnalysisJob.Kind.BACKTEST,
+                model=version,
+                params=analysis_params(
+                    dates=dates,
+                    horizon_days=horizon,
+                    segment=segment,
+                    suggest=suggest or create_draft,
+                ),
+                trigger="command",
+                dispatch=False,
+            )
+            job = analysis_job_wait(job_id=job.pk)
+            result = backtest_job_result(job)
+            if result is None:
+                raise CommandError(f"Backtest {job.pk} failed: {job.error}")
+            self._write_report(result.report)
             if suggest or create_draft:
-                result = backtest_suggest(report=report)
-                self._write_suggestion(result)
+                if result.suggestion is None:
+                    raise CommandError(result.suggestion_error)
+                self._write_suggestion(result.suggestion)
                 if create_draft:
                     draft = backtest_draft_create(
-                        model=version, result=result, horizon_days=horizon
+                        model=version, result=result.suggestion, horizon_days=horizon
                     )
                     self.stdout.write(
                         self.style.SUCCESS(

@@ -51,7 +51,14 @@ from django.utils import timezone
 from accounts.models import User
 from config.tasking import TRANSIENT, each, send_on_commit
 from scoring.analysis import reports
-from scoring.analysis.backtest import BacktestReport, Progress, backtest_check, backtest_run
+from scoring.analysis.asof import compacted_dates
+from scoring.analysis.backtest import (
+    BacktestReport,
+    Progress,
+    backtest_check,
+    backtest_run,
+    default_dates,
+)
 from scoring.analysis.suggest import CalibrationReport, backtest_suggest
 from scoring.analysis.whatif import BookMoves, book_band_moves
 from scoring.errors import ScoringError
@@ -103,12 +110,20 @@ def whatif_blockers(*, model: ScoringModel) -> str:
 
 
 def _check(*, kind: str, model: ScoringModel, params: dict) -> None:
+    today = timezone.localdate()
+    chosen = _dates(params)
     backtest_check(
-        dates=_dates(params),
+        dates=chosen,
         horizon_days=params["horizon_days"],
         segment=params["segment"],
-        today=timezone.localdate(),
+        today=today,
     )
+    # Dates whose raw signals retention removed are refused before the job starts, as
+    # the run itself would refuse them (backtest_run): chosen ones, or every default one.
+    dates = sorted(set(chosen or default_dates(today=today)))
+    lost, message = compacted_dates(model=model, dates=dates)
+    if lost and (chosen or len(lost) == len(dates)):
+        raise ScoringError(message)
     if kind == Kind.WHATIF:
         if model.status != ScoringModel.Status.DRAFT:
             raise ScoringError(

@@ -391,18 +391,22 @@ def test_the_daily_history_job_makes_partitions_ahead_and_compacts():
 def test_the_backtest_page_says_which_dates_it_can_no_longer_reproduce(client_as, ada):
     from django.urls import reverse
 
+    from scoring.models import AnalysisJob
+
     model = model_with_windows()
     CompactionRun.objects.create(
         started_at=NOW, as_of=NOW, policy="test", signals_cutoff=NOW - dt.timedelta(days=90)
     )
     url = reverse("admin:scoring_scoringmodel_backtest", args=[model.pk])
 
-    page = client_as(ada).get(url, {"as_of": "2026-08-01", "horizon": "30", "segment": ""})
+    page = client_as(ada).post(url, {"as_of": "2026-08-01", "horizon": "30", "segment": ""})
 
+    # Refused on the form, before a job is started.
     html = page.content.decode()
     assert page.status_code == 200
     assert "2026-08-01 can no longer be scored exactly" in html
     assert "retention policy" in html
+    assert not AnalysisJob.objects.exists()
 
 
 @pytest.mark.django_db

@@ -95,12 +95,9 @@ def _band_change(look: Look) -> Verdict:
         return False, "No band change has been recorded for this account.", None, look.context
     before = ev.from_band.name if ev.from_band else ""
     after = ev.to_band.name if ev.to_band else ""
-    context = {
-        "score": format_score(ev.score_after),
-        "band": after,
-        "previous_band": before,
-        "delta": format_delta(ev.delta),
-    }
+    context = matching.band_change_context(
+        score=ev.score_after, to_band=ev.to_band, from_band=ev.from_band, delta=ev.delta
+    )
     if playbook.trigger == t.LEVEL_ENTERED:
         ok = playbook.level_entered(from_level=ev.from_level, to_level=ev.to_level)
     else:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, levels_at_or_worse
 from playbooks.models import Playbook
+from scoring.formatting import format_delta, format_score
 
 T = TypeVar("T")
 
@@ -181,3 +182,15 @@ def renewal_band_q(*, playbook: Playbook, prefix: str = "") -> Q:
 
 def local_today(now: dt.datetime) -> dt.date:
     return timezone.localdate(now)
+
+
+def band_change_context(*, score, to_band, from_band, delta) -> dict[str, str]:
+    """The placeholders a band change gives its playbook's texts. A first score has no
+    band before it and no change: they read "Not scored" and "first score", as the
+    pages say, rather than leave a hole in the sentence."""
+    return {
+        "score": format_score(score),
+        "band": to_band.name if to_band is not None else "",
+        "previous_band": from_band.name if from_band is not None else "Not scored",
+        "delta": format_delta(delta) or "first score",
+    }

@@ -400,3 +400,24 @@ def test_a_delivery_step_executed_twice_delivers_once(usage, book, receiver):
     delivery_attempt(delivery_id=delivery.pk, now=NOW)
 
     assert len(receiver.received) == 1
+
+
+def test_a_first_score_reads_not_scored_and_first_score_in_the_texts():
+    """An account's first score has no band before it and no change: the sentence of a
+    task reads whole ("moved from Not scored to At-risk (score 30.0, first score)")."""
+    from types import SimpleNamespace
+
+    from playbooks.matching import band_change_context
+
+    at_risk = SimpleNamespace(name="At-risk")
+    first = band_change_context(score=30.0, to_band=at_risk, from_band=None, delta=None)
+    assert first == {
+        "score": "30.0",
+        "band": "At-risk",
+        "previous_band": "Not scored",
+        "delta": "first score",
+    }
+    later = band_change_context(
+        score=30.0, to_band=at_risk, from_band=SimpleNamespace(name="Healthy"), delta=-60.0
+    )
+    assert (later["previous_band"], later["delta"]) == ("Healthy", "−60.0")

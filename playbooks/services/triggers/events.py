@@ -24,7 +24,6 @@ from playbooks.models import Playbook
 from playbooks.services.closing import work_close_on_recovery
 from playbooks.services.outbound import score_event_webhooks_enqueue
 from playbooks.services.triggers.runs import Candidate, TriggerResult, active_playbooks, runs_create
-from scoring.formatting import format_delta, format_score
 from scoring.models import HealthScore, ScoreEvent
 
 
@@ -161,12 +160,12 @@ def event_candidates(
                     event_key=f"score_event:{ev.pk}",
                     order=(ev.pk,),
                     score_event_id=ev.pk,
-                    context={
-                        "score": format_score(ev.score_after),
-                        "band": ev.to_band.name if ev.to_band is not None else "",
-                        "previous_band": ev.from_band.name if ev.from_band is not None else "",
-                        "delta": format_delta(match.delta),
-                    },
+                    context=matching.band_change_context(
+                        score=ev.score_after,
+                        to_band=ev.to_band,
+                        from_band=ev.from_band,
+                        delta=match.delta,
+                    ),
                     level=match.level,
                 )
             )

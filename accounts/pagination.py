@@ -31,8 +31,16 @@ class BookPaginator(Paginator):
     # (the planner misjudged the filters): the count is then the limit, a floor.
     count_prefix = ""
 
+    def __init__(self, object_list, per_page, *args, known_count: int | None = None, **kwargs):
+        """``known_count``: the list's size where the caller knows it exactly without
+        counting (the book's figures know how many accounts a user sees)."""
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.known_count = known_count
+
     @cached_property
     def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         limit = settings.VITALS_LIST_EXACT_COUNT
         queryset: QuerySet = self.object_list  # type: ignore[assignment]
         # Any rows will do for counting: without the order the planner reads the cheapest.

@@ -25,7 +25,7 @@ from accounts.selectors import (
 from playbooks.context import account_tasks_context
 from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_counts, tasks_due
 from scoring.context import account_health_context, book_context
-from scoring.figures import FutureChurn, book_figures, score_figures
+from scoring.figures import FutureChurn, accounts_seen_count, book_figures, score_figures
 from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_names, sentiments_recent
 
 
@@ -106,10 +106,29 @@ def _filter_query(request: AuthenticatedHttpRequest) -> str:
     return query.urlencode()
 
 
+def _unfiltered_count(
+    request: AuthenticatedHttpRequest, account_filter: AccountFilter
+) -> int | None:
+    """The size of the whole of the user's book, from the book's figures, when the list
+    shows it whole (in any order): exact without counting a large book. None when a
+    filter narrows it (the paginator counts, or estimates, then)."""
+    if account_filter.is_bound:
+        if not account_filter.form.is_valid():
+            return None
+        narrowed = {k: v for k, v in account_filter.form.cleaned_data.items() if v and k != "sort"}
+        if narrowed:
+            return None
+    return accounts_seen_count(user=request.user)
+
+
 @login_required
 def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account_filter = _account_filter(request)
-    paginator = BookPaginator(account_filter.qs, settings.VITALS_ACCOUNTS_PER_PAGE)
+    paginator = BookPaginator(
+        account_filter.qs,
+        settings.VITALS_ACCOUNTS_PER_PAGE,
+        known_count=_unfiltered_count(request, account_filter),
+    )
     page = paginator.get_page(request.GET.get("page"))
     context = {"filter": account_filter, "page": page, "query": _filter_query(request)}
     # htmx swaps in just the results; a history restore (back button after the cache

@@ -550,7 +550,7 @@ def test_a_list_within_the_exact_limit_is_counted_exactly(
 ):
     settings.VITALS_LIST_EXACT_COUNT = 5
     with CaptureQueriesContext(connection) as queries:
-        body = client_as(alice).get(LIST_URL, {"page": 2}).content.decode()
+        body = client_as(alice).get(LIST_URL, {"page": 2, "customer": "active"}).content.decode()
     assert "5 accounts" in body and "about" not in body
     assert "Page 2 of 3" in body
     # The count reads at most one row past the limit, never the whole book.
@@ -562,7 +562,7 @@ def test_a_list_past_the_exact_limit_says_its_count_is_an_estimate(
     client_as, alice, alices_book, two_per_page, settings
 ):
     settings.VITALS_LIST_EXACT_COUNT = 3
-    response = client_as(alice).get(LIST_URL, {"page": 2})
+    response = client_as(alice).get(LIST_URL, {"page": 2, "customer": "active"})
     body = response.content.decode()
     assert listed(response) == ["Cobalt Cafe", "Dynamo Dental"]
     paginator = response.context["page"].paginator
@@ -587,7 +587,22 @@ def test_an_estimate_below_the_rows_counted_reads_as_more_than_the_limit(
         pytest.skip("the embedded database counts exactly")
     settings.VITALS_LIST_EXACT_COUNT = 3
     monkeypatch.setattr("accounts.pagination.estimated_rows", lambda queryset: 1)
-    body = client_as(alice).get(LIST_URL, {"page": 2}).content.decode()
+    body = client_as(alice).get(LIST_URL, {"page": 2, "customer": "active"}).content.decode()
     assert "more than 3 accounts" in body
     assert "Page 2 of more than" in body
     assert "about" not in body
+
+
+@pytest.mark.parametrize("params", [{"page": 2}, {"page": 2, "sort": "-arr"}])
+def test_the_whole_book_is_counted_from_the_figures(
+    client_as, alice, bob, alices_book, two_per_page, settings, params
+):
+    """Unfiltered (in any order), the list's size is the book's figures' sum over the
+    user's scope: exact past the counting limit, with no count of the accounts."""
+    settings.VITALS_LIST_EXACT_COUNT = 3
+    AccountFactory.create_batch(4, owner=bob)  # outside Alice's scope
+    with CaptureQueriesContext(connection) as queries:
+        body = client_as(alice).get(LIST_URL, params).content.decode()
+    assert "5 accounts" in body and "about" not in body and "more than" not in body
+    assert "Page 2 of 3" in body
+    assert count_statements(queries) == []

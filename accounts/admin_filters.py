@@ -23,7 +23,8 @@ class InputFilter(admin.SimpleListFilter):
     lookup = ""
 
     def lookups(self, request, model_admin):
-        # One placeholder choice so that the filter is shown; no query is made.
+        # Django shows a filter only when it has choices: this one entry, which the box's
+        # template does not list, is what makes it appear. Nothing is read for it.
         return [("", "")]
 
     def queryset(self, request, queryset):

@@ -48,6 +48,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import Sum
 
@@ -332,7 +333,9 @@ def trigger_statements(vendor: str) -> tuple[list[str], list[str]]:
         return _postgresql_triggers()
     if vendor == "sqlite":
         return _sqlite_triggers()
-    raise NotImplementedError(f"The book's figures have no triggers for {vendor}.")
+    raise ImproperlyConfigured(
+        f"Vitals runs on PostgreSQL or SQLite; the book's figures have no triggers for {vendor}."
+    )
 
 
 # --- Rebuild -----------------------------------------------------------------------------

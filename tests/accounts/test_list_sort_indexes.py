@@ -21,6 +21,7 @@ from accounts.filters import SORT_LABELS, AccountFilter
 from accounts.models import Account, User
 from accounts.selectors import accounts_visible_to
 from tests.factories import UserFactory
+from tests.plans import plan_of
 
 pytestmark = [
     pytest.mark.django_db,
@@ -60,15 +61,6 @@ def big_book(alice, bob, maggie):
         "manager": maggie,
         "csm": alice,
     }
-
-
-def plan_of(queryset) -> dict:
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        (plan,) = cursor.fetchone()
-    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
 
 def node_types(plan: dict) -> list[str]:

@@ -17,6 +17,7 @@ from accounts.models import Account
 from playbooks.models import Task
 from playbooks.selectors.tasks import QueueCursor, queue_arms, queue_window, section_q
 from tests.factories import AccountFactory
+from tests.plans import plan_of
 
 pytestmark = [
     pytest.mark.django_db,
@@ -42,15 +43,6 @@ def summary(plan: dict) -> str:
         )
         for node, above in nodes(plan)
     )
-
-
-def plan_of(queryset) -> dict:
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        (plan,) = cursor.fetchone()
-    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
 
 @pytest.fixture

@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.TokenRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPagination",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
 }
 # Requests per token; "N/s", "N/min", "N/hour" or "N/day".

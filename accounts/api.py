@@ -7,14 +7,16 @@ reaches that person's accounts and answers 404 for any other, existing or not.
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, renderers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import request_token
+from accounts.export import export_response
 from accounts.filters import AccountApiFilter
 from accounts.models import Account
 from accounts.selectors import account_get_visible_to_token, accounts_visible_to_token
@@ -28,6 +30,7 @@ from accounts.serializers import (
     accounts_upsert,
 )
 from accounts.services import accounts_delete
+from config.api import CSVRenderer
 from config.api_schema import error_responses
 from config.errors import PayloadTooLarge
 
@@ -78,23 +81,64 @@ def _with_url_id(data: object, external_id: str) -> dict:
     return {**data, "external_id": external_id}
 
 
+PAGING = ("cursor", "page", "page_size")
+
+
 @extend_schema(
     tags=["accounts"],
     summary="List accounts",
-    description="The accounts this token reaches, paginated. Filter by the band of their "
-    "latest health score (`band`), segment, owner, renewal date or text; order by name, "
-    "ARR, renewal date, creation or `score`.",
-    responses={200: AccountSerializer(many=True), **error_responses(400, 404)},
+    description="The accounts this token reaches, a page at a time (follow `next`). Filter "
+    "by the band of their latest health score (`band`), level, segment, owner, renewal date "
+    "or text; order by name, ARR, renewal date, creation, `score` or `trend_30d`. With "
+    "`Accept: text/csv` (or `format=csv`) the answer is the whole filtered list as one CSV "
+    "file, in the list's order, streamed as it is read: the columns of the account list's "
+    "export.",
+    parameters=[
+        OpenApiParameter(
+            "format",
+            str,
+            enum=["json", "csv"],
+            description="`csv` for the whole list as a CSV file, as `Accept: text/csv` does "
+            "(no paging parameters then). Default: JSON pages.",
+        )
+    ],
+    responses={
+        (200, "application/json"): AccountSerializer(many=True),
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, description="The whole filtered list, one account a row."
+        ),
+        **error_responses(400, 404),
+    },
 )
 class AccountListView(generics.ListAPIView):
     required_scopes = {"GET": READ}
     serializer_class = AccountSerializer
     filterset_class = AccountApiFilter
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
 
     def get_queryset(self) -> QuerySet[Account]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return Account.objects.none()
         return accounts_visible_to_token(token=request_token(self.request)).select_related("owner")
+
+    def list(self, request: Request, *args, **kwargs):
+        if request.accepted_renderer.format != CSVRenderer.format:
+            return super().list(request, *args, **kwargs)
+        paging = [name for name in PAGING if name in request.query_params]
+        if paging:
+            raise ValidationError(
+                {name: ["A CSV file is the whole list: leave paging out."] for name in paging}
+            )
+        return export_response(self.filter_queryset(self.get_queryset()))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors asked for as CSV are answered in JSON, as every other error is.
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), CSVRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class AccountDetailView(APIView):

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from accounts.export import export_rows
+from accounts.export import export_response
 from accounts.filters import AccountFilter
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
@@ -148,13 +148,8 @@ def account_export(request: AuthenticatedHttpRequest) -> HttpResponse | Streamin
     if account_filter.is_bound and not account_filter.is_valid():
         message = "Cannot export: " + "; ".join(account_filter.error_summary()) + "\n"
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    # Streamed from the database (COPY on PostgreSQL): the first bytes go out at once
-    # and a large book never sits in the worker's memory (accounts/export.py).
-    rows = export_rows(account_filter.qs)
-    stamp = timezone.localdate().isoformat()
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="accounts-{stamp}.csv"'
-    return response
+    # Streamed from the database (COPY on PostgreSQL): accounts/export.py.
+    return export_response(account_filter.qs)
 
 
 @login_required

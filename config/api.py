@@ -1,5 +1,6 @@
 """REST API plumbing shared by every app's API views, set as the defaults in
-settings.REST_FRAMEWORK: the JSON parser, pagination, and a validator for JSON fields.
+settings.REST_FRAMEWORK: the JSON parser, pagination, and a validator for JSON fields;
+and the CSV renderer of the lists that stream a CSV file.
 (Authentication by API token, scopes and the per-token throttle live with the tokens,
 in ``accounts.authentication``; the OpenAPI side in api_schema.py.)
 
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
-from rest_framework import exceptions, pagination, parsers
+from rest_framework import exceptions, pagination, parsers, renderers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
@@ -46,6 +47,19 @@ def json_without_nul(value: Any) -> Any:
             f"May not contain NUL (\\u0000) characters (found at {where or 'the top'})."
         )
     return value
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """``Accept: text/csv`` (or ``?format=csv``) on a list that offers it. The view
+    answers with the file itself, streamed (see ``csv_or_json``); anything else it
+    answers, an error above all, is JSON, as on every other request."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise AssertionError("A CSV list streams its file; errors fall back to JSON.")
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

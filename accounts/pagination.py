@@ -20,6 +20,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from config.keyset import parts_of, read_parts, sort_keys
+
 
 class BookPaginator(Paginator):
     """A paginator whose ``count`` is exact up to a limit and estimated beyond it, with
@@ -31,11 +33,37 @@ class BookPaginator(Paginator):
     # (the planner misjudged the filters): the count is then the limit, a floor.
     count_prefix = ""
 
-    def __init__(self, object_list, per_page, *args, known_count: int | None = None, **kwargs):
+    def __init__(
+        self,
+        object_list,
+        per_page,
+        *args,
+        known_count: int | None = None,
+        in_parts: bool = False,
+        **kwargs,
+    ):
         """``known_count``: the list's size where the caller knows it exactly without
-        counting (the book's figures know how many accounts a user sees)."""
+        counting (the book's figures know how many accounts a user sees).
+
+        ``in_parts``: read a page of a list sorted on a nullable column of a related
+        row (the score, the 30-day change) from the rows that have a value, by inner
+        join in that column's index order, and then from those that have none, instead
+        of sorting an outer join of the whole book (config/keyset.py)."""
         super().__init__(object_list, per_page, *args, **kwargs)
         self.known_count = known_count
+        self.parts = parts_of(sort_keys(object_list)) if in_parts else None
+
+    def page(self, number):
+        if self.parts is None or len(self.parts) == 1:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        queryset: QuerySet = self.object_list  # type: ignore[assignment]
+        rows = read_parts(queryset, self.parts, bottom, top)
+        return self._get_page(rows, number, self)  # type: ignore[attr-defined]
 
     @cached_property
     def count(self) -> int:

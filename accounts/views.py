@@ -128,6 +128,7 @@ def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         account_filter.qs,
         settings.VITALS_ACCOUNTS_PER_PAGE,
         known_count=_unfiltered_count(request, account_filter),
+        in_parts=True,
     )
     page = paginator.get_page(request.GET.get("page"))
     context = {"filter": account_filter, "page": page, "query": _filter_query(request)}

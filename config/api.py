@@ -14,16 +14,15 @@ import base64
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from django.db.models import F, Q, QuerySet
-from django.db.models.expressions import OrderBy
+from django.db.models import F
 from rest_framework import exceptions, pagination, parsers, renderers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.jsonlimits import JsonTooDeep, json_depth_check, json_nul_path
+from config.keyset import Key, ordered, parts_after, parts_of, sort_keys
 
 
 class JSONParser(parsers.JSONParser):
@@ -66,79 +65,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
-
-
-class _Key(NamedTuple):
-    """One sort key of a list: the lookup it reads, its direction, and where its NULLs
-    go ("last", "first", or None for a column that has none)."""
-
-    name: str
-    descending: bool
-    nulls: str | None
-
-    def order(self) -> OrderBy:
-        return OrderBy(
-            F(self.name),
-            descending=self.descending,
-            nulls_last=True if self.nulls == "last" else None,
-            nulls_first=True if self.nulls == "first" else None,
-        )
-
-    def flipped(self) -> _Key:
-        nulls = {"last": "first", "first": "last"}.get(self.nulls or "")
-        return _Key(self.name, not self.descending, nulls)
-
-
-def _sort_keys(queryset: QuerySet) -> list[_Key]:
-    """The queryset's ordering as keys ending with the primary key, so that every row
-    has a position of its own. A nullable column sorted without saying where its NULLs
-    go gets them last, on every database."""
-    query = queryset.all().query  # resolving a lookup may add a join: not to the caller's
-    ordering = list(
-        query.order_by or (query.get_meta().ordering or [] if query.default_ordering else [])
-    )
-    keys: list[_Key] = []
-    for item in ordering:
-        if isinstance(item, OrderBy) and isinstance(item.expression, F):
-            name, descending = str(item.expression.name), item.descending  # type: ignore[attr-defined]
-            nulls = "last" if item.nulls_last else "first" if item.nulls_first else None
-        elif isinstance(item, str) and item != "?":
-            name, descending, nulls = item.lstrip("-"), item.startswith("-"), None
-        else:
-            raise ImproperlyConfigured(f"A cursor cannot follow the ordering {item!r}.")
-        if nulls is None:
-            target = getattr(query.resolve_ref(name), "target", None)
-            if target is not None and target.is_relation:
-                name = f"{name}_id"  # by the key, not by the related model's own ordering
-            nulls = "last" if target is not None and target.null else None
-        keys.append(_Key(name, descending, nulls))
-        if name in ("pk", "id"):
-            return keys
-    return [*keys, _Key("pk", False, None)]
-
-
-def _parts_after(keys: list[_Key], values: list[Any]) -> list[Q]:
-    """The rows that come after the position ``values`` in the order of ``keys``, as
-    ranges that follow each other in that order: level with the position on every key
-    but the last and past it on that one, then level on one key fewer, and so on, with
-    a key's NULLs a range of their own. Each range is one stretch of an index on the
-    keys, so a page reads its own rows, not the rows before it (an OR of the ranges
-    would hide the bounds from the planner)."""
-    parts: list[Q] = []
-    level = Q()
-    for key, value in zip(keys, values, strict=True):
-        null = Q(**{f"{key.name}__isnull": True})
-        if value is None:
-            if key.nulls == "first":
-                parts.append(level & Q(**{f"{key.name}__isnull": False}))
-            level &= null
-            continue
-        past = [level & Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})]
-        if key.nulls == "last":
-            past.append(level & null)
-        parts += reversed(past)  # reversed again below: the non-null range first
-        level &= Q(**{key.name: value})
-    return parts[::-1]
 
 
 def _encode(value: Any) -> Any:
@@ -185,16 +111,14 @@ class CursorPagination(pagination.BasePagination):
             return self.numbered.paginate_queryset(queryset, request, view)
         self.request, self.base_url = request, request.build_absolute_uri()
         self.size: int = PageNumberPagination().get_page_size(request) or self.page_size
-        keys = _sort_keys(queryset)
+        keys = sort_keys(queryset)
         backwards, values = self._cursor(request, keys)
         if backwards:
             keys = [key.flipped() for key in keys]
-        named = queryset.annotate(
-            **{f"cursor_key_{i}": F(key.name) for i, key in enumerate(keys)}
-        ).order_by(*(key.order() for key in keys))
+        named = queryset.annotate(**{f"cursor_key_{i}": F(key.name) for i, key in enumerate(keys)})
         rows: list = []
-        for part in _parts_after(keys, values) if values else [Q()]:
-            rows += named.filter(part)[: self.size + 1 - len(rows)]
+        for part in parts_after(keys, values) if values else parts_of(keys):
+            rows += ordered(named.filter(part.where), part.keys)[: self.size + 1 - len(rows)]
             if len(rows) > self.size:
                 break
         more, rows = len(rows) > self.size, rows[: self.size]
@@ -213,10 +137,10 @@ class CursorPagination(pagination.BasePagination):
         return [getattr(row, f"cursor_key_{i}") for i in range(width)]
 
     @staticmethod
-    def _signature(keys: list[_Key]) -> str:
+    def _signature(keys: list[Key]) -> str:
         return ",".join(f"{'-' if key.descending else ''}{key.name}" for key in keys)
 
-    def _link(self, values: list[Any], *, backwards: bool, keys: list[_Key], flip: bool) -> str:
+    def _link(self, values: list[Any], *, backwards: bool, keys: list[Key], flip: bool) -> str:
         forward_keys = [key.flipped() for key in keys] if flip else keys
         payload: dict[str, Any] = {
             "o": self._signature(forward_keys),
@@ -229,7 +153,7 @@ class CursorPagination(pagination.BasePagination):
         url = replace_query_param(self.base_url, self.cursor_query_param, cursor)
         return remove_query_param(url, PageNumberPagination.page_query_param)
 
-    def _cursor(self, request, keys: list[_Key]) -> tuple[bool, list[Any] | None]:
+    def _cursor(self, request, keys: list[Key]) -> tuple[bool, list[Any] | None]:
         """(backwards, the position) from ``?cursor=``; (False, None) for the first page."""
         given = request.query_params.get(self.cursor_query_param)
         if given is None:

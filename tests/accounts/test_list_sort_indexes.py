@@ -133,8 +133,7 @@ def test_score_and_trend_sorts_within_a_level_read_an_index_in_order(scored_book
     """A level's accounts by score or trend (the home page's level tiles lead there) for
     the whole book and for one CSM: the latest-health indexes walked in order, each
     account joined by its key. Not yet served, and sorted instead: these sorts over a
-    manager's teams, and over a book not narrowed to a level, whose unscored accounts
-    (no health row: an outer join) come last."""
+    manager's teams."""
     unserved = []
     for scope in ["admin", "csm"]:
         for sort in SCORE_SORTS:
@@ -160,3 +159,29 @@ def test_the_latest_renewals_first_keep_accounts_without_a_date_last(big_book):
     assert all(a.renewal_date is not None for a in page)
     assert [a.renewal_date for a in page] == sorted((a.renewal_date for a in page), reverse=True)
     assert all(a.renewal_date is None for a in last)
+
+
+def test_score_and_trend_sorts_of_the_whole_book_read_an_index_in_order(scored_book):
+    """Not narrowed to a level, a sort on the score or the 30-day change reads its first
+    page from the accounts that have one (an inner join, the latest-health index walked
+    in order); those without come after them, read apart (accounts/pagination.py)."""
+    from accounts.pagination import BookPaginator
+    from config.keyset import ordered
+
+    unserved = []
+    for scope in ["admin", "csm"]:
+        for sort in SCORE_SORTS:
+            queryset = AccountFilter(
+                {"sort": sort},
+                queryset=accounts_visible_to(user=scored_book[scope]).select_related("owner"),
+                owners=User.objects.all(),
+                today=TODAY,
+            ).qs
+            paginator = BookPaginator(queryset, 25, in_parts=True)
+            first = paginator.parts[0]
+            plan = plan_of(ordered(queryset.filter(first.where), first.keys)[:25])
+            if "Sort" in node_types(plan):
+                unserved.append((scope, sort, json.dumps(plan)[:600]))
+            page = list(paginator.page(1))
+            assert [a.pk for a in page] == [a.pk for a in queryset[:25]], (scope, sort)
+    assert not unserved, "\n".join(map(str, unserved))

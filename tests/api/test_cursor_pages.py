@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from accounts.filters import ORDERINGS
 from accounts.models import Account
-from config.api import CursorPagination, _sort_keys
+from config.api import CursorPagination
+from config.keyset import sort_keys
 from playbooks.models import Task
 from scoring.models import AccountHealth
 from scoring.services import scoring_run_create, scoring_run_execute
@@ -194,12 +195,12 @@ def test_tasks_page_by_cursor_in_priority_order(alice, api_as):
 
 
 def test_a_nullable_column_sorts_its_nulls_last_on_every_database(db):
-    keys = _sort_keys(Account.objects.order_by("-churned_at"))
+    keys = sort_keys(Account.objects.order_by("-churned_at"))
     assert [(k.name, k.descending, k.nulls) for k in keys] == [
         ("churned_at", True, "last"),
         ("pk", False, None),
     ]
-    keys = _sort_keys(Account.objects.order_by("owner", "-pk"))
+    keys = sort_keys(Account.objects.order_by("owner", "-pk"))
     assert [(k.name, k.descending, k.nulls) for k in keys] == [
         ("owner_id", False, "last"),  # by the key, not the related model's ordering
         ("pk", True, None),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from accounts.export import export_response
-from accounts.filters import AccountFilter
+from accounts.filters import UNSCORED, AccountFilter
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from accounts.pagination import BookPaginator
@@ -26,7 +26,7 @@ from playbooks.context import account_tasks_context
 from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_counts, tasks_due
 from scoring.context import account_health_context, book_context
 from scoring.figures import FutureChurn, accounts_seen_count, book_figures, score_figures
-from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_names, sentiments_recent
+from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_level, band_names, sentiments_recent
 
 
 def _account_filter(request: AuthenticatedHttpRequest, *, form_shown: bool = True) -> AccountFilter:
@@ -106,19 +106,45 @@ def _filter_query(request: AuthenticatedHttpRequest) -> str:
     return query.urlencode()
 
 
-def _unfiltered_count(
-    request: AuthenticatedHttpRequest, account_filter: AccountFilter
-) -> int | None:
-    """The size of the whole of the user's book, from the book's figures, when the list
-    shows it whole (in any order): exact without counting a large book. None when a
-    filter narrows it (the paginator counts, or estimates, then)."""
+# The list's filters that the book's figures count: per owner, segment, level and churn.
+FIGURE_FILTERS = {"owner", "segment", "level", "band", "customer"}
+
+
+def _known_count(request: AuthenticatedHttpRequest, account_filter: AccountFilter) -> int | None:
+    """The size of the list from the book's figures, exact without counting a large book,
+    when its filters are only those the figures keep (owner, segment, risk level, a band
+    that stands for one level, customer or churned) — the whole book, a level tile's
+    list. None otherwise: the paginator counts, or estimates, then."""
+    cleaned: dict = {}
     if account_filter.is_bound:
         if not account_filter.form.is_valid():
             return None
-        narrowed = {k: v for k, v in account_filter.form.cleaned_data.items() if v and k != "sort"}
-        if narrowed:
+        cleaned = {k: v for k, v in account_filter.form.cleaned_data.items() if v and k != "sort"}
+    if not set(cleaned) <= FIGURE_FILTERS:
+        return None
+    level = cleaned.get("level")
+    if "band" in cleaned:
+        band = "" if cleaned["band"].lower() == "none" else band_level(cleaned["band"])
+        if band is None or (level is not None and level != (band or UNSCORED)):
             return None
-    return accounts_seen_count(user=request.user)
+        level = band or UNSCORED
+    if not cleaned:
+        return accounts_seen_count(user=request.user)
+    owner = cleaned.get("owner")
+    figures = book_figures(
+        user=request.user,
+        today=timezone.localdate(),
+        by=("segment", "level"),
+        owners=None if owner is None else [owner.pk],
+    )
+    match = {"segment": cleaned["segment"]} if "segment" in cleaned else {}
+    which = {"active": ["customers"], "churned": ["churned"]}.get(
+        cleaned.get("customer", ""), ["customers", "churned"]
+    )
+    if level is not None:  # a level is a customer's: churned accounts have none
+        match["level"] = "" if level == UNSCORED else level
+        which = [w for w in which if w == "customers"]
+    return sum(figures.total(w, **match).accounts for w in which)
 
 
 @login_required
@@ -127,7 +153,7 @@ def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     paginator = BookPaginator(
         account_filter.qs,
         settings.VITALS_ACCOUNTS_PER_PAGE,
-        known_count=_unfiltered_count(request, account_filter),
+        known_count=_known_count(request, account_filter),
         in_parts=True,
     )
     page = paginator.get_page(request.GET.get("page"))

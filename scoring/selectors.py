@@ -319,6 +319,20 @@ def band_names() -> list[str]:
     return sorted(order, key=lambda name: order[name], reverse=True)
 
 
+def band_level(name: str) -> str | None:
+    """The risk level that the bands called ``name`` (in any letter case, in any model
+    version) stand for, when they are exactly the bands of that level: a filter on the
+    band is then a filter on the level. None when they are not (or there are none)."""
+    from scoring.models import Band
+
+    levels = set(Band.objects.filter(name__iexact=name).values_list("level", flat=True))
+    if len(levels) != 1:
+        return None
+    (level,) = levels
+    others = Band.objects.filter(level=level).exclude(name__iexact=name)
+    return None if others.exists() else level
+
+
 def grade_for(*, score: float | None):
     """The letter grade (a ``GradeScale`` row) of a 0–100 score, or None."""
     from scoring.models import GradeScale

@@ -28,7 +28,8 @@ Steps, for each book size N (accounts):
 5. the CSV export of the At-risk list (admin) streamed over HTTP, beside ``COPY`` of the
    same SELECT (the export's own statement, accounts.export.copy_statement) run by
    psycopg in this process, interleaved; the time to the first byte, the total, and
-   the resident memory of the web workers before and at their peak during the export.
+   the resident memory of the web workers before and at their peak during the export;
+   the same for the API's CSV of the list (``Accept: text/csv``) as an integration.
 
 Results are printed as Markdown and written into docs/benchmarks.md between this
 benchmark's markers (``--docs ''`` to skip), and as JSON with ``--json FILE``.
@@ -82,6 +83,12 @@ PAGES = [
     ("csm", "home", "/"),
     ("csm", "tasks", "/tasks/"),
     ("csm", "account page", "/accounts/{account}/"),
+    # The API as an integration (every account), 50 a page: by cursor and by number at
+    # the middle of the book, the first page in name and in score order.
+    ("api", "API accounts, first page", "/api/v1/accounts/?page_size=50"),
+    ("api", "API accounts, cursor at the middle", "/api/v1/accounts/?page_size=50&cursor={cursor}"),
+    ("api", "API accounts, ?page= at the middle", "/api/v1/accounts/?page_size=50&page={page}"),
+    ("api", "API accounts by score, first page", "/api/v1/accounts/?page_size=50&ordering=score"),
 ]
 MINIMAL = ("admin", "minimal view", "/bench/minimal/")
 
@@ -297,19 +304,40 @@ def people_get() -> dict:
     }
 
 
-def paths(people: dict) -> dict[tuple[str, str], str]:
+def paths(people: dict, accounts: int) -> dict[tuple[str, str], str]:
     """Each page's path with its {account} filled in: a scored account of the CSM's
-    book, one with a year of history if the book has one."""
+    book, one with a year of history if the book has one; and the API's middle page,
+    by number and by the cursor that its ``next`` link would carry there."""
+    import base64
+
     (account,) = sql(
         "SELECT a.id FROM accounts_account a JOIN scoring_accounthealth h"
         " ON h.account_id = a.id WHERE a.owner_id = %s"
         " ORDER BY (a.id %% 1000 = 1) DESC, a.id LIMIT 1",
         [people["csm"].pk],
     )[0]
-    return {(role, page): path.format(account=account) for role, page, path in [*PAGES, MINIMAL]}
+    page = accounts // 2 // 50 + 1
+    name, pk = sql(
+        "SELECT name, id FROM accounts_account ORDER BY name, id OFFSET %s LIMIT 1",
+        [(page - 1) * 50 - 1],
+    )[0]
+    payload = json.dumps({"o": "name,pk", "v": [name, pk]}, separators=(",", ":"))
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return {
+        (role, label): path.format(account=account, cursor=cursor, page=page)
+        for role, label, path in [*PAGES, MINIMAL]
+    }
 
 
-def query_counts(people: dict, targets: dict) -> dict[tuple[str, str], int]:
+def api_token() -> str:
+    """A fresh integration token (every account) that reads accounts."""
+    from accounts.tokens import api_token_create
+
+    _, raw = api_token_create(name="bench pages", scopes=["accounts:read"])
+    return raw
+
+
+def query_counts(people: dict, targets: dict, token: str) -> dict[tuple[str, str], int]:
     """Queries per page, through Django's test client in this process (step 4)."""
     from django.db import connection
     from django.test import Client
@@ -317,8 +345,11 @@ def query_counts(people: dict, targets: dict) -> dict[tuple[str, str], int]:
 
     counts = {}
     for (role, page), path in targets.items():
-        client = Client(HTTP_HOST="localhost")
-        client.force_login(people[role])
+        if role == "api":
+            client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+        else:
+            client = Client(HTTP_HOST="localhost")
+            client.force_login(people[role])
         with CaptureQueriesContext(connection) as captured:
             response = client.get(path)
         if response.status_code != 200:
@@ -331,9 +362,9 @@ class Browser:
     """One role's keep-alive connection to the server; a connection the server closed
     (its keep-alive ran out) is opened again, and the request sent again untimed."""
 
-    def __init__(self, port: int, cookie: str) -> None:
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
         self.port = port
-        self.headers = {"Cookie": f"sessionid={cookie}", "Host": "localhost"}
+        self.headers = {"Host": "localhost", **headers}
         self.conn = HTTPConnection("127.0.0.1", port, timeout=600)
 
     def get(self, path: str) -> tuple[float, int]:
@@ -359,9 +390,9 @@ class Browser:
         self.conn.close()
 
 
-def measure_pages(*, port: int, targets: dict, cookies: dict, rounds: int) -> dict:
+def measure_pages(*, port: int, targets: dict, headers: dict, rounds: int) -> dict:
     """Every page once per round, shuffled (step 3); times in seconds per page."""
-    browsers = {role: Browser(port, cookie) for role, cookie in cookies.items()}
+    browsers = {role: Browser(port, sent) for role, sent in headers.items()}
     times: dict[tuple[str, str], list[float]] = {key: [] for key in targets}
     sizes: dict[tuple[str, str], int] = {}
     order = list(targets)
@@ -405,8 +436,15 @@ def summarize(times: dict, sizes: dict, queries: dict) -> list[dict]:
     return rows
 
 
-def measure_export(*, port: int, cookie: str, server_pid: int, repeat: int) -> dict:
-    """The At-risk list's CSV over HTTP beside COPY of its SELECT, interleaved (step 5)."""
+EXPORTS = {
+    "page": "/accounts/export.csv?band=At+risk",
+    "api": "/api/v1/accounts/?band=At+risk&format=csv",
+}
+
+
+def measure_export(*, port: int, headers: dict, server_pid: int, repeat: int) -> dict:
+    """The At-risk list's CSV over HTTP, from the page (as the admin) and from the API
+    (as an integration), beside COPY of its SELECT, interleaved (step 5)."""
     from django.db import connection
 
     from accounts.export import copy_statement
@@ -421,38 +459,18 @@ def measure_export(*, port: int, cookie: str, server_pid: int, repeat: int) -> d
         bands=band_names(),
     )
     statement = copy_statement(account_filter.qs)
-    http_runs, copy_runs = [], []
+    runs: dict[str, list[dict]] = {door: [] for door in EXPORTS}
+    copy_runs = []
     for _ in range(repeat):
-        workers = _children(server_pid)
-        before = {pid: _rss_kb(pid) for pid in workers}
-        sampler = Sampler(workers)
-        sampler.start()
-        conn = HTTPConnection("127.0.0.1", port, timeout=600)
-        started = time.perf_counter()
-        conn.request(
-            "GET",
-            "/accounts/export.csv?band=At+risk",
-            headers={"Cookie": f"sessionid={cookie}", "Host": "localhost"},
-        )
-        response = conn.getresponse()
-        first = response.read(1)
-        first_byte = time.perf_counter() - started
-        total = len(first)
-        while chunk := response.read(1 << 16):
-            total += len(chunk)
-        wall = time.perf_counter() - started
-        conn.close()
-        peaks = sampler.stop()
-        http_runs.append(
-            {
-                "seconds": wall,
-                "first_byte_s": first_byte,
-                "bytes": total,
-                "rss_before_mb": max(before.values()) / 1024,
-                "rss_peak_mb": max([*before.values(), *(p.get("VmRSS", 0) for p in peaks.values())])
-                / 1024,
-            }
-        )
+        for door, path in EXPORTS.items():
+            runs[door].append(
+                _export_over_http(
+                    port=port,
+                    path=path,
+                    headers=headers["admin" if door == "page" else "api"],
+                    server_pid=server_pid,
+                )
+            )
         connection.ensure_connection()
         started = time.perf_counter()
         copied = 0
@@ -465,8 +483,47 @@ def measure_export(*, port: int, cookie: str, server_pid: int, repeat: int) -> d
         " ON h.account_id = a.id JOIN scoring_band b ON b.id = h.band_id"
         " WHERE upper(b.name) = 'AT RISK'"
     )[0][0]
-    ratios = [h["seconds"] / c["seconds"] for h, c in zip(http_runs, copy_runs, strict=True)]
-    return {"rows": rows, "http": http_runs, "copy": copy_runs, "ratios": ratios}
+    ratios = {
+        door: [h["seconds"] / c["seconds"] for h, c in zip(door_runs, copy_runs, strict=True)]
+        for door, door_runs in runs.items()
+    }
+    return {
+        "rows": rows,
+        "http": runs["page"],
+        "api": runs["api"],
+        "copy": copy_runs,
+        "ratios": ratios["page"],
+        "api_ratios": ratios["api"],
+    }
+
+
+def _export_over_http(*, port: int, path: str, headers: dict, server_pid: int) -> dict:
+    """One CSV download: time to the first byte and in all, bytes, web workers' memory."""
+    workers = _children(server_pid)
+    before = {pid: _rss_kb(pid) for pid in workers}
+    sampler = Sampler(workers)
+    sampler.start()
+    conn = HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Host": "localhost", **headers})
+    response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: HTTP {response.status}: {response.read(300)!r}")
+    first = response.read(1)
+    first_byte = time.perf_counter() - started
+    total = len(first)
+    while chunk := response.read(1 << 16):
+        total += len(chunk)
+    wall = time.perf_counter() - started
+    conn.close()
+    peaks = sampler.stop()
+    return {
+        "seconds": wall,
+        "first_byte_s": first_byte,
+        "bytes": total,
+        "rss_before_mb": max(before.values()) / 1024,
+        "rss_peak_mb": max([*before.values(), *(p.get("VmRSS", 0) for p in peaks.values())]) / 1024,
+    }
 
 
 def _rss_kb(pid: int) -> int:
@@ -479,9 +536,11 @@ def bench_size(args, *, accounts: int, url: str) -> dict:
     tonight = dt.datetime.combine(dt.date.today(), dt.time(2), tzinfo=dt.UTC)
     made = dataset(accounts=accounts, tonight=tonight, reuse=args.reuse)
     people = people_get()
-    targets = paths(people)
-    queries = query_counts(people, targets)
-    cookies = sessions(people)
+    targets = paths(people, accounts)
+    token = api_token()
+    queries = query_counts(people, targets, token)
+    headers = {role: {"Cookie": f"sessionid={cookie}"} for role, cookie in sessions(people).items()}
+    headers["api"] = {"Authorization": f"Bearer {token}"}
     port = free_port()
     log(f"{accounts:,} accounts: measuring {len(targets)} pages, {args.rounds} rounds")
     server = start_server(
@@ -489,9 +548,9 @@ def bench_size(args, *, accounts: int, url: str) -> dict:
     )
     try:
         load_before = loadavg()
-        measured = measure_pages(port=port, targets=targets, cookies=cookies, rounds=args.rounds)
+        measured = measure_pages(port=port, targets=targets, headers=headers, rounds=args.rounds)
         export = measure_export(
-            port=port, cookie=cookies["admin"], server_pid=server.pid, repeat=args.export_repeat
+            port=port, headers=headers, server_pid=server.pid, repeat=args.export_repeat
         )
         load_after = loadavg()
     finally:
@@ -558,6 +617,27 @@ def markdown(results: list[dict], *, info: dict, started: str, command: str) -> 
             f" {listing(e['ratios'], '{:.2f}×')}). Web workers' resident memory:"
             f" {max(h['rss_before_mb'] for h in http):.0f} MB before, at most"
             f" {max(h['rss_peak_mb'] for h in http):.0f} MB during the export.",
+            "",
+        ]
+        api = e["api"]
+        out += [
+            "The same list from the API as an integration (`?band=At+risk&format=csv`,"
+            f" {api[0]['bytes'] / 1e6:.1f} MB): {listing([h['seconds'] for h in api], '{:.2f} s')}"
+            f" (first byte after {listing([1000 * h['first_byte_s'] for h in api], '{:.0f} ms')}):"
+            f" **{statistics.median(e['api_ratios']):.2f}×** COPY (runs"
+            f" {listing(e['api_ratios'], '{:.2f}×')}); web workers at most"
+            f" {max(h['rss_peak_mb'] for h in api):.0f} MB.",
+            "",
+        ]
+        by_page = {row["page"]: row for row in result["pages"]}
+        first = by_page["API accounts, first page"]
+        cursor = by_page["API accounts, cursor at the middle"]
+        numbered = by_page["API accounts, ?page= at the middle"]
+        out += [
+            f"API pages at the middle of the book (row {d['accounts'] // 2:,}): by cursor p95"
+            f" {cursor['p95_ms']:.0f} ms, {cursor['p95_ms'] / first['p95_ms']:.2f}× the first"
+            f" page's {first['p95_ms']:.0f} ms; by number (`?page=`) p95 {numbered['p95_ms']:.0f}"
+            f" ms, {numbered['p95_ms'] / cursor['p95_ms']:.1f}× the cursor's.",
             "",
         ]
     if len(results) > 1:

@@ -27,9 +27,9 @@ _lock = threading.Lock()
 _operations: dict[tuple[str, str], dict[str, dict[str, Any]]] | None = None
 
 
-def _declared() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+def declared_parameters() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     """(path template, method) -> {query parameter: its schema}, from the API schema,
-    built once per process."""
+    built once per process (config/wsgi.py builds it as a web process starts)."""
     global _operations
     with _lock:
         if _operations is None:
@@ -77,7 +77,7 @@ class QueryMatchesSchema(permissions.BasePermission):
         match = getattr(request, "resolver_match", None)
         if match is None or not match.route or not request.query_params:
             return True
-        declared = _declared().get((_template(match.route), request.method))
+        declared = declared_parameters().get((_template(match.route), request.method))
         if declared is None:
             return True  # not an operation of the schema (OPTIONS, HEAD, a 405 to come)
         errors: dict[str, list[str]] = {}

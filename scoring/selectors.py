@@ -322,15 +322,17 @@ def band_names() -> list[str]:
 def band_level(name: str) -> str | None:
     """The risk level that the bands called ``name`` (in any letter case, in any model
     version) stand for, when they are exactly the bands of that level: a filter on the
-    band is then a filter on the level. None when they are not (or there are none)."""
+    band is then a filter on the level. None when they are not (or there are none).
+    One query, over the bands (a small table)."""
     from scoring.models import Band
 
-    levels = set(Band.objects.filter(name__iexact=name).values_list("level", flat=True))
+    wanted = name.upper()  # as iexact compares, UPPER() on both sides
+    pairs = {(n.upper(), level) for n, level in Band.objects.values_list("name", "level")}
+    levels = {level for n, level in pairs if n == wanted}
     if len(levels) != 1:
         return None
     (level,) = levels
-    others = Band.objects.filter(level=level).exclude(name__iexact=name)
-    return None if others.exists() else level
+    return None if any(lv == level and n != wanted for n, lv in pairs) else level
 
 
 def grade_for(*, score: float | None):

@@ -517,3 +517,22 @@ def test_home_shows_tasks_due_and_the_nav_badge(client_as, alice, book):
 def test_no_badge_when_nothing_is_due(client_as, alice, book):
     add_task(book["alice"], "Next week", 7)
     assert b"nav-badge" not in client_as(alice).get("/").content
+
+
+def test_a_cards_give_to_choices_are_everyone_it_may_go_to_with_its_assignee_selected(
+    client_as, alice, bob, maggie
+):
+    """The choices are written in Python (playbooks_tasks.assignee_options): escaped,
+    one per person, the assignee's selected."""
+    from tests.factories import AccountFactory
+
+    bob.first_name = "Bob <b>&</b>"
+    bob.save()
+    task = add_task(AccountFactory(owner=alice), assignee=bob)
+    body = client_as(bob).get("/tasks/").content.decode()  # bob's queue
+
+    select = body[body.index(f'id="reassign-{task.pk}"') :]
+    select = select[: select.index("</select>")]
+    assert f'<option value="{bob.pk}" selected>Bob &lt;b&gt;&amp;&lt;/b&gt;' in select
+    assert select.count("<option ") == 3  # alice, bob, maggie (the team's manager)
+    assert select.count(" selected") == 1

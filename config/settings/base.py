@@ -107,6 +107,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Parallel workers a web request's query may use on PostgreSQL (config/wsgi.py).
+VITALS_WEB_PARALLEL_WORKERS = env_int("VITALS_WEB_PARALLEL_WORKERS", 0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

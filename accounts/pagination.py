@@ -53,17 +53,38 @@ class BookPaginator(Paginator):
         self.known_count = known_count
         self.parts = parts_of(sort_keys(object_list)) if in_parts else None
 
+    def validate_number(self, number):
+        # The first page exists, empty or not: it needs no count (see ``page``).
+        try:
+            first = int(number) == 1
+        except (TypeError, ValueError):
+            first = False
+        if first and self.allow_empty_first_page and "count" not in self.__dict__:
+            return 1
+        return super().validate_number(number)
+
     def page(self, number):
-        if self.parts is None or len(self.parts) == 1:
-            return super().page(number)
+        """The page; the first one reads a row past itself (and its orphans), and when
+        there is none the list is that page: its count is known without counting (a
+        search, a narrow filter)."""
         number = self.validate_number(number)
+        if number == 1 and "count" not in self.__dict__ and self.known_count is None:
+            rows = self._rows(0, self.per_page + self.orphans + 1)
+            if len(rows) <= self.per_page + self.orphans:
+                self.__dict__["count"] = len(rows)
+                return self._get_page(rows, 1, self)  # type: ignore[attr-defined]
+            return self._get_page(rows[: self.per_page], 1, self)  # type: ignore[attr-defined]
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
+        return self._get_page(self._rows(bottom, top), number, self)  # type: ignore[attr-defined]
+
+    def _rows(self, start: int, stop: int) -> list:
+        if self.parts is None or len(self.parts) == 1:
+            return list(self.object_list[start:stop])
         queryset: QuerySet = self.object_list  # type: ignore[assignment]
-        rows = read_parts(queryset, self.parts, bottom, top)
-        return self._get_page(rows, number, self)  # type: ignore[attr-defined]
+        return read_parts(queryset, self.parts, start, stop)
 
     @cached_property
     def count(self) -> int:

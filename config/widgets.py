@@ -29,21 +29,32 @@ def _attrs(attrs: dict[str, Any]) -> str:
 
 
 class PlainSelect(forms.Select):
-    """``forms.Select``, rendered without templates (see the module's docstring)."""
+    """``forms.Select``, rendered without templates (see the module's docstring), and
+    from its choices directly rather than through an option dictionary per choice
+    (``Select.optgroups``), which was most of what remained on an owner select of a
+    few hundred people."""
 
     def render(self, name, value, attrs=None, renderer=None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
+        # The widget's own context (name, attrs, value as strings), without optgroups.
+        widget = forms.Widget.get_context(self, name, value, attrs)["widget"]
+        wanted, found = widget["value"], False
         parts = [f'<select name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>']
-        for group_name, options, _ in widget["optgroups"]:
-            if group_name:
-                parts.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
-            for option in options:
+        for group_value, group_label in self.choices:
+            grouped = isinstance(group_label, (list, tuple))
+            if grouped:
+                parts.append(f'\n  <optgroup label="{conditional_escape(group_value)}">')
+            for option_value, label in group_label if grouped else [(group_value, group_label)]:
+                # Select.optgroups: a None value reads as "" (outside a group), and only
+                # the first option matching the value is selected.
+                text = "" if option_value is None and not grouped else str(option_value)
+                selected = not found and text in wanted
+                found |= selected
                 # Each option ends in a newline, as Django's option template does.
                 parts.append(
-                    f'\n  <option value="{conditional_escape(str(option["value"]))}"'
-                    f"{_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
+                    f'\n  <option value="{conditional_escape(text)}"'
+                    f"{' selected' if selected else ''}>{conditional_escape(label)}</option>\n"  # type: ignore[arg-type]
                 )
-            if group_name:
+            if grouped:
                 parts.append("\n  </optgroup>")
         parts.append("\n</select>")
         return mark_safe("".join(parts))  # every part is escaped above

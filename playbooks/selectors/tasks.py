@@ -317,7 +317,8 @@ def _section_of(today: dt.date) -> Case:
 
 def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
     """The sizes of ``user``'s queue sections (for the home page and the queue), in one
-    query: each arm of ``queue_arms`` counted per section from its index, added up."""
+    query: each arm of ``queue_arms`` counted per section from its index, added up.
+    Kept on the user object (one request) for the navigation's badge."""
     counts = dict.fromkeys((key for key, _ in QUEUE_SECTIONS), 0)
     assigned, unassigned = (
         arm.annotate(section=_section_of(today))
@@ -328,7 +329,8 @@ def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
     )
     for row in assigned.union(unassigned, all=True):
         counts[row["section"]] += row["n"]
-    return counts
+    user.__dict__["_task_counts"] = (today, counts)
+    return dict(counts)
 
 
 def overdue_counts_by_assignee(*, users, today: dt.date) -> dict[int, int]:
@@ -413,7 +415,11 @@ def tasks_due(*, user: User, today: dt.date, limit: int = 5) -> list[Task]:
 
 
 def tasks_due_count(*, user: User, today: dt.date) -> int:
-    """How many of ``user``'s tasks are overdue or due today (the navigation badge)."""
+    """How many of ``user``'s tasks are overdue or due today (the navigation badge): from
+    the section counts when this request has read them (the home page, the queue)."""
+    known = user.__dict__.get("_task_counts")
+    if known is not None and known[0] == today:
+        return known[1]["overdue"] + known[1]["today"]
     assigned, unassigned = (
         arm.filter(when__lte=today).order_by().values("pk")
         for arm in queue_arms(user=user, today=today)

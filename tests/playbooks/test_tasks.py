@@ -81,6 +81,25 @@ def test_alices_queue_in_four_sections_in_five_queries(book, alice, django_asser
     }
 
 
+def test_the_navigation_badge_reads_the_section_counts_a_request_has_read(
+    book, alice, django_assert_num_queries
+):
+    from accounts.models import User
+    from playbooks.selectors import tasks_due_count
+
+    add_task(book["alice"], "late", -2)
+    add_task(book["alice"], "today", 0)
+    add_task(book["alice"], "later", 3)
+    fresh = User.objects.get(pk=alice.pk)  # a request's user: nothing read yet
+    with django_assert_num_queries(1):
+        assert tasks_due_count(user=fresh, today=TODAY) == 2
+    task_counts(user=fresh, today=TODAY)
+    with django_assert_num_queries(0):
+        assert tasks_due_count(user=fresh, today=TODAY) == 2
+    with django_assert_num_queries(1):  # another day's counts are not these
+        assert tasks_due_count(user=fresh, today=TODAY + dt.timedelta(days=3)) == 3
+
+
 def test_overdue_counts_per_person_for_the_team_page(book, alice, bob, charlie):
     add_task(book["alice"], "a", -1)
     add_task(book["alice"], "b", -2)

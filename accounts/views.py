@@ -27,6 +27,7 @@ from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_coun
 from scoring.context import account_health_context, book_context
 from scoring.figures import FutureChurn, accounts_seen_count, book_figures, score_figures
 from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_level, band_names, sentiments_recent
+from workspace.ranking import work_on_next
 
 
 def _account_filter(request: AuthenticatedHttpRequest, *, form_shown: bool = True) -> AccountFilter:
@@ -83,6 +84,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
             "renewals": renewals,
             "task_counts": task_counts(user=user, today=today),
             "tasks_due": tasks_due(user=user, today=today),
+            "work_on_next": work_on_next(user=user, today=today),
             **book_context(
                 accounts=accounts,
                 figures=figures,

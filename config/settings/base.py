@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "accounts",
     "scoring",
     "playbooks",
+    "workspace",
     "samples",
 ]
 

@@ -7,12 +7,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from config.singletons import SingletonModel
+
 # The account page's chart shows 90 days and trend_90d compares with the score 90 days
 # earlier: both read daily rows, so the daily tier is never shorter than this.
 MIN_DAILY_DAYS = 92
 
 
-class RetentionPolicy(models.Model):
+class RetentionPolicy(SingletonModel):
     """The one retention policy (``RetentionPolicy.current()``), in tiers by age:
 
     - younger than ``daily_days``: every score is kept;
@@ -69,11 +71,6 @@ class RetentionPolicy(models.Model):
 
     def __str__(self) -> str:
         return "Retention policy"
-
-    @classmethod
-    def current(cls) -> RetentionPolicy:
-        """The policy in force (the default one until an admin saves another)."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     def clean(self) -> None:
         if self.daily_days is not None and self.daily_days < MIN_DAILY_DAYS:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-DOMAIN_APPS = {"accounts", "scoring", "playbooks", "samples"}
+DOMAIN_APPS = {"accounts", "scoring", "playbooks", "workspace", "samples"}
 
 
 def domain_imports(source: str) -> list[tuple[int, str]]:

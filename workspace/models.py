@@ -44,6 +44,19 @@ class PriorityWeights(SingletonModel):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The fields that are points (the horizon is days).
+    WEIGHTS = (
+        "critical",
+        "at_risk",
+        "neutral",
+        "unscored",
+        "arr",
+        "renewal",
+        "overdue",
+        "drop",
+        "untouched",
+    )
+
     class Meta:
         verbose_name = "work-on-next priority"
         verbose_name_plural = "work-on-next priority"

@@ -146,20 +146,7 @@ def ranked_rows(
         "max_overdue": MAX_OVERDUE,
         "max_untouched": float(MAX_UNTOUCHED_DAYS),
         "horizon": float(w.renewal_horizon_days),
-        **{
-            name: float(getattr(w, name))
-            for name in (
-                "critical",
-                "at_risk",
-                "neutral",
-                "unscored",
-                "arr",
-                "renewal",
-                "overdue",
-                "drop",
-                "untouched",
-            )
-        },
+        **{name: float(getattr(w, name)) for name in PriorityWeights.WEIGHTS},
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -203,21 +203,8 @@ def test_the_admin_edits_the_one_set_of_weights(client_as, ada, alice):
     page = client.get("/admin/workspace/priorityweights/")
     assert page.status_code == 302
     url = page["Location"]
-    form = {
-        name: str(getattr(PriorityWeights(), name))
-        for name in (
-            "critical",
-            "at_risk",
-            "neutral",
-            "unscored",
-            "arr",
-            "renewal",
-            "renewal_horizon_days",
-            "overdue",
-            "drop",
-            "untouched",
-        )
-    }
+    fields = (*PriorityWeights.WEIGHTS, "renewal_horizon_days")
+    form = {name: str(getattr(PriorityWeights(), name)) for name in fields}
     form["renewal_horizon_days"] = "0"
     refused = client.post(url, form)
     assert refused.status_code == 200 and "greater than or equal to 1" in refused.content.decode()

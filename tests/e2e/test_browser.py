@@ -124,3 +124,29 @@ def test_the_pages_load_without_errors(page, csm1_book, browser_errors):
     # A 404 document is itself reported on the console; anything else is a real error.
     errors = [e for e in browser_errors.console if "status of 404" not in e]
     assert not errors and not browser_errors.page, browser_errors
+
+
+def test_a_csm_opens_the_top_account_of_work_on_next(page, csm1_book, browser_errors):
+    """The morning: log in, read why the first account of "work on next" is first,
+    open it."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    borealis = csm1_book["borealis"]
+    borealis.renewal_date = timezone.localdate() + dt.timedelta(days=3)
+    borealis.arr = 768_000
+    borealis.save()
+
+    page.goto("/login/")
+    page.get_by_label("Username").fill("csm1")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    top = page.locator("#work-on-next .next-item").first
+    expect(top).to_contain_text("Borealis Bank")
+    expect(top.locator(".next-why")).to_have_text(
+        re.compile(r"^Not scored · \$768k · renews in [23] days · no touch on record$")
+    )
+    expect(page.locator("#work-on-next .next-item")).to_have_count(4)  # csm1's own
+    top.get_by_role("link", name="Borealis Bank").click()
+    expect(page).to_have_url(re.compile(rf"/accounts/{borealis.pk}/$"))

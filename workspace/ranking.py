@@ -210,7 +210,10 @@ def reasons(account: Account, facts: dict) -> list[str]:
             words.append("no touch on record")
         elif facts["days_untouched"] >= 1:
             d = int(facts["days_untouched"])
-            words.append(f"no touch for {d}{'+' if d >= MAX_UNTOUCHED_DAYS else ''} days")
+            if d >= MAX_UNTOUCHED_DAYS:
+                words.append(f"no touch for {MAX_UNTOUCHED_DAYS}+ days")
+            else:
+                words.append(f"no touch for {d} day{'s' if d != 1 else ''}")
     trend = health.trend_30d if health is not None else None
     if trend is not None and trend <= -0.5:
         words.append(f"score \u2212{abs(trend):.0f} in 30 days")

@@ -155,7 +155,16 @@ def create_model() -> Scenario:
             rollup=d.rollup,
             window_days=d.window_days,
         )
-    model = ScoringModel.objects.create(key="health", name="Health", kind="weighted")
+    # Flap control off: the reference (bench/reference.py) confirms every band change
+    # at once, so the two runs' latest bands and events can be compared row by row.
+    model = ScoringModel.objects.create(
+        key="health",
+        name="Health",
+        kind="weighted",
+        exit_margin=0.0,
+        dwell_scorings=1,
+        dwell_days=0,
+    )
     for position, d in enumerate(METRICS):
         c = d.component
         ScoringComponent.objects.create(

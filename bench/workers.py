@@ -181,8 +181,15 @@ def rollup_worker(jobs, results) -> None:
                 elapsed = time.perf_counter() - started
                 if attempt:
                     timings[side].append(elapsed)
-        columns = [f"m{m.id}" for m in scenario.metrics.values()]
-        differs = " OR ".join(f"bench_differs(o.{c}, r.{c})" for c in columns)
+        # Ours names a column by metric, roll-up and window (scoring.sql.rollup), the
+        # reference by metric alone: each of ours beside the reference's of its metric.
+        from scoring.models import ScoringModel
+        from scoring.scorer import Scorer
+
+        ours = Scorer(models=ScoringModel.objects.filter(status="active").order_by("id"))
+        differs = " OR ".join(
+            f"bench_differs(o.{column.column}, r.m{column.id})" for column in ours.columns.values()
+        )
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE o.account_id IS NULL"
             f" OR r.account_id IS NULL OR {differs})"

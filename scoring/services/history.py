@@ -154,6 +154,23 @@ def _within(vendor: str, column: str, windows: Windows | None) -> sql.Sql:
     )
 
 
+def _older_scores(
+    vendor: str, prefix: str, first_id: int, last_id: int, before: object, windows: Windows | None
+) -> sql.Sql:
+    """Scores (columns ``prefix``…) of accounts ``first_id``..``last_id`` computed before
+    ``before`` (a bound timestamp), within ``windows`` when given: the rows compaction
+    looks at, for its SELECT and its DELETE alike (so the DELETE's range stays
+    index-bounded on the partitions)."""
+    scope = sql.Sql().add(
+        f"{prefix}account_id >= %s AND {prefix}account_id <= %s AND {prefix}computed_at < %s",
+        first_id,
+        last_id,
+        before,
+    )
+    within = _within(vendor, f"{prefix}computed_at", windows)
+    return scope.add(within.text, *within.params)
+
+
 def _scores_compact_sql(
     vendor: str, tiers: Tiers, first_id: int, last_id: int, windows: Windows | None = None
 ) -> sql.Sql:
@@ -168,18 +185,14 @@ def _scores_compact_sql(
         f"CASE WHEN {in_weekly} THEN {least}({_bucket_end(vendor, 'r.computed_at', 'week')}, %s)"
         f" ELSE {least}({_bucket_end(vendor, 'r.computed_at', 'month')}, %s) END"
     )
-    statement = sql.Sql()
+    statement = sql.Sql().add("SELECT r.id FROM scoring_healthscore r WHERE ")
+    scope = _older_scores(vendor, "r.", first_id, last_id, daily, windows)
+    statement.add(scope.text, *scope.params)
     statement.add(
-        "SELECT r.id FROM scoring_healthscore r"
-        " WHERE r.account_id >= %s AND r.account_id <= %s AND r.computed_at < %s"
         " AND NOT EXISTS (SELECT 1 FROM scoring_accounthealth ah WHERE ah.health_score_id = r.id)"
-        " AND NOT EXISTS (SELECT 1 FROM scoring_scoreevent e WHERE e.health_score_id = r.id)",
-        first_id,
-        last_id,
-        daily,
+        " AND NOT EXISTS (SELECT 1 FROM scoring_scoreevent e WHERE e.health_score_id = r.id)"
+        " AND ("
     )
-    within = _within(vendor, "r.computed_at", windows)
-    statement.add(within.text + " AND (", *within.params)
     if tiers.monthly is not None:
         statement.add("r.computed_at < %s OR ", sql.ts(vendor, tiers.monthly))
     statement.add(
@@ -190,16 +203,9 @@ def _scores_compact_sql(
         daily,
         weekly,
     )
-    delete = sql.Sql()
-    delete.add(
-        "DELETE FROM scoring_healthscore WHERE account_id >= %s AND account_id <= %s"
-        " AND computed_at < %s",
-        first_id,
-        last_id,
-        daily,
-    )
-    within = _within(vendor, "computed_at", windows)
-    delete.add(within.text + " AND id IN (", *within.params)
+    delete = sql.Sql().add("DELETE FROM scoring_healthscore WHERE ")
+    scope = _older_scores(vendor, "", first_id, last_id, daily, windows)
+    delete.add(scope.text + " AND id IN (", *scope.params)
     return delete.add(statement.text, *statement.params).add(")")
 
 

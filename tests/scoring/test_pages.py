@@ -93,7 +93,13 @@ def test_the_band_filter_reads_the_latest_health_by_band_id(client_as, maggie, s
     with CaptureQueriesContext(connection) as queries:
         response = client_as(maggie).get(reverse("accounts:list"), {"band": "At-risk"})
     assert listed(response) == ["Acme Analytics"]
-    listing = [q["sql"] for q in queries if 'FROM "accounts_account"' in q["sql"]]
+    # The list's page of accounts (its count comes from the book's figures, and the
+    # accounts churning after today are read by churn date, not by band).
+    listing = [
+        q["sql"]
+        for q in queries
+        if 'FROM "accounts_account"' in q["sql"] and '"accounts_account"."external_id"' in q["sql"]
+    ]
     assert listing
     for sql in listing:
         where = sql.split(" WHERE ", 1)[1]

@@ -22,6 +22,7 @@ from accounts.http import AuthenticatedHttpRequest
 from playbooks.forms import NoteForm, ReassignForm, SnoozeForm, form_errors
 from playbooks.models import Task
 from playbooks.selectors import (
+    CARD_RELATED,
     QUEUE_SECTIONS,
     QueueCursor,
     account_get_for_work,
@@ -38,8 +39,6 @@ from playbooks.services import (
     task_reassign,
     task_snooze,
 )
-
-TASK_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
 
 
 def _queue_cursors(request: AuthenticatedHttpRequest) -> dict[str, QueueCursor]:
@@ -140,7 +139,7 @@ def _task_answer(
 
 def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     return task_get_visible(
-        user=request.user, pk=pk, queryset=Task.objects.select_related(*TASK_RELATED)
+        user=request.user, pk=pk, queryset=Task.objects.select_related(*CARD_RELATED)
     )
 
 

@@ -9,6 +9,7 @@ Import from here: ``from playbooks.selectors import task_queue``.
 
 from playbooks.dryrun import DryRun, DryRunStep, playbook_dry_run
 from playbooks.selectors.tasks import (
+    CARD_RELATED,
     QUEUE_SECTIONS,
     QueueCursor,
     QueueSection,
@@ -31,6 +32,7 @@ from playbooks.selectors.team import TeamMemberRow, TeamOverview, team_overview
 from playbooks.selectors.timeline import TIMELINE_LENGTH, TimelineEntry, account_timeline
 
 __all__ = [
+    "CARD_RELATED",
     "QUEUE_SECTIONS",
     "TIMELINE_LENGTH",
     "DryRun",

@@ -85,7 +85,11 @@ def account_get_for_work(
 
 def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = None) -> Task:
     """The task ``pk`` if ``user`` may see it; Http404 otherwise (never 403)."""
-    qs = queryset if queryset is not None else Task.objects.select_related("account", "assignee")
+    qs = (
+        queryset
+        if queryset is not None
+        else Task.objects.select_related("account", "assignee", *CARD_ACCOUNT_RELATED)
+    )
     try:
         return tasks_visible_to(user=user, queryset=qs).get(pk=pk)
     except (Task.DoesNotExist, ValueError, TypeError):
@@ -116,7 +120,24 @@ QUEUE_SECTIONS = (
     ("snoozed", "Snoozed"),
 )
 _QUEUE_ORDER = ("when", "rank", "id")
+# A card shows its account's ARR, band, renewal and owner.
+CARD_ACCOUNT_RELATED = ("account__owner", "account__health__band")
+# The queue's windows read their tasks with these only: more joins would cost the windows
+# their walk along task_queue_day (tests/playbooks/test_queue_indexes.py), so the
+# accounts' owners and bands come after, in one read for every section (cards_complete).
 _QUEUE_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
+# A card redrawn alone after an action: everything in one read.
+CARD_RELATED = (*_QUEUE_RELATED, *CARD_ACCOUNT_RELATED)
+
+
+def cards_complete(tasks: list[Task]) -> None:
+    """Give ``tasks`` their accounts with owner and latest band, in one query."""
+    ids = {task.account_id for task in tasks}
+    if not ids:
+        return
+    accounts = Account.objects.select_related("owner", "health__band").in_bulk(ids)
+    for task in tasks:
+        task.account = accounts[task.account_id]
 
 
 def section_q(key: str, today: dt.date) -> tuple[Q, tuple[str, ...]]:
@@ -282,7 +303,8 @@ def task_queue(
     playbook (``origin_step_run.run.playbook``) without further queries.
 
     Queries: one for the totals (``task_counts``), then one per section that has tasks; each
-    reads ``rows`` + 1 tasks at most, whatever the size of the queue."""
+    reads ``rows`` + 1 tasks at most, whatever the size of the queue; then one for the
+    cards' accounts (``cards_complete``)."""
     after = after or {}
     rows = rows or settings.VITALS_QUEUE_SECTION_ROWS
     totals = task_counts(user=user, today=today)
@@ -302,6 +324,7 @@ def task_queue(
         section.tasks = found[:rows]
         if len(found) > rows:
             section.next = QueueCursor.after(section.tasks[-1], section.last_row)
+    cards_complete([task for section in queue.sections for task in section.tasks])
     return queue
 
 

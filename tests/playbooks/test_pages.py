@@ -536,3 +536,25 @@ def test_a_cards_give_to_choices_are_everyone_it_may_go_to_with_its_assignee_sel
     assert f'<option value="{bob.pk}" selected>Bob &lt;b&gt;&amp;&lt;/b&gt;' in select
     assert select.count("<option ") == 3  # alice, bob, maggie (the team's manager)
     assert select.count(" selected") == 1
+
+
+def test_a_task_card_shows_its_accounts_arr_band_renewal_and_owner(client_as, alice, bob):
+    import datetime as dt
+    from decimal import Decimal
+
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(
+        owner=bob, arr=Decimal("768000"), renewal_date=dt.date(2027, 1, 15), name="Acme"
+    )
+    bare = AccountFactory(owner=bob, arr=Decimal("0"), renewal_date=None, name="Bare")
+    task = add_task(account, assignee=alice)
+    other = add_task(bare, assignee=alice)
+    body = client_as(alice).get(QUEUE_URL).content.decode()
+
+    card = body[body.index(f'id="task-{task.pk}"') :]
+    card = card[: card.index("</article>")]
+    assert "ARR 768,000" in card and "Not scored" in card
+    assert "renews 15 Jan 2027" in card and f"owner {bob}" in card
+    card = body[body.index(f'id="task-{other.pk}"') :]
+    assert "no renewal date" in card[: card.index("</article>")]

@@ -51,7 +51,7 @@ def titles(tasks) -> list[str]:
 # --- The queue ---------------------------------------------------------------------------------
 
 
-def test_alices_queue_in_four_sections_in_five_queries(book, alice, django_assert_num_queries):
+def test_alices_queue_in_four_sections_in_six_queries(book, alice, django_assert_num_queries):
     acme, borealis = book["alice"], book["bob"]
     add_task(acme, "Late renewal call", -3)
     add_task(acme, "Urgent today", 0, priority="urgent")
@@ -64,10 +64,11 @@ def test_alices_queue_in_four_sections_in_five_queries(book, alice, django_asser
     add_task(acme, "Done already", -1, status="done")
     add_task(acme, "Given to Bob", 0, assignee=book["bob"].owner)
 
-    # The totals, then a window of each section.
-    with django_assert_num_queries(5):
+    # The totals, a window of each section, then the cards' accounts (owner and band).
+    with django_assert_num_queries(6):
         queue = task_queue(user=alice, today=TODAY)
         assert [t.account.name for t in queue.today] == ["Acme Analytics"] * 3  # no more queries
+        assert {str(t.account.owner) for t in queue.today} == {str(alice)}
 
     assert titles(queue.overdue) == ["Late renewal call"]
     assert titles(queue.today) == ["Urgent today", "Snooze over", "Low today"]

@@ -25,7 +25,7 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, RiskLevel, User
 from workspace.models import PriorityWeights
 
 NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -46,7 +46,7 @@ class NextUp:
         return " · ".join(self.reasons)
 
 
-LEVEL_LABELS = {"critical": "Critical", "at_risk": "At risk", "neutral": "Neutral"}
+LEVEL_LABELS = dict(RiskLevel.choices)  # "" (no band or no score): "Not scored"
 
 
 # The points of each account, in SQL over the person's own customers: their latest
@@ -191,7 +191,7 @@ def reasons(account: Account, facts: dict) -> list[str]:
     level and size, then each part that added points."""
     health = getattr(account, "health", None)
     level = health.level if health is not None else ""
-    words = [LEVEL_LABELS.get(level, "Healthy" if level == "healthy" else "Not scored")]
+    words = [LEVEL_LABELS.get(level, "Not scored")]
     words.append(money(account.arr))
     days = facts["days_to_renewal"]
     if facts["renewal_points"] > 0 and days is not None:

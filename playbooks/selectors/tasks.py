@@ -124,10 +124,11 @@ _QUEUE_ORDER = ("when", "rank", "id")
 CARD_ACCOUNT_RELATED = ("account__owner", "account__health__band")
 # The queue's windows read their tasks with these only: more joins would cost the windows
 # their walk along task_queue_day (tests/playbooks/test_queue_indexes.py), so the
-# accounts' owners and bands come after, in one read for every section (cards_complete).
-_QUEUE_RELATED = ("account", "assignee", "origin_step_run__run__playbook")
+# accounts, with their owners and bands, come after, in one read for every section
+# (cards_complete).
+_QUEUE_RELATED = ("assignee", "origin_step_run__run__playbook")
 # A card redrawn alone after an action: everything in one read.
-CARD_RELATED = (*_QUEUE_RELATED, *CARD_ACCOUNT_RELATED)
+CARD_RELATED = ("account", *_QUEUE_RELATED, *CARD_ACCOUNT_RELATED)
 
 
 def cards_complete(tasks: list[Task]) -> None:

@@ -17,9 +17,8 @@ from accounts.models import Account
 from accounts.pagination import BookPaginator
 from config.keyset import parts_of, read_parts, sort_keys
 from scoring.models import AccountHealth
-from scoring.services import scoring_run_create, scoring_run_execute
 from tests.factories import AccountFactory
-from tests.scoring.builders import add_signal, make_metric, make_model
+from tests.scoring.builders import ragged_health
 
 
 @pytest.fixture
@@ -27,25 +26,16 @@ def ragged_book(alice):
     """Seventeen accounts: some never scored (no latest health), some scored without
     data (no score), scores and changes that tie or are missing, renewal dates missing
     for some."""
-    usage = make_metric("usage")
-    make_model(
-        "health",
-        components=[{"metric": "usage", "rule": "passthrough", "weight": 100}],
-        bands=[("At-risk", None, "at_risk"), ("Healthy", 50, "healthy")],
-    )
-    today, now, draw = timezone.localdate(), dt.datetime.now(dt.UTC), random.Random(11)
-    for i in range(17):
-        account = AccountFactory(
+    today, draw = timezone.localdate(), random.Random(11)
+    accounts = [
+        AccountFactory(
             name=f"Account {draw.choice('ABCDE')}",
             owner=alice,
             renewal_date=draw.choice([None, today + dt.timedelta(days=30), today]),
         )
-        if i % 3:
-            add_signal(account, usage, draw.choice([10, 40, 80]), now - dt.timedelta(hours=1))
-    scoring_run_execute(run=scoring_run_create())
-    for health in AccountHealth.objects.order_by("pk"):
-        health.trend_30d = draw.choice([None, -5.0, 0.0, 12.5])
-        health.save(update_fields=["trend_30d"])
+        for _ in range(17)
+    ]
+    ragged_health(accounts, draw=draw, unscored_every=3)
     AccountHealth.objects.filter(account__in=Account.objects.order_by("pk")[:4]).delete()
     assert 0 < AccountHealth.objects.count() < Account.objects.count()
     assert AccountHealth.objects.filter(score=None).exists()

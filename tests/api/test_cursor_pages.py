@@ -22,10 +22,8 @@ from accounts.models import Account
 from config.api import CursorPagination
 from config.keyset import sort_keys
 from playbooks.models import Task
-from scoring.models import AccountHealth
-from scoring.services import scoring_run_create, scoring_run_execute
 from tests.factories import AccountFactory
-from tests.scoring.builders import add_signal, make_metric, make_model
+from tests.scoring.builders import ragged_health
 
 LIST = "/api/v1/accounts/"
 NAMES = ["Acme", "Borealis", "Cobalt", "Delta", "Ember"]
@@ -35,26 +33,17 @@ NAMES = ["Acme", "Borealis", "Cobalt", "Delta", "Ember"]
 def ragged_book(alice):
     """Fifteen accounts with repeated names, ARR and renewal dates, some never scored,
     and 30-day changes that tie or are missing."""
-    usage = make_metric("usage")
-    make_model(
-        "health",
-        components=[{"metric": "usage", "rule": "passthrough", "weight": 100}],
-        bands=[("At-risk", None, "at_risk"), ("Healthy", 50, "healthy")],
-    )
-    today, now, draw = timezone.localdate(), dt.datetime.now(dt.UTC), random.Random(7)
-    for i in range(15):
-        account = AccountFactory(
+    today, draw = timezone.localdate(), random.Random(7)
+    accounts = [
+        AccountFactory(
             name=NAMES[i % len(NAMES)],
             owner=alice,
             arr=Decimal(draw.choice([0, 9_000, 50_000])),
             renewal_date=draw.choice([None, today + dt.timedelta(days=30), today]),
         )
-        if i % 4:
-            add_signal(account, usage, draw.choice([10, 40, 80]), now - dt.timedelta(hours=1))
-    scoring_run_execute(run=scoring_run_create())
-    for health in AccountHealth.objects.order_by("pk"):
-        health.trend_30d = draw.choice([None, -5.0, 0.0, 12.5])
-        health.save(update_fields=["trend_30d"])
+        for i in range(15)
+    ]
+    ragged_health(accounts, draw=draw, unscored_every=4)
 
 
 def ids(body: dict) -> list[str]:

@@ -83,3 +83,27 @@ def add_signal(
     return Signal.objects.create(
         account=account, metric=metric, value=value, timestamp=at, **kwargs
     )
+
+
+def ragged_health(accounts: list[Account], *, draw, unscored_every: int) -> None:
+    """Score ``accounts`` with a one-metric model ("usage" passed through; At-risk below
+    50, Healthy above), leaving every ``unscored_every``-th account without a signal
+    (scored without data: no score); then give each latest health a 30-day change of
+    None, −5, 0 or +12.5 drawn from ``draw``, so sorts meet ties and gaps."""
+    from scoring.models import AccountHealth
+    from scoring.services import scoring_run_create, scoring_run_execute
+
+    usage = make_metric("usage")
+    make_model(
+        "health",
+        components=[{"metric": "usage", "rule": "passthrough", "weight": 100}],
+        bands=[("At-risk", None, "at_risk"), ("Healthy", 50, "healthy")],
+    )
+    now = dt.datetime.now(dt.UTC)
+    for i, account in enumerate(accounts):
+        if i % unscored_every:
+            add_signal(account, usage, draw.choice([10, 40, 80]), now - dt.timedelta(hours=1))
+    scoring_run_execute(run=scoring_run_create())
+    for health in AccountHealth.objects.order_by("pk"):
+        health.trend_30d = draw.choice([None, -5.0, 0.0, 12.5])
+        health.save(update_fields=["trend_30d"])

@@ -65,8 +65,9 @@ def web_session(sender, connection, **kwargs) -> None:
 
     if connection.vendor == "postgresql":
         workers = int(settings.VITALS_WEB_PARALLEL_WORKERS)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET max_parallel_workers_per_gather = {workers}")
+        # On the driver's connection, as Django sets its own session up: part of opening
+        # the connection, not a query of whichever request happened to open it.
+        connection.connection.execute(f"SET max_parallel_workers_per_gather = {workers}")
 
 
 application = ChunkedBodyReader(get_wsgi_application())

@@ -71,9 +71,14 @@ def export_rows(accounts: QuerySet[Account]) -> Iterator[bytes]:
 def export_response(accounts: QuerySet[Account]) -> StreamingHttpResponse:
     """The CSV file of ``accounts`` as a download, streamed: the first bytes go out at
     once and a large book never sits in the worker's memory."""
-    response = StreamingHttpResponse(export_rows(accounts), content_type="text/csv; charset=utf-8")
+    return csv_download(export_rows(accounts), name="accounts")
+
+
+def csv_download(chunks: Iterator[bytes], *, name: str) -> StreamingHttpResponse:
+    """``chunks`` of CSV streamed as the download ``<name>-<today>.csv``."""
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="accounts-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
 
 
@@ -107,10 +112,16 @@ def _cell(value: Any, kind: str) -> str:
 
 
 def _python_rows(accounts: QuerySet[Account]) -> Iterator[bytes]:
+    return values_csv(accounts, COLUMNS)
+
+
+def values_csv(queryset: QuerySet, columns: list[tuple[str, str, str]]) -> Iterator[bytes]:
+    """The CSV file of ``queryset``'s ``columns`` (label, value field, kind), formatted
+    cell by cell as above, in chunks read from the database as they are written."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER).encode()
-    rows = accounts.values_list(*[field for _, field, _ in COLUMNS])
-    kinds = [kind for _, _, kind in COLUMNS]
+    yield writer.writerow([label for label, _, _ in columns]).encode()
+    rows = queryset.values_list(*[field for _, field, _ in columns])
+    kinds = [kind for _, _, kind in columns]
     chunk: list[str] = []
     for row in rows.iterator(chunk_size=CHUNK_ROWS):
         chunk.append(

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from accounts.export import export_response
-from accounts.filters import UNSCORED, AccountFilter
+from accounts.filters import UNSCORED, AccountFilter, AccountRules
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from accounts.pagination import BookPaginator
@@ -168,6 +168,26 @@ def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     # The same URL answers with a fragment or a page: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+SUGGESTIONS = 10
+
+
+@login_required
+def account_suggest(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """``<option>`` elements for a form's account box (``?account=`` what was typed, or
+    ``?q=``): the first of the person's customers that the account list's search finds,
+    by name, each valued by its external id."""
+    text = (request.GET.get("account") or request.GET.get("q") or "").strip()
+    accounts: list[Account] = []
+    if text:
+        found = AccountRules().filter_search(
+            accounts_visible_to(user=request.user).filter(customers_q(on=timezone.localdate())),
+            "q",
+            text,
+        )
+        accounts = list(found.select_related("owner").order_by("name", "pk")[:SUGGESTIONS])
+    return render(request, "accounts/suggest.html", {"accounts": accounts})
 
 
 @login_required

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import request_token
 from accounts.models import ApiToken, User
+from accounts.selectors import accounts_visible_to_token
 from config.api_schema import error_responses
 from config.errors import Conflict
 from playbooks.effectiveness import playbook_effectiveness
@@ -40,6 +41,7 @@ from playbooks.serializers import (
     BackfillSerializer,
     EffectivenessSerializer,
     PlaybookSerializer,
+    TaskCreateSerializer,
     TaskSerializer,
     TaskUpdateSerializer,
 )
@@ -48,6 +50,7 @@ from playbooks.services import (
     playbook_backfill,
     playbook_save,
     task_complete,
+    task_create_manual,
     task_reassign,
     task_snooze,
 )
@@ -97,17 +100,9 @@ def _assignee(token: ApiToken, username: str) -> User:
     return person
 
 
-@extend_schema(
-    tags=["tasks"],
-    summary="List tasks",
-    description="The tasks this token reaches, paginated: for a token acting for a person, "
-    "the tasks on accounts in their scope and the tasks assigned to them. Filter by status, "
-    "assignee, account and due date; order by due date, priority (most urgent first) or "
-    "creation.",
-    responses={200: TaskSerializer(many=True), **error_responses(400, 404)},
-)
+@extend_schema(tags=["tasks"])
 class TaskListView(generics.ListAPIView):
-    required_scopes = {"GET": TASKS_READ}
+    required_scopes = {"GET": TASKS_READ, "POST": TASKS_WRITE}
     serializer_class = TaskSerializer
     filterset_class = TaskApiFilter
 
@@ -115,6 +110,66 @@ class TaskListView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return Task.objects.none()
         return _tasks(request_token(self.request)).order_by("due_date", "pk")
+
+    @extend_schema(
+        summary="List tasks",
+        description="The tasks this token reaches, paginated: for a token acting for a "
+        "person, the tasks on accounts in their scope and the tasks assigned to them. Filter "
+        "by status, assignee, account and due date; order by due date, priority (most "
+        "urgent first) or creation.",
+        responses={200: TaskSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a task",
+        description="A task made by hand on the account `account` (its external id), which "
+        "must be one this token reaches and still a customer. It goes to `assignee` (for a "
+        "token acting for a person: someone they may give tasks to) or else to the "
+        "account's owner, and tells the endpoints subscribed to `task.created`.",
+        request=TaskCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "Call before the renewal",
+                value={
+                    "account": "acme",
+                    "title": "Call Acme about the renewal",
+                    "due_date": "2026-12-08",
+                    "priority": "high",
+                    "assignee": "alice",
+                },
+                request_only=True,
+            )
+        ],
+        responses={201: TaskSerializer, **error_responses(400, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TaskCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token = request_token(request)
+        account = accounts_visible_to_token(token=token).filter(external_id=data["account"]).first()
+        if account is None:
+            raise ValidationError(
+                {"account": [f"No account '{data['account']}' that this token reaches."]}
+            )
+        assignee = _assignee(token, data["assignee"]) if data["assignee"] else None
+        try:
+            task = task_create_manual(
+                account=account,
+                title=data["title"],
+                description=data["description"],
+                due_date=data["due_date"],
+                priority=data["priority"],
+                assignee=assignee,
+                created_by=token.user,
+                now=timezone.now(),
+            )
+        except PlaybookError as error:
+            raise _task_error(error) from None
+        task = _tasks(token).get(pk=task.pk)
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
 TASK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The task's id.")

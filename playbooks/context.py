@@ -4,7 +4,7 @@ and note actions that refresh them in place."""
 from __future__ import annotations
 
 from accounts.models import Account, User
-from playbooks.forms import NoteForm
+from playbooks.forms import NoteForm, TaskForm
 from playbooks.selectors import (
     account_task_rows,
     account_tasks,
@@ -20,6 +20,7 @@ def account_tasks_context(
     user: User,
     today,
     note_form: NoteForm | None = None,
+    task_form: TaskForm | None = None,
     notice: str = "",
     sentiments: list[CsmSentiment] | None = None,
 ) -> dict:
@@ -27,11 +28,14 @@ def account_tasks_context(
     of the account's tasks feeds both; ``sentiments`` (``sentiments_recent``, shared
     with the sentiment card) saves the timeline's read of them."""
     rows = account_task_rows(account=account)
+    people = task_assignees_for(user=user)
     return {
         "account": account,
         "tasks": account_tasks(account=account, rows=rows),
         "timeline": account_timeline(account=account, tasks=rows, sentiments=sentiments),
-        "people": list(task_assignees_for(user=user)),
+        "people": list(people),
+        # Drawn by hand from ``people`` (playbooks/task.html#new_fields): no query of its own.
+        "task_form": task_form or TaskForm(people=people),
         "today": today,
         "note_form": note_form or NoteForm(),
         "timeline_notice": notice,

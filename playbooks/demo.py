@@ -26,6 +26,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
 from accounts.models import Account, RiskLevel
+from notifications.models import Notification
 from playbooks import matching
 from playbooks.models import Delivery, Note, Playbook, PlaybookRun, PlaybookStep, Priority, Task
 from playbooks.services import (
@@ -153,7 +154,9 @@ def demo_playbooks_ensure(*, since: dt.datetime) -> list[Playbook]:
 
 
 def demo_playbook_data_delete(accounts) -> None:
-    """The demo accounts' runs, tasks, notes and deliveries (seeding starts them over)."""
+    """The demo accounts' runs, tasks, notes, deliveries and notifications (seeding starts
+    them over)."""
+    Notification.objects.filter(account__in=accounts).delete()
     Delivery.objects.filter(account__in=accounts).delete()
     Note.objects.filter(account__in=accounts).delete()
     Task.objects.filter(account__in=accounts).delete()

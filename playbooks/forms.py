@@ -11,8 +11,9 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import User
-from playbooks.services.task_ops import NOTE_MAX
+from accounts.models import Account, RiskLevel, User
+from playbooks.models import Priority
+from playbooks.services.task_ops import NOTE_MAX, TITLE_MAX
 
 
 def form_errors(form: forms.Form) -> dict[str, list[str]]:
@@ -56,6 +57,117 @@ class ReassignForm(forms.Form):
     def __init__(self, *args, people: QuerySet[User], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["assignee"]).queryset = people
+
+
+class AccountField(forms.CharField):
+    """An account of the user's, named by its external id (what the suggestions give) or
+    by its exact name when that names one account."""
+
+    def __init__(self, *args, accounts: QuerySet[Account] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.accounts = accounts if accounts is not None else Account.objects.none()
+
+    def clean(self, value: Any) -> Account:
+        text = super().clean(value).strip()
+        found = list(self.accounts.filter(external_id=text)[:1])
+        if not found:
+            found = list(self.accounts.filter(name__iexact=text)[:2])
+        if not found:
+            raise forms.ValidationError(
+                f"No account of yours is named “{text}” or has that external id."
+            )
+        if len(found) > 1:
+            raise forms.ValidationError(
+                f"More than one of your accounts is named “{text}”: give its external id."
+            )
+        return found[0]
+
+
+class TaskForm(forms.Form):
+    """A task made by hand: on the account page (its account is known) or from the queue
+    (``accounts`` given: the user names one of theirs). Without an assignee it goes to
+    the account's owner."""
+
+    account = AccountField(
+        label="Account",
+        help_text="Its name or external id.",
+        error_messages={"required": "Say which account the task is on."},
+    )
+    title = forms.CharField(
+        label="Title",
+        max_length=TITLE_MAX,
+        error_messages={"required": "Give the task a title."},
+    )
+    description = forms.CharField(
+        label="Description", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    due_date = forms.DateField(
+        label="Due", widget=DateInput, error_messages={"required": "Give the due date."}
+    )
+    priority = forms.ChoiceField(
+        label="Priority", choices=Priority.choices, initial=Priority.NORMAL
+    )
+    assignee = forms.ModelChoiceField(
+        label="For",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="The account's owner",
+        error_messages={
+            "invalid_choice": "Choose someone on your teams; that person is not one of them."
+        },
+    )
+
+    def __init__(
+        self,
+        *args,
+        people: QuerySet[User],
+        accounts: QuerySet[Account] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["assignee"]).queryset = people
+        if accounts is None:
+            del self.fields["account"]
+        else:
+            cast(AccountField, self.fields["account"]).accounts = accounts
+
+    @property
+    def selected_assignee(self) -> int | None:
+        """The pk of the person chosen (the page draws the choices itself)."""
+        try:
+            return int(self["assignee"].value())
+        except (TypeError, ValueError):
+            return None
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters (GET): a due window, priority, where the task came from and
+    its account's risk level. Empty means everything."""
+
+    DUE_WINDOWS = [
+        ("", "Any day"),
+        ("overdue", "Overdue"),
+        ("today", "Due by today"),
+        ("week", "Due within 7 days"),
+        ("month", "Due within 30 days"),
+    ]
+    ORIGINS = [("", "Any origin"), ("playbook", "From a playbook"), ("manual", "Added by hand")]
+    UNSCORED = "unscored"
+
+    due = forms.ChoiceField(label="Due", choices=DUE_WINDOWS, required=False)
+    priority = forms.ChoiceField(
+        label="Priority", choices=[("", "Any priority"), *Priority.choices], required=False
+    )
+    origin = forms.ChoiceField(label="Origin", choices=ORIGINS, required=False)
+    level = forms.ChoiceField(
+        label="Account",
+        choices=[("", "Any risk level"), *RiskLevel.choices, (UNSCORED, "Not scored")],
+        required=False,
+    )
+
+    def active(self) -> dict[str, str]:
+        """The filters given (a valid form), by name."""
+        return {key: value for key, value in self.cleaned_data.items() if value}
 
 
 class NoteForm(forms.Form):

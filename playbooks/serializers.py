@@ -83,6 +83,25 @@ class TaskSerializer(serializers.ModelSerializer):
         return step_run.run.playbook.name if step_run is not None else None
 
 
+class TaskCreateSerializer(serializers.Serializer):
+    """POST /api/v1/tasks/: a task made by hand on an account the token reaches."""
+
+    account = TextField(max_length=100, help_text="The account's external id.")
+    title = TextField(max_length=200, help_text="What is to be done.")
+    description = TextField(required=False, default="", allow_blank=True, max_length=10_000)
+    due_date = serializers.DateField(help_text="The day it is due (YYYY-MM-DD).")
+    priority = serializers.ChoiceField(
+        choices=Task.Priority.choices, required=False, default=Task.Priority.NORMAL
+    )
+    assignee = TextField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=150,
+        help_text="Username of an active person to give it to; the account's owner when not given.",
+    )
+
+
 class TaskUpdateSerializer(serializers.Serializer):
     """PATCH /api/v1/tasks/{id}/: complete, snooze or reassign (or reassign and then
     complete or snooze, in one request)."""

@@ -72,3 +72,10 @@ def deliver(delivery_id: int) -> str:
     back-off, and the tick sends it then (the row counts the attempts and gives up after
     VITALS_DELIVERY_MAX_ATTEMPTS)."""
     return services.delivery_attempt(delivery_id=delivery_id, now=timezone.now()).result
+
+
+@shared_task(**RETRY)
+def notify_overdue_tasks() -> int | None:
+    """Hourly: tell people of their tasks fallen overdue (once per task and due day).
+    None when another process is doing it right now."""
+    return run_alone("playbooks-overdue", services.overdue_notify, now=timezone.now())

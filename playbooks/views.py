@@ -8,9 +8,18 @@ a redirect back to the page it came from, so the forms work without JavaScript t
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,23 +28,40 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from playbooks.forms import NoteForm, ReassignForm, SnoozeForm, form_errors
+from accounts.selectors import accounts_visible_to
+from playbooks.context import account_tasks_context
+from playbooks.export import tasks_csv_response
+from playbooks.forms import (
+    NoteForm,
+    QueueFilterForm,
+    ReassignForm,
+    SnoozeForm,
+    TaskForm,
+    form_errors,
+)
 from playbooks.models import Task
 from playbooks.selectors import (
     CARD_RELATED,
     QUEUE_SECTIONS,
+    DoneCursor,
     QueueCursor,
+    QueueFilters,
     account_get_for_work,
     account_timeline,
+    done_tasks,
+    queue_tasks,
     task_assignees_for,
+    task_counts,
     task_get_visible,
     task_queue,
+    tasks_done_window,
     team_overview,
 )
 from playbooks.services import (
     PlaybookError,
     note_add,
     task_complete,
+    task_create_manual,
     task_reassign,
     task_snooze,
 )
@@ -58,35 +84,104 @@ def _queue_cursors(request: AuthenticatedHttpRequest) -> dict[str, QueueCursor]:
     return cursors
 
 
+def _bad_request(message: str) -> HttpResponse:
+    return HttpResponseBadRequest(f"{message}\n", content_type="text/plain; charset=utf-8")
+
+
+def _queue_filters(query: QueryDict) -> tuple[QueueFilterForm, QueueFilters]:
+    """The queue's filters in ``query``; ValueError naming each bad one."""
+    form = QueueFilterForm(query)
+    if not form.is_valid():
+        raise ValueError(
+            "; ".join(f"Parameter {k!r}: {' '.join(v)}" for k, v in form_errors(form).items())
+        )
+    return form, QueueFilters(**form.active())
+
+
+def _encode(values: dict[str, str]) -> str:
+    """The filters in use as a query string: the links of a filtered queue carry it."""
+    query = QueryDict(mutable=True)
+    query.update(values)
+    return query.urlencode()
+
+
+def _queue_context(
+    request: AuthenticatedHttpRequest, form: QueueFilterForm, filters: QueueFilters
+) -> dict:
+    user = request.user
+    return {
+        "people": list(task_assignees_for(user=user)),
+        "today": timezone.localdate(),
+        "next_url": request.get_full_path(),
+        "filter_form": form,
+        "filters": filters,
+        "filter_query": _encode(form.active()),
+    }
+
+
 @login_required
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """My queue, each section a window of its tasks with its total. A section's “Show
-    more” is a plain link to the page with that section's next window (``?overdue=
-    <cursor>``); with htmx it fetches just those rows and puts them under the ones shown."""
+    """My queue, each section a window of its tasks with its total, narrowed by the
+    filters in the query string. A section's “Show more” is a plain link to the page with
+    that section's next window (``?overdue=<cursor>``); with htmx it fetches just those
+    rows and puts them under the ones shown."""
     today = timezone.localdate()
     try:
         cursors = _queue_cursors(request)
+        form, filters = _queue_filters(request.GET)
     except ValueError as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+        return _bad_request(str(exc))
     # htmx asks for the next rows of one section; a history restore needs the whole page.
     more = None
     if request.htmx and not request.htmx.history_restore_request and len(cursors) == 1:
         (more,) = cursors
-    tasks = task_queue(user=request.user, today=today, after=cursors, only=more)
-    context = {
-        "queue": tasks,
-        "people": list(task_assignees_for(user=request.user)),
-        "today": today,
-        "next_url": request.get_full_path(),
-    }
+    tasks = task_queue(user=request.user, today=today, after=cursors, only=more, filters=filters)
+    context = {**_queue_context(request, form, filters), "queue": tasks}
     if more is not None:
         context["section"] = tasks.section(more)
         context["appended"] = True
         response = render(request, "playbooks/queue.html#rows", context)
     else:
+        context["task_form"] = _queue_task_form(request)
         response = render(request, "playbooks/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@login_required
+def done(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """What I finished, newest first, a window at a time (“Show more” as in the queue)."""
+    today = timezone.localdate()
+    try:
+        form, filters = _queue_filters(request.GET)
+        after = DoneCursor.parse(request.GET["after"]) if request.GET.get("after") else None
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    window = tasks_done_window(user=request.user, today=today, filters=filters, after=after)
+    context = {**_queue_context(request, form, filters), "done": window}
+    appended = bool(after and request.htmx and not request.htmx.history_restore_request)
+    template = "playbooks/done.html#rows" if appended else "playbooks/done.html"
+    response = render(request, template, {**context, "appended": appended})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+def export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """My queue (``?view=done``: what I finished) as CSV, with the page's filters."""
+    today = timezone.localdate()
+    view = request.GET.get("view", "open")
+    if view not in ("open", "done"):
+        return _bad_request(f"Parameter 'view': {view!r} is not open or done.")
+    query = request.GET.copy()
+    query.pop("view", None)
+    try:
+        _, filters = _queue_filters(query)
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    pick = queue_tasks if view == "open" else done_tasks
+    tasks = pick(user=request.user, today=today, filters=filters)
+    return tasks_csv_response(tasks, today=today, name="tasks" if view == "open" else "tasks-done")
 
 
 @login_required
@@ -106,6 +201,36 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return url
     return reverse("playbooks:queue")
+
+
+# --- Counts shown on the page an action came from, updated in place ---------------------------
+
+
+def _page_counts(request: AuthenticatedHttpRequest) -> str:
+    """The task counts of the page an htmx action came from (``HX-Current-URL``), as
+    out-of-band swaps: the navigation's badge everywhere; the section counts of the queue
+    (with that page's filters); the home page's overdue and due-today tiles."""
+    user = request.user
+    today = timezone.localdate()
+    counts = task_counts(user=user, today=today)
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    context: dict = {"counts": counts, "tasks_due": counts["overdue"] + counts["today"]}
+    if current.path == reverse("playbooks:queue"):
+        try:
+            _, filters = _queue_filters(QueryDict(current.query))
+        except ValueError:
+            filters = QueueFilters()
+        sections = task_counts(user=user, today=today, filters=filters) if filters else counts
+        context["sections"] = [(key, label, sections[key]) for key, label in QUEUE_SECTIONS]
+        context["queue_total"] = sum(sections.values())
+    elif current.path == reverse("home"):
+        context["home"] = True
+    return render(request, "playbooks/counts.html", context).content.decode()
+
+
+def _with_counts(request: AuthenticatedHttpRequest, response: HttpResponse) -> HttpResponse:
+    response.content = response.content + _page_counts(request).encode()
+    return response
 
 
 def _task_answer(
@@ -134,7 +259,7 @@ def _task_answer(
         "errors": errors or {},
         "values": values or {},
     }
-    return render(request, "playbooks/task.html#task", context)
+    return _with_counts(request, render(request, "playbooks/task.html#task", context))
 
 
 def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
@@ -208,6 +333,105 @@ def task_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     except PlaybookError as exc:
         return _task_answer(request, task, errors=_error(exc), values=values)
     return _task_answer(request, task, notice="Note added.")
+
+
+# --- Tasks made by hand ---------------------------------------------------------------------
+
+
+def _queue_task_form(request: AuthenticatedHttpRequest, data: QueryDict | None = None) -> TaskForm:
+    user = request.user
+    return TaskForm(
+        data, people=task_assignees_for(user=user), accounts=accounts_visible_to(user=user)
+    )
+
+
+def _create(request: AuthenticatedHttpRequest, form: TaskForm, account) -> Task | None:
+    """The task the valid ``form`` describes, on ``account``; None with the service's
+    refusal put on the form beside its field."""
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        return task_create_manual(
+            account=account,
+            title=data["title"],
+            description=data["description"],
+            due_date=data["due_date"],
+            priority=data["priority"],
+            assignee=data["assignee"],
+            created_by=request.user,
+            now=timezone.now(),
+        )
+    except PlaybookError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+
+
+def _created_notice(task: Task) -> str:
+    return (
+        f"Added “{task.title}” on {task.account.name}, due {task.due_date:%d %b %Y}, "
+        f"for {task.assignee or 'nobody'}."
+    )
+
+
+def _form_messages(request: HttpRequest, form: TaskForm) -> None:
+    for name, errors in form_errors(form).items():
+        label = form.fields[name].label if name in form.fields else "Task"
+        for message in errors:
+            messages.error(request, f"Task not added — {label}: {message}")
+
+
+@require_POST
+@login_required
+def task_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A task from the queue, on an account the person names (one of theirs)."""
+    form = _queue_task_form(request, request.POST)
+    task = _create(request, form, form.cleaned_data.get("account") if form.is_valid() else None)
+    if not request.htmx:
+        if task is None:
+            _form_messages(request, form)
+        else:
+            messages.success(request, _created_notice(task))
+        return redirect(_next_url(request))
+    context = {
+        "task_form": form if task is None else _queue_task_form(request),
+        "people": list(task_assignees_for(user=request.user)),
+        "created": task,
+        "notice": _created_notice(task) if task else "",
+        "next_url": _next_url(request),
+    }
+    return _with_counts(request, render(request, "playbooks/queue.html#new_task", context))
+
+
+@require_POST
+@login_required
+def account_task_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A task from the account page: the page's tasks re-render with it among them. Only
+    on an account in the person's scope (work given to them opens its page, but does not
+    make it theirs to plan)."""
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
+    if not in_scope:
+        raise Http404("No such account.")
+    form = TaskForm(request.POST, people=task_assignees_for(user=request.user))
+    task = _create(request, form, account)
+    if not request.htmx:
+        if task is None:
+            _form_messages(request, form)
+        else:
+            messages.success(request, _created_notice(task))
+        return redirect(account)
+    context = {
+        **account_tasks_context(
+            account=account,
+            user=request.user,
+            today=timezone.localdate(),
+            task_form=form if task is None else None,
+        ),
+        "in_scope": True,
+        "tasks_notice": _created_notice(task) if task else "",
+        "next_url": account.get_absolute_url(),
+    }
+    return _with_counts(request, render(request, "playbooks/account.html#tasks", context))
 
 
 @require_POST

@@ -37,6 +37,11 @@ CAPS = {
     # cards' accounts (owner and band), so at most 10.
     ("csm1", "/tasks/"): 10,
     ("csm1", "/tasks/?overdue={overdue}"): 10,
+    # Filtered: the same windows, narrowed.
+    ("csm1", "/tasks/?priority=high&origin=manual&due=month"): 10,
+    # The done view: the badge's count, one window and its cards' accounts.
+    ("csm1", "/tasks/done/"): 6,
+    ("csm1", "/accounts/suggest/?account=a"): 3,
     ("manager", "/"): 14,
     ("manager", "/team/"): 10,
     ("manager", "/accounts/"): 8,
@@ -91,7 +96,8 @@ def test_every_page_a_person_opens_is_capped_at_fifteen_queries():
 
 def more_tasks(per_section: int) -> None:
     """``per_section`` more open tasks for csm1 in each section of her queue (overdue,
-    due today, upcoming, snoozed), on her accounts."""
+    due today, upcoming, snoozed), of every priority, and as many done, on her
+    accounts."""
     csm1 = User.objects.get(username="csm1")
     accounts = list(Account.objects.filter(owner=csm1, churned_at__isnull=True)[:5])
     today = timezone.localdate()
@@ -103,14 +109,17 @@ def more_tasks(per_section: int) -> None:
             (0, "open"),
             (1 + n % 9, "open"),
             (-1, "snoozed"),
+            (-1, "done"),
         ):
             rows.append(
                 Task(
                     account=account,
                     assignee=csm1,
                     title=f"Extra {n}",
+                    priority=Task.Priority.values[n % 4],
                     due_date=today + dt.timedelta(days=days),
                     status=status,
+                    completed_at=timezone.now() if status == "done" else None,
                     snoozed_until=today + dt.timedelta(days=2 + n % 5)
                     if status == "snoozed"
                     else None,

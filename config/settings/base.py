@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "scoring",
+    "notifications",
     "playbooks",
     "workspace",
     "samples",
@@ -193,6 +194,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Vitals <vitals@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address people open Vitals at: the links of emails (the daily digest) start with it.
+VITALS_SITE_URL = env_str("VITALS_SITE_URL", "http://localhost:8000")
 SLACK_DEFAULT_WEBHOOK_URL = env_str("SLACK_DEFAULT_WEBHOOK_URL", "")
 
 # --- Celery ----------------------------------------------------------------------------
@@ -380,7 +383,8 @@ VITALS_HISTORY_PARTITIONS_AHEAD = env_int("VITALS_HISTORY_PARTITIONS_AHEAD", 3)
 # changes and score drops become playbook runs at once rather than at the next tick.
 # Names, not imports: scoring does not know the apps that consume its events.
 VITALS_AFTER_RECOMPUTE_TASKS = env_list(
-    "VITALS_AFTER_RECOMPUTE_TASKS", ["playbooks.tasks.process_score_events"]
+    "VITALS_AFTER_RECOMPUTE_TASKS",
+    ["playbooks.tasks.process_score_events", "notifications.tasks.notify_score_events"],
 )
 # A due step or delivery sent to the workers this long ago (seconds) and still not
 # handled (its message lost with a worker or a restarted broker, or stuck behind a long

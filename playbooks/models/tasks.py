@@ -136,6 +136,14 @@ class Task(models.Model):
                 condition=Q(assignee__isnull=True, status__in=ACTIVE_STATUSES),
             ),
             models.Index(fields=["account", "created_at"], name="task_account_time"),
+            # A person's done tasks, newest first (the queue's done view).
+            models.Index(
+                F("assignee"),
+                F("completed_at").desc(),
+                F("id").desc(),
+                name="task_done_recent",
+                condition=Q(status="done"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -19,6 +19,7 @@ from accounts.selectors import (
     account_scope_q,
     customers_q,
 )
+from notifications.selectors import unread_arm, unread_known
 from playbooks.models import PRIORITY_RANK, Task, priority_rank, queue_day
 
 if TYPE_CHECKING:
@@ -96,19 +97,59 @@ def task_get_visible(*, user: User, pk: int, queryset: QuerySet[Task] | None = N
         raise Http404("No such task.") from None
 
 
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters: a due window (``overdue``, ``today``: due by today, ``week``
+    and ``month``: due within 7 or 30 days), a priority, an origin (``playbook`` or
+    ``manual``) and the account's risk level (``unscored``: not scored yet). Empty is
+    everything."""
+
+    due: str = ""
+    priority: str = ""
+    origin: str = ""
+    level: str = ""
+
+    WINDOW_DAYS = {"today": 0, "week": 7, "month": 30}
+    UNSCORED = "unscored"
+
+    def __bool__(self) -> bool:
+        return any((self.due, self.priority, self.origin, self.level))
+
+    def q(self, today: dt.date) -> Q:
+        """The filters over tasks annotated with ``when`` (``queue_day``)."""
+        q = Q()
+        if self.due == "overdue":
+            q &= Q(when__lt=today)
+        elif self.due in self.WINDOW_DAYS:
+            q &= Q(when__lte=today + dt.timedelta(days=self.WINDOW_DAYS[self.due]))
+        elif self.due:
+            raise ValueError(f"No due window {self.due!r}.")
+        if self.priority:
+            q &= Q(priority=self.priority)
+        if self.origin:
+            q &= Q(origin_step_run__isnull=self.origin == "manual")
+        if self.level == self.UNSCORED:
+            q &= Q(account__health__isnull=True) | Q(account__health__level="")
+        elif self.level:
+            q &= Q(account__health__level=self.level)
+        return q
+
+
 def queue_arms(
-    *, user: User, today: dt.date
+    *, user: User, today: dt.date, filters: QueueFilters | None = None
 ) -> tuple[QuerySet[WithAnnotations[Task, _Ordered]], QuerySet[WithAnnotations[Task, _Ordered]]]:
     """A person's own open and snoozed tasks, not on accounts that have churned (their
     work is closed), as two disjoint sets: those assigned to them, and the unassigned ones
     on accounts they own. Apart, each is read from an index (``task_queue_day`` walked in
     the queue's order, ``task_unassigned_active`` from their accounts); as one ``OR`` the
-    planner could do neither."""
+    planner could do neither. ``filters`` narrow both."""
     active = (
         Task.objects.filter(status__in=ACTIVE)
         .filter(customers_q(on=today, prefix="account__"))
         .annotate(when=queue_day(), rank=priority_rank())
     )
+    if filters:
+        active = active.filter(filters.q(today))
     return active.filter(assignee=user), active.filter(assignee__isnull=True, account__owner=user)
 
 
@@ -202,16 +243,11 @@ class QueueCursor:
         )
 
 
-@dataclass
-class QueueSection:
-    """One section of a queue: its total, and the window of its tasks on the page."""
+class _Window:
+    """A window of a list of tasks, ``start`` rows into it: the rows it shows, numbered."""
 
-    key: str
-    label: str
-    total: int
+    start: int
     tasks: list[Task]
-    start: int = 0  # rows of the section before this window
-    next: QueueCursor | None = None  # where the next window starts, if there are more
 
     @property
     def first_row(self) -> int:
@@ -220,6 +256,18 @@ class QueueSection:
     @property
     def last_row(self) -> int:
         return self.start + len(self.tasks)
+
+
+@dataclass
+class QueueSection(_Window):
+    """One section of a queue: its total, and the window of its tasks on the page."""
+
+    key: str
+    label: str
+    total: int
+    tasks: list[Task]
+    start: int = 0  # rows of the section before this window
+    next: QueueCursor | None = None  # where the next window starts, if there are more
 
 
 @dataclass
@@ -294,12 +342,14 @@ def task_queue(
     after: dict[str, QueueCursor] | None = None,
     only: str | None = None,
     rows: int | None = None,
+    filters: QueueFilters | None = None,
 ) -> TaskQueue:
     """``user``'s queue in four sections: overdue, due today, upcoming and snoozed, each
     with its total and a window of at most ``rows`` tasks
     (``settings.VITALS_QUEUE_SECTION_ROWS`` unless given), from the start of the section
     or after its cursor in ``after``. ``only`` reads that one section's window (the
-    others carry their totals and no tasks). Each section is ordered by day, then
+    others carry their totals and no tasks); ``filters`` narrow every section and its
+    total. Each section is ordered by day, then
     priority (urgent first), then id. Tasks carry ``account``, ``assignee`` and their
     playbook (``origin_step_run.run.playbook``) without further queries.
 
@@ -308,8 +358,8 @@ def task_queue(
     cards' accounts (``cards_complete``)."""
     after = after or {}
     rows = rows or settings.VITALS_QUEUE_SECTION_ROWS
-    totals = task_counts(user=user, today=today)
-    arms = queue_arms(user=user, today=today)
+    totals = task_counts(user=user, today=today, filters=filters)
+    arms = queue_arms(user=user, today=today, filters=filters)
     queue = TaskQueue()
     for key, label in QUEUE_SECTIONS:
         section = QueueSection(key=key, label=label, total=totals[key], tasks=[])
@@ -329,6 +379,102 @@ def task_queue(
     return queue
 
 
+@dataclass(frozen=True)
+class DoneCursor:
+    """Where a window of the done view starts: after the task completed at ``at`` (in
+    microseconds since the epoch) with id ``id``, ``shown`` rows in."""
+
+    shown: int
+    at: int
+    id: int
+
+    _FORMAT = re.compile(r"(\d{1,9})-(\d{1,20})-(\d{1,19})")
+
+    def __str__(self) -> str:
+        return f"{self.shown}-{self.at}-{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> DoneCursor:
+        match = cls._FORMAT.fullmatch(text)
+        if match is None:
+            raise ValueError(
+                f"{text!r} is not a position in the done tasks (expected rows-time-id, as "
+                "the “Show more” link gives)."
+            )
+        shown, at, pk = (int(part) for part in match.groups())
+        return cls(shown, at, pk)
+
+    @classmethod
+    def after(cls, task: Task, shown: int) -> DoneCursor:
+        assert task.completed_at is not None
+        delta = task.completed_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return cls(shown, delta // dt.timedelta(microseconds=1), task.pk)
+
+    def q(self) -> Q:
+        at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=self.at)
+        return Q(completed_at__lte=at) & (Q(completed_at__lt=at) | Q(pk__lt=self.id))
+
+
+@dataclass
+class DoneTasks(_Window):
+    """A window of the tasks a person finished, newest first."""
+
+    tasks: list[Task]
+    start: int = 0
+    next: DoneCursor | None = None
+
+
+def done_tasks(*, user: User, today: dt.date, filters: QueueFilters | None = None):
+    """The tasks assigned to ``user`` that are done (by them or by anyone for them),
+    newest first; ``filters``' priority, origin and level apply (a due window does not:
+    they are done)."""
+    tasks = Task.objects.filter(
+        assignee=user, status=Task.Status.DONE, completed_at__isnull=False
+    ).annotate(when=queue_day(), rank=priority_rank())
+    if filters:
+        tasks = tasks.filter(QueueFilters(**{**filters.__dict__, "due": ""}).q(today))
+    return tasks.order_by("-completed_at", "-id")
+
+
+def tasks_done_window(
+    *,
+    user: User,
+    today: dt.date,
+    filters: QueueFilters | None = None,
+    after: DoneCursor | None = None,
+    rows: int | None = None,
+) -> DoneTasks:
+    """A window of ``done_tasks`` (``rows``, the queue's section size unless given) from
+    the start or after ``after``, read along ``task_done_recent``: two queries, the
+    window and its cards' accounts."""
+    rows = rows or settings.VITALS_QUEUE_SECTION_ROWS
+    tasks = done_tasks(user=user, today=today, filters=filters)
+    if after is not None:
+        tasks = tasks.filter(after.q())
+    found = list(tasks.select_related(*_QUEUE_RELATED, "completed_by")[: rows + 1])
+    window = DoneTasks(tasks=found[:rows], start=after.shown if after else 0)
+    if len(found) > rows:
+        window.next = DoneCursor.after(window.tasks[-1], window.last_row)
+    cards_complete(window.tasks)
+    return window
+
+
+def queue_tasks(*, user: User, today: dt.date, filters: QueueFilters | None = None):
+    """Every task of ``user``'s queue (``queue_arms``, both arms), in the queue's order:
+    what the queue's CSV export writes."""
+    assigned, unassigned = queue_arms(user=user, today=today, filters=filters)
+    ids = assigned.order_by().values("pk").union(unassigned.order_by().values("pk"), all=True)
+    return (
+        Task.objects.filter(pk__in=ids)
+        .annotate(when=queue_day(), rank=priority_rank())
+        .order_by(*_QUEUE_ORDER)
+    )
+
+
+# The row of the navigation's counts that is the bell's, not a queue section's.
+_UNREAD = "unread"
+
+
 def _section_of(today: dt.date) -> Case:
     """The key of the section an active task (annotated with ``when``) is in."""
     return Case(
@@ -339,21 +485,33 @@ def _section_of(today: dt.date) -> Case:
     )
 
 
-def task_counts(*, user: User, today: dt.date) -> dict[str, int]:
+def task_counts(
+    *, user: User, today: dt.date, filters: QueueFilters | None = None
+) -> dict[str, int]:
     """The sizes of ``user``'s queue sections (for the home page and the queue), in one
     query: each arm of ``queue_arms`` counted per section from its index, added up.
-    Kept on the user object (one request) for the navigation's badge."""
+    Unfiltered, they are kept on the user object (one request) for the navigation's
+    badge, and the same statement counts the bell's unread notifications."""
     counts = dict.fromkeys((key for key, _ in QUEUE_SECTIONS), 0)
     assigned, unassigned = (
         arm.annotate(section=_section_of(today))
         .order_by()
         .values("section")
         .annotate(n=Count("pk"))
-        for arm in queue_arms(user=user, today=today)
+        for arm in queue_arms(user=user, today=today, filters=filters)
     )
-    for row in assigned.union(unassigned, all=True):
-        counts[row["section"]] += row["n"]
-    user.__dict__["_task_counts"] = (today, counts)
+    if filters:
+        rows = assigned.union(unassigned, all=True)
+    else:
+        rows = assigned.union(unassigned, unread_arm(user=user, label=_UNREAD), all=True)
+        unread_known(user=user, count=0)
+    for row in rows:
+        if row["section"] == _UNREAD:
+            unread_known(user=user, count=row["n"])
+        else:
+            counts[row["section"]] += row["n"]
+    if not filters:
+        user.__dict__["_task_counts"] = (today, counts)
     return dict(counts)
 
 
@@ -444,11 +602,23 @@ def tasks_due_count(*, user: User, today: dt.date) -> int:
     known = user.__dict__.get("_task_counts")
     if known is not None and known[0] == today:
         return known[1]["overdue"] + known[1]["today"]
+    # Counted per arm, with the bell's unread notifications: one statement for the bar.
     assigned, unassigned = (
-        arm.filter(when__lte=today).order_by().values("pk")
+        arm.filter(when__lte=today)
+        .annotate(section=Value("due"))
+        .order_by()
+        .values("section")
+        .annotate(n=Count("pk"))
         for arm in queue_arms(user=user, today=today)
     )
-    return assigned.union(unassigned, all=True).count()
+    due = 0
+    unread_known(user=user, count=0)
+    for row in assigned.union(unassigned, unread_arm(user=user, label=_UNREAD), all=True):
+        if row["section"] == _UNREAD:
+            unread_known(user=user, count=row["n"])
+        else:
+            due += row["n"]
+    return due
 
 
 def task_assignees_for(*, user: User) -> QuerySet[User]:

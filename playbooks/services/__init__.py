@@ -57,6 +57,7 @@ from playbooks.services.task_ops import (
     task_reassign,
     task_snooze,
 )
+from playbooks.services.telling import overdue_notify
 from playbooks.services.triggers import (
     Backfill,
     TriggerResult,
@@ -84,6 +85,7 @@ __all__ = [
     "delivery_retry",
     "due_work_dispatch",
     "note_add",
+    "overdue_notify",
     "playbook_backfill",
     "playbook_delete",
     "playbook_run_cancel",

@@ -26,6 +26,7 @@ from accounts.selectors import churned_q
 from playbooks import matching
 from playbooks.models import Delivery, Note, Playbook, PlaybookRun, Task
 from playbooks.services.outbound import delivery_enqueue, email_payload
+from playbooks.services.telling import playbook_note_notify
 from scoring.models import ScoreEvent
 
 
@@ -111,7 +112,8 @@ def _notify(
     email when they have an address (once per task and event: the delivery's key)."""
     text = f"{task.account.name} recovered: {back}. This task may no longer be needed."
     if not Note.objects.filter(task=task, body=text).exists():
-        Note.objects.create(account=task.account, task=task, body=text, created_at=now)
+        note = Note.objects.create(account=task.account, task=task, body=text, created_at=now)
+        playbook_note_notify(note=note, task=task, now=now)
     person = task.assignee
     if person is None or not person.email:
         return

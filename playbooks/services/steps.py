@@ -41,6 +41,7 @@ from playbooks.services.outbound import (
     json_body,
     task_event_enqueue,
 )
+from playbooks.services.telling import playbook_note_notify, task_given_notify
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ def _task_create_or_add_to(
             )
         else:
             task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+            task_given_notify(task=task, by=run.playbook.name, now=now)
             return task
     why = ", ".join(
         part
@@ -233,13 +235,14 @@ def _task_create_or_add_to(
         )
         if part
     )
-    Note.objects.create(
+    note = Note.objects.create(
         account=account,
         task=open_task,
         body=f"Triggered again on {matching.local_today(now):%d %b %Y} by “{run.playbook.name}”"
         + (f" ({why})." if why else "."),
         created_at=now,
     )
+    playbook_note_notify(note=note, task=open_task, now=now)
     step_run.merged_task = open_task
     step_run.save(update_fields=["merged_task"])
     return open_task

@@ -12,10 +12,12 @@ import datetime as dt
 from django.db import transaction
 
 from accounts.models import Account, User
+from accounts.selectors import is_customer
 from playbooks import matching
 from playbooks.models import Note, Priority, Task
 from playbooks.services.common import PlaybookError, TaskClosed
 from playbooks.services.outbound import task_event_enqueue
+from playbooks.services.telling import task_given_notify
 
 TITLE_MAX = 200
 NOTE_MAX = 10_000
@@ -60,6 +62,11 @@ def task_create_manual(
         raise PlaybookError("Give the due date.", field="due_date")
     if assignee is not None and not assignee.is_active:
         raise PlaybookError(f"{assignee} is not an active user.", field="assignee")
+    if not is_customer(account.churned_at, on=matching.local_today(now)):
+        raise PlaybookError(
+            f"{account.name} churned on {account.churned_at:%d %b %Y}; its work is closed.",
+            field="account",
+        )
     task = Task.objects.create(
         account=account,
         title=title,
@@ -71,6 +78,7 @@ def task_create_manual(
         created_at=now,
     )
     task_event_enqueue(task=task, event="task.created", now=now, dispatch=dispatch)
+    task_given_notify(task=task, by=created_by, now=now)
     return task
 
 
@@ -118,8 +126,11 @@ def task_reassign(*, task: Task, to: User, by: User | None, now: dt.datetime) ->
         )
     if to is None or not to.is_active:
         raise PlaybookError("Choose an active user to give the task to.", field="assignee")
+    if task.assignee_id == to.pk:
+        return task
     task.assignee = to
     task.save(update_fields=["assignee"])
+    task_given_notify(task=task, by=by, now=now)
     return task
 
 

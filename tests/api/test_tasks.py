@@ -216,3 +216,69 @@ def test_a_task_out_of_reach_or_missing_is_404_and_unchanged(api_as, tasks, alic
     assert out_of_scope.status_code == missing.status_code == 404
     assert out_of_scope.json() == missing.json()
     assert Task.objects.get(pk=tasks["charlie"].pk).status == "open"
+
+
+# --- Creating -----------------------------------------------------------------------------------
+
+
+def test_a_token_acting_for_alice_creates_a_task_on_her_account(api_as, book, alice, bob):
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://crm.example/hooks", events=["task.created"]
+    )
+    api = api_as("tasks:write", "tasks:read", user=alice)
+    body = {
+        "account": "acme",
+        "title": "Call Acme about the renewal",
+        "due_date": (TODAY + dt.timedelta(days=4)).isoformat(),
+        "priority": "high",
+        "assignee": "bob",
+    }
+
+    response = api.post("/api/v1/tasks/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert {k: data[k] for k in body} == body
+    assert (data["status"], data["playbook"]) == ("open", None)
+    task = Task.objects.get(pk=data["id"])
+    assert (task.account, task.assignee, task.created_by) == (book["alice"], bob, alice)
+    assert list(
+        Delivery.objects.filter(event="task.created").values_list("endpoint", flat=True)
+    ) == [endpoint.pk]
+    # Without an assignee it is the owner's.
+    del body["assignee"]
+    second = api.post("/api/v1/tasks/", body, format="json").json()
+    assert second["assignee"] == "alice"
+
+
+def test_creating_refuses_what_the_token_does_not_reach_naming_the_field(api_as, book, alice):
+    api = api_as("tasks:write", user=alice)
+    due = (TODAY + dt.timedelta(days=1)).isoformat()
+    cases = [
+        ({"account": "cobalt", "title": "T", "due_date": due}, "account"),  # another team's
+        ({"account": "nowhere", "title": "T", "due_date": due}, "account"),
+        ({"account": "acme", "title": "T", "due_date": due, "assignee": "charlie"}, "assignee"),
+        ({"account": "acme", "title": "", "due_date": due}, "title"),
+        ({"account": "acme", "title": "T", "due_date": "soon"}, "due_date"),
+        ({"account": "acme", "title": "T", "due_date": due, "priority": "asap"}, "priority"),
+    ]
+    for body, field in cases:
+        response = api.post("/api/v1/tasks/", body, format="json")
+        assert response.status_code == 400, (body, response.json())
+        assert set(response.json()["error"]["fields"]) == {field}, (body, response.json())
+    churned = book["alice"]
+    churned.churned_at = TODAY
+    churned.save()
+    response = api.post(
+        "/api/v1/tasks/", {"account": "acme", "title": "T", "due_date": due}, format="json"
+    )
+    assert response.status_code == 400
+    assert "churned" in response.json()["error"]["fields"]["account"][0]
+    assert not Task.objects.exists()
+
+
+def test_creating_needs_the_write_scope(api_as, book):
+    body = {"account": "acme", "title": "T", "due_date": TODAY.isoformat()}
+    response = api_as("tasks:read").post("/api/v1/tasks/", body, format="json")
+    assert response.status_code == 403
+    assert not Task.objects.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-DOMAIN_APPS = {"accounts", "scoring", "playbooks", "workspace", "samples"}
+DOMAIN_APPS = {"accounts", "scoring", "notifications", "playbooks", "workspace", "samples"}
 
 
 def domain_imports(source: str) -> list[tuple[int, str]]:
@@ -66,3 +66,32 @@ def test_the_check_sees_every_kind_of_import(source):
 def test_the_check_leaves_dotted_strings_and_other_packages_alone():
     source = 'from django.urls import include\nx = include("accounts.urls")\nimport config.env\n'
     assert domain_imports(source) == []
+
+
+# --- The core depends one way --------------------------------------------------------------
+
+ORDER = ["accounts", "scoring", "notifications", "playbooks", "workspace"]
+ROOT = CONFIG.parent
+
+
+def _core_modules() -> list[Path]:
+    """Each app's models, services, selectors and Celery tasks: what may not reach up."""
+    found = []
+    for app in ORDER:
+        base = ROOT / app
+        for name in ("models", "services", "selectors"):
+            found += sorted((base / name).rglob("*.py")) if (base / name).is_dir() else []
+            if (base / f"{name}.py").exists():
+                found.append(base / f"{name}.py")
+        if (base / "tasks.py").exists():
+            found.append(base / "tasks.py")
+    return found
+
+
+@pytest.mark.parametrize("path", _core_modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_the_core_imports_only_the_apps_below_it(path):
+    app = path.relative_to(ROOT).parts[0]
+    above = set(ORDER[ORDER.index(app) + 1 :])
+    found = [(line, name) for line, name in domain_imports(path.read_text(encoding="utf-8"))
+             if name.split(".")[0] in above]  # fmt: skip
+    assert not found, f"{path.relative_to(ROOT)} reaches up to {found}"

@@ -183,3 +183,71 @@ def test_show_more_reads_the_next_tasks_of_a_section_with_and_without_javascript
         expect(plain_page.locator("#overdue h3.task-title")).to_have_count(5)
     finally:
         plain.close()
+
+
+def test_the_morning_loop(page, transactional_db, browser_errors):
+    """csm1 logs in, opens the top account of "work on next", adds a task there, completes
+    another in the queue (its counts follow without a reload), and reads the notification
+    of the task her manager gave her: the bell's count goes down."""
+    import datetime as dt
+
+    from notifications.models import Notification
+    from playbooks.services import task_create_manual
+
+    csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
+    boss = UserFactory(username="boss", first_name="Morgan", role=User.Role.MANAGER)
+    big = AccountFactory(
+        name="Borealis Bank", owner=csm1, arr=768_000,
+        renewal_date=timezone.localdate() + dt.timedelta(days=5),
+    )  # fmt: skip
+    AccountFactory(name="Small Co", owner=csm1, arr=2_000)
+    today = timezone.localdate()
+    due = Task.objects.create(account=big, title="Send the deck", assignee=csm1, due_date=today)
+    task_create_manual(
+        account=big, title="Prepare the renewal", due_date=today + dt.timedelta(days=2),
+        created_by=boss, assignee=csm1, now=timezone.now(),
+    )  # fmt: skip
+    assert Notification.objects.filter(user=csm1).count() == 1
+
+    log_in(page, "csm1")
+    expect(page.locator("#bell-count")).to_have_text("1")
+    expect(page.locator("#nav-tasks-badge")).to_have_text("1")
+    top = page.locator("#work-on-next .next-item").first
+    expect(top).to_contain_text("Borealis Bank")
+    top.get_by_role("link", name="Borealis Bank").click()
+    expect(page).to_have_url(re.compile(rf"/accounts/{big.pk}/$"))
+
+    # A task of her own, from the account page: it joins the account's tasks in place.
+    page.locator("#account-tasks summary", has_text="New task").click()
+    form = page.locator("#account-tasks #new-task")
+    form.get_by_label("Title").fill("Book the QBR")
+    form.get_by_label("Due").fill(today.isoformat())
+    form.get_by_label("Priority").select_option("high")
+    form.get_by_role("button", name="Add task").click()
+    expect(page.locator("#account-tasks .message")).to_contain_text("Added “Book the QBR”")
+    expect(page.locator("#account-tasks")).to_contain_text("Book the QBR")
+    expect(page.locator("#nav-tasks-badge")).to_have_text("2")  # due today: the badge follows
+    new = Task.objects.get(title="Book the QBR")
+    assert (new.assignee, new.priority, new.created_by) == (csm1, "high", csm1)
+    page.screenshot(path=str(SCREENSHOTS / "vitals-account-new-task.png"), full_page=True)
+
+    # Another, done in the queue: the section's count and the badge go down in place.
+    page.locator("#nav-tasks").click()
+    expect(page.locator("#count-today")).to_have_text("2")
+    page.locator(f"#task-{due.pk}").get_by_role("button", name="Complete").click()
+    expect(page.locator(f"#task-{due.pk}")).to_contain_text("Done")
+    expect(page.locator("#count-today")).to_have_text("1")
+    expect(page.locator("#section-count-today")).to_have_text("1")
+    expect(page.locator("#nav-tasks-badge")).to_have_text("1")
+    page.screenshot(path=str(SCREENSHOTS / "vitals-queue-after-complete.png"), full_page=True)
+
+    # The bell: the task Morgan gave her, read in place.
+    page.locator("#nav-bell").click()
+    item = page.locator(".notification").first
+    expect(item).to_contain_text("Morgan gave you “Prepare the renewal” on Borealis Bank")
+    item.get_by_role("button", name="Mark read").click()
+    expect(page.locator("#bell-count")).to_have_count(0)
+    expect(item.get_by_role("button", name="Mark read")).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOTS / "vitals-notifications.png"), full_page=True)
+    assert Notification.objects.get(user=csm1).read_at is not None
+    assert not browser_errors, browser_errors

@@ -2,17 +2,24 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.admin_filters import input_filter
-from accounts.models import Account, ApiToken, Team, User
+from accounts.models import Account, ApiToken, SavedView, Team, User
 from accounts.pagination import BookPaginator
 from accounts.services import (
     ACCOUNT_FIELDS,
+    SavedViewInvalid,
     account_upsert,
     account_validate,
     accounts_delete,
+    saved_view_create,
+    saved_view_update,
+    saved_view_validate,
+    saved_views_delete,
 )
 from accounts.tokens import api_token_create, api_token_revoke, scopes_validate
+from scoring.selectors import band_names
 
 
 @admin.register(User)
@@ -252,3 +259,77 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset) -> None:
         revoked = sum(api_token_revoke(token=token) for token in queryset)
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+
+class SavedViewForm(forms.ModelForm):
+    """A saved view in admin, checked by ``saved_view_validate`` as the pages and the API
+    check it: the error shows on its field; the query is stored normalised."""
+
+    class Meta:
+        model = SavedView
+        fields = ["owner", "name", "query", "team"]
+
+    def clean(self):
+        cleaned_data = super().clean() or {}
+        owner = cleaned_data.get("owner") or getattr(self.instance, "owner", None)
+        if self.errors or owner is None:
+            return cleaned_data
+        try:
+            cleaned_data.update(
+                saved_view_validate(
+                    owner=owner,
+                    name=cleaned_data.get("name", ""),
+                    team=cleaned_data.get("team"),
+                    query=cleaned_data.get("query", ""),
+                    bands=band_names(),
+                    view=self.instance if self.instance.pk else None,
+                )
+            )
+        except SavedViewInvalid as refused:
+            self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+        return cleaned_data
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    """Every write through ``accounts.services.saved_views``, as from the list page."""
+
+    form = SavedViewForm
+    list_display = ["name", "owner", "team", "query", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["name", "owner__username", "query"]
+    list_select_related = ["owner", "team"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A view is its owner's: to give it to someone else, they save their own.
+        return self.readonly_fields if obj is None else ["owner", *self.readonly_fields]
+
+    def save_model(self, request, obj: SavedView, form: SavedViewForm, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved_view_update(
+                view=obj,
+                name=data["name"],
+                team=data["team"],
+                query=data["query"],
+                bands=band_names(),
+            )
+            return
+        view = saved_view_create(
+            owner=data["owner"],
+            name=data["name"],
+            query=data["query"],
+            team=data["team"],
+            bands=band_names(),
+            now=timezone.now(),
+        )
+        obj.pk = view.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj: SavedView) -> None:
+        saved_views_delete(views=SavedView.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        saved_views_delete(views=queryset)

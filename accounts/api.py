@@ -7,8 +7,15 @@ reaches that person's accounts and answers 404 for any other, existing or not.
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, renderers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -18,8 +25,13 @@ from rest_framework.views import APIView
 from accounts.authentication import request_token
 from accounts.export import export_response
 from accounts.filters import AccountApiFilter
-from accounts.models import Account
-from accounts.selectors import account_get_visible_to_token, accounts_visible_to_token
+from accounts.models import Account, SavedView
+from accounts.selectors import (
+    account_get_visible_to_token,
+    accounts_visible_to_token,
+    saved_view_get_own,
+    saved_views_visible_to,
+)
 from accounts.serializers import (
     BULK_MAX_ROWS,
     AccountBulkRequestSerializer,
@@ -27,12 +39,14 @@ from accounts.serializers import (
     AccountSerializer,
     AccountUpsertSerializer,
     RejectedRow,
+    SavedViewSerializer,
     accounts_upsert,
 )
-from accounts.services import accounts_delete
+from accounts.services import accounts_delete, saved_view_create, saved_views_delete
 from config.api import CSVRenderer
 from config.api_schema import error_responses
-from config.errors import PayloadTooLarge
+from config.errors import DomainError, PayloadTooLarge
+from scoring.selectors import band_names
 
 READ = "accounts:read"
 WRITE = "accounts:write"
@@ -246,3 +260,86 @@ class AccountBulkView(APIView):
             ],
         }
         return Response(body)
+
+
+# --- Saved views of the account list ------------------------------------------------------
+
+
+class NoPerson(DomainError):
+    """A saved view belongs to a person; a token acting for no one cannot save one."""
+
+    code = "token_without_user"
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=["saved views"],
+        summary="List saved views",
+        description="The account list's saved views this token's person may open: their "
+        "own and those shared with their teams (an admin: their own and every shared "
+        "one). A token acting for no one lists every shared view. Open one as "
+        "`/accounts/?{query}` (its `url`).",
+        responses={200: SavedViewSerializer(many=True), **error_responses(400, 404)},
+    ),
+    post=extend_schema(
+        tags=["saved views"],
+        summary="Save a view",
+        description="Saves `query` (the account list's filters and sort) under `name` for "
+        "the token's person, personal or shared with `team`. The name is unique per "
+        "person in any letter case; the query is checked as the list page checks it, "
+        "for that person (an owner outside their book is refused).",
+        request=SavedViewSerializer,
+        responses={201: SavedViewSerializer, **error_responses(400, 413)},
+    ),
+)
+class SavedViewListView(generics.ListCreateAPIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+    serializer_class = SavedViewSerializer
+
+    def get_queryset(self) -> QuerySet[SavedView]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
+            return SavedView.objects.none()
+        token = request_token(self.request)
+        if token.user is None:
+            return SavedView.objects.filter(team__isnull=False).select_related("owner", "team")
+        return saved_views_visible_to(user=token.user).order_by("name", "pk")
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        token = request_token(request)
+        if token.user is None:
+            raise NoPerson(
+                "A saved view belongs to a person, and this token acts for no one: "
+                "use a token issued for the person who saves it."
+            )
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        view = saved_view_create(
+            owner=token.user,
+            name=data["name"],
+            query=data["query"],
+            team=data.get("team"),
+            bands=band_names(),
+            now=timezone.now(),
+        )
+        return Response(self.get_serializer(view).data, status=status.HTTP_201_CREATED)
+
+
+class SavedViewDetailView(APIView):
+    required_scopes = {"DELETE": WRITE}
+
+    @extend_schema(
+        tags=["saved views"],
+        summary="Delete a saved view",
+        description="Deletes a view the token's person saved. Anyone else's view, shared "
+        "or not, answers 404 as a missing one does.",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses={204: None, **error_responses(404)},
+    )
+    def delete(self, request: Request, id: int) -> Response:
+        token = request_token(request)
+        if token.user is None:
+            raise NotFound("No such saved view.")
+        view = saved_view_get_own(user=token.user, pk=id)
+        saved_views_delete(views=SavedView.objects.filter(pk=view.pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,4 +11,6 @@ urlpatterns = [
     # Before the detail route: "bulk" is not an external id.
     path("accounts/bulk/", api.AccountBulkView.as_view(), name="account-bulk"),
     path("accounts/<str:external_id>/", api.AccountDetailView.as_view(), name="account-detail"),
+    path("saved-views/", api.SavedViewListView.as_view(), name="saved-view-list"),
+    path("saved-views/<int:id>/", api.SavedViewDetailView.as_view(), name="saved-view-detail"),
 ]

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django.apps import apps
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
+from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, User
 from accounts.selectors import churned_q, customers_q
 from config.widgets import PlainSelect
-from scoring.models import Band
 
 RENEWAL_WINDOWS = [
     ("30", "Next 30 days"),
@@ -115,7 +116,10 @@ class AccountRules:
         # The bands' ids first (a read of a small table), so that the planner filters
         # the latest health by band id, with its statistics, rather than by a name it
         # cannot estimate through the join: its estimate is the count the list shows.
-        bands = Band.objects.filter(name__iexact=value).values_list("pk", flat=True)
+        # Named by label, not imported: accounts depends on nothing above it, and the
+        # saved views' service checks its queries through this module.
+        band_model = apps.get_model("scoring", "Band")
+        bands = band_model.objects.filter(name__iexact=value).values_list("pk", flat=True)
         return queryset.filter(health__band_id__in=list(bands))
 
     def filter_customer(
@@ -243,6 +247,21 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
             return Account.objects.none()
         key = self.form.cleaned_data.get("sort") if self.is_bound else None
         return order_accounts(super().qs, [key or "name"])
+
+    def normal_query(self) -> str:
+        """The filters of a valid bound form as a query string in one form: the list's
+        fields in their order, values as the form reads them back (an owner by id),
+        empty ones left out and the sort always given. The same filters, however they
+        were typed, are then the same link (the saved views store it)."""
+        normal = QueryDict(mutable=True)
+        cleaned = self.form.cleaned_data if self.is_bound else {}
+        for name in self.form.fields:
+            value = cleaned.get(name)
+            if value in (None, ""):
+                continue
+            normal[name] = str(value.pk) if isinstance(value, User) else str(value)
+        normal.setdefault("sort", "name")
+        return normal.urlencode()
 
     def error_summary(self) -> list[str]:
         """Each unreadable filter as "Label: reason", for the page and the CSV export."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 
 
 class RiskLevel(models.TextChoices):
@@ -221,3 +223,42 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class SavedView(models.Model):
+    """A named filter and sort of the account list, opened as ``/accounts/?<query>``.
+
+    ``query`` is stored normalised (``accounts.services.saved_views``): the list's own
+    parameters only, in the form's order, checked by its filter form when saved, so
+    the link a view opens is the one a person would have shared. With a ``team`` it is
+    shared with that team's members and managers; without, it is its owner's alone.
+    A deleted team leaves its views personal rather than taking them with it.
+    """
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="saved_views",
+        help_text="Shared with this team's members and managers. Empty: personal.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            # "Renewals" and "renewals" would be two entries no one can tell apart.
+            models.UniqueConstraint(Lower("name"), "owner", name="saved_view_name_per_owner"),
+            models.CheckConstraint(condition=~Q(name=""), name="saved_view_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        url = reverse("accounts:list")
+        return f"{url}?{self.query}" if self.query else url

@@ -12,7 +12,8 @@ import datetime as dt
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import Account, ApiToken, Team, User
+from accounts.models import Account, ApiToken, SavedView, Team, User
+from config.errors import DomainError
 
 # The churn cut-off, in its three forms (held together by tests/accounts/test_churn_cutoff.py):
 # an account churned on a day is gone that day. It is not scored, alerted or counted as
@@ -175,3 +176,99 @@ def owners_assignable_by_token(*, token: ApiToken) -> QuerySet[User]:
     if token.user is None or token.user.is_admin:
         return User.objects.filter(is_active=True)
     return owners_visible_to(user=token.user).filter(is_active=True)
+
+
+# --- Saved views and bulk actions on the account list ------------------------------------
+
+# A selection named row by row is one page of the list at most; beyond that, "all that
+# match the filter" names it by its filter instead.
+SELECTED_MAX = 1000
+
+
+class SelectionOutOfScope(DomainError):
+    """Some of the accounts a bulk action names are not the user's to act on (or do not
+    exist): the action is refused whole, as a 404 would refuse one of them."""
+
+    status_code = 404
+    code = "not_found"
+
+
+def teams_of(*, user: User) -> QuerySet[Team]:
+    """The teams ``user`` may share a saved view with: those they are on or manage;
+    every team for an admin."""
+    if not user.is_authenticated or not user.is_active:
+        return Team.objects.none()
+    if user.is_admin:
+        return Team.objects.all()
+    return Team.objects.filter(Q(members=user) | Q(managers=user)).distinct()
+
+
+def saved_views_visible_to(*, user: User) -> QuerySet[SavedView]:
+    """The saved views ``user`` may open: their own, and those shared with a team they
+    are on or manage. An admin sees their own and every shared view (they look after
+    the teams), never another person's personal ones. One query, owner and team with it."""
+    if not user.is_authenticated or not user.is_active:
+        return SavedView.objects.none()
+    shared = (
+        Q(team__isnull=False)
+        if user.is_admin
+        else Q(team__in=Team.objects.filter(Q(members=user) | Q(managers=user)).values("pk"))
+    )
+    return SavedView.objects.filter(Q(owner=user) | shared).select_related("owner", "team")
+
+
+def saved_view_get_own(*, user: User, pk: int) -> SavedView:
+    """The saved view ``pk`` if ``user`` owns it — only its owner renames or deletes it;
+    Http404 otherwise, for a team-mate's view as for a missing one."""
+    try:
+        return SavedView.objects.select_related("team").get(
+            pk=pk, owner=user, owner__is_active=True
+        )
+    except (SavedView.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such saved view.") from None
+
+
+def owners_assignable_by(*, user: User) -> QuerySet[User]:
+    """Who ``user`` may hand accounts to in a bulk reassignment: an admin anyone active;
+    a manager the active members of the teams they manage, and themselves; a CSM no one
+    (their scope is their own book: handing it over is their manager's call)."""
+    if not user.is_authenticated or not user.is_active:
+        return User.objects.none()
+    if user.is_admin:
+        return User.objects.filter(is_active=True).order_by("username")
+    if user.is_manager:
+        return (
+            User.objects.filter(Q(teams__managers=user) | Q(pk=user.pk), is_active=True)
+            .distinct()
+            .order_by("username")
+        )
+    return User.objects.none()
+
+
+def accounts_selected(*, user: User, ids: list[int]) -> QuerySet[Account]:
+    """The accounts ``ids`` as one queryset, when ``user`` may see every one of them.
+
+    One query checks them all: if any is out of scope or missing, ``SelectionOutOfScope``
+    names those ids and nothing is acted on, so a bulk action is never half-done. An id
+    out of scope and a missing one read alike, as their pages do (404)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        raise DomainError(
+            "Select at least one account.", fields={"account": ["Select at least one account."]}
+        )
+    if len(wanted) > SELECTED_MAX:
+        raise DomainError(
+            f"At most {SELECTED_MAX:,} accounts can be selected one by one ({len(wanted):,} "
+            "were); select all that match the filter instead.",
+            fields={"account": ["Too many accounts selected."]},
+        )
+    found = set(accounts_visible_to(user=user).filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = [pk for pk in wanted if pk not in found]
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing[:10]) + (" …" if len(missing) > 10 else "")
+        message = (
+            f"{len(missing)} of the {len(wanted)} selected accounts are not in your book or no "
+            f"longer exist (id {shown}); nothing was changed."
+        )
+        raise SelectionOutOfScope(message, fields={"account": [message]})
+    return Account.objects.filter(pk__in=wanted)

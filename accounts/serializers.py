@@ -16,7 +16,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import Account, ApiToken, User
+from accounts.models import Account, ApiToken, SavedView, Team, User
 from accounts.selectors import (
     accounts_visible_to_token,
     owners_assignable_by_token,
@@ -29,6 +29,7 @@ from accounts.services import (
     accounts_validate,
 )
 from config.api_fields import FIELD_MAPPING
+from scoring.serializers.configuration import SlugLookupField
 
 BULK_MAX_ROWS = 1000
 # For a token limited to a person's book, someone out of its reach reads exactly like
@@ -241,3 +242,35 @@ def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) ->
     outcome.rejected.sort(key=lambda row: row.index)
     outcome.created, outcome.updated = result.created, result.updated
     return outcome
+
+
+class SavedViewSerializer(serializers.ModelSerializer):
+    """A saved view of the account list: GET and POST /api/v1/saved-views/."""
+
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Username of the person who saved it."
+    )
+    team = SlugLookupField(
+        slug_field="name",
+        queryset=Team.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Name of the team it is shared with (one of the owner's teams); null: personal.",
+    )
+    query = serializers.CharField(
+        allow_blank=True,
+        max_length=2000,
+        help_text="The account list's filters and sort as a query string, e.g. "
+        "`level=at_risk&segment=enterprise&sort=-arr`. Stored normalised (the list's "
+        "own parameters in its order, empty ones left out, the sort always given); an "
+        "unknown parameter or a value the list refuses is a 400 naming it.",
+    )
+    url = serializers.SerializerMethodField(help_text="The account list page it opens.")
+
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "query", "team", "owner", "url", "created_at"]
+        read_only_fields = ["id", "owner", "url", "created_at"]
+
+    def get_url(self, view: SavedView) -> str:
+        return view.get_absolute_url()

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Account, User
+from accounts.models import Account, SavedView, User
 from accounts.tokens import SCOPES, api_token_create
 from playbooks.models import Playbook, Task
 from playbooks.selectors import task_queue
@@ -29,9 +29,13 @@ pytestmark = pytest.mark.django_db
 # "token" is an integration token with every scope.
 CAPS = {
     ("csm1", "/"): 14,
-    ("csm1", "/accounts/"): 7,
+    # The account list: two more for its saved views (the menu, and the teams a view may
+    # be shared with).
+    ("csm1", "/accounts/"): 9,
     # Counted from the book's figures: their rows and the accounts churning after today.
-    ("csm1", "/accounts/?level=healthy&sort=-arr"): 8,
+    ("csm1", "/accounts/?level=healthy&sort=-arr"): 10,
+    # A saved view shared with her team, opened by its link: the list with its filters.
+    ("csm1", "/accounts/?{saved_view}"): 10,
     ("csm1", "/accounts/{account}/"): 14,
     # The queue: 5, one per section that has tasks (a window of it), and one for the
     # cards' accounts (owner and band), so at most 10.
@@ -44,14 +48,16 @@ CAPS = {
     ("csm1", "/accounts/suggest/?account=a"): 3,
     ("manager", "/"): 14,
     ("manager", "/team/"): 10,
-    ("manager", "/accounts/"): 8,
+    ("manager", "/accounts/"): 10,
+    ("manager", "/accounts/views/"): 5,
     ("manager", "/tasks/"): 10,
-    ("admin", "/accounts/"): 7,
-    ("admin", "/accounts/?level=at_risk&sort=-arr"): 8,
+    ("admin", "/accounts/"): 9,
+    ("admin", "/accounts/?level=at_risk&sort=-arr"): 10,
     ("admin", "/accounts/{account}/"): 14,
     ("admin", "/tasks/"): 10,
     ("admin", "/team/"): 9,
     ("token", "/api/v1/accounts/"): 3,
+    ("token", "/api/v1/saved-views/"): 2,
     ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
     ("token", "/api/v1/metrics/"): 4,
     ("token", "/api/v1/tasks/"): 3,
@@ -128,6 +134,24 @@ def more_tasks(per_section: int) -> None:
     Task.objects.bulk_create(rows)
 
 
+def saved_view_shared(csm1: User) -> SavedView:
+    """A view csm1 saved and shared with her team, and more views around it for the
+    views page and the menus to list, her own and her team-mates': a view per ten
+    accounts of the book for each of them, so a larger book has more views."""
+    team = csm1.teams.get()
+    view, _ = SavedView.objects.update_or_create(
+        owner=csm1,
+        name="Customers by ARR",
+        defaults={"query": "customer=active&sort=-arr", "team": team},
+    )
+    for member in team.members.all():
+        for n in range(Account.objects.count() // 10):
+            SavedView.objects.get_or_create(
+                owner=member, name=f"View {n}", defaults={"query": f"sort=name&q={n}", "team": team}
+            )
+    return view
+
+
 def count_queries(account) -> dict[tuple[str, str], int]:
     """Each page and list, opened by its role (logged in afresh: seeding resets passwords)."""
     _, raw = api_token_create(name="Caps", scopes=SCOPES)
@@ -140,12 +164,19 @@ def count_queries(account) -> dict[tuple[str, str], int]:
         "token": token,
     }
     # The second window of csm1's overdue tasks, as its "Show more" link gives it.
-    queue = task_queue(user=User.objects.get(username="csm1"), today=timezone.localdate())
+    csm1 = User.objects.get(username="csm1")
+    queue = task_queue(user=csm1, today=timezone.localdate())
     overdue = queue.section("overdue").next
     assert overdue is not None, "csm1 needs more overdue tasks than a window"
     counts = {}
+    saved_view = saved_view_shared(csm1)
     for who, path in CAPS:
-        url = path.format(account=account.pk, external_id=account.external_id, overdue=overdue)
+        url = path.format(
+            account=account.pk,
+            external_id=account.external_id,
+            overdue=overdue,
+            saved_view=saved_view.query,
+        )
         clients[who].get(url)  # the first request of a session warms its caches
         with CaptureQueriesContext(connection) as captured:
             response = clients[who].get(url)

@@ -11,8 +11,25 @@ data the same two steps:
    an account for an unknown external id and updating the fields given otherwise;
    ``account_upsert`` is the one-row form, ``accounts_save`` both steps at once, all or
    nothing. ``accounts_delete`` deletes.
+
+``accounts_reassign`` (``ownership``) hands a selection of accounts to another owner in
+one ``UPDATE``; ``saved_views`` is the write path of the account list's saved views.
 """
 
+from accounts.services.ownership import (
+    ReassignRefused,
+    SelectionChanged,
+    accounts_reassign,
+    reassign_target_check,
+)
+from accounts.services.saved_views import (
+    SavedViewInvalid,
+    saved_view_create,
+    saved_view_query_clean,
+    saved_view_update,
+    saved_view_validate,
+    saved_views_delete,
+)
 from accounts.services.validation import (
     ACCOUNT_FIELDS,
     FIELDS_WITHOUT_BLANK,
@@ -44,13 +61,23 @@ __all__ = [
     "UPSERT_BATCH_SIZE",
     "AccountsInvalid",
     "Invalid",
+    "ReassignRefused",
+    "SavedViewInvalid",
+    "SelectionChanged",
     "UpsertResult",
     "Validation",
     "account_upsert",
     "account_validate",
     "accounts_bulk_upsert",
     "accounts_delete",
+    "accounts_reassign",
     "accounts_save",
     "accounts_validate",
     "domain_clean",
+    "reassign_target_check",
+    "saved_view_create",
+    "saved_view_query_clean",
+    "saved_view_update",
+    "saved_view_validate",
+    "saved_views_delete",
 ]

@@ -25,7 +25,7 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +207,33 @@ def score_event_data(ev) -> dict[str, Any]:
     }
 
 
+def event_delivery(
+    *,
+    endpoint: WebhookEndpoint,
+    event: str,
+    object_id: int,
+    data: dict[str, Any],
+    account_id: int | None,
+    now: dt.datetime,
+    dispatch: bool = True,
+) -> Delivery:
+    """The unsaved delivery of ``event`` about ``object_id`` to ``endpoint``, under the
+    key ``webhook_event_enqueue`` uses, for the set-based paths to insert in bulk."""
+    key = f"event:{event}:{object_id}:{endpoint.pk}"
+    return Delivery(
+        channel=Delivery.Channel.WEBHOOK,
+        target=endpoint.url,
+        endpoint=endpoint,
+        event=event,
+        payload=event_envelope(event=event, key=key, now=now, data=data),
+        account_id=account_id,
+        idempotency_key=key,
+        created_at=now,
+        next_attempt_at=now,
+        dispatched_at=now if dispatch else None,
+    )
+
+
 def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[int]:
     """Deliveries of ``account.band_changed`` / ``account.score_dropped`` (and
     ``account.rebaselined`` for the changes a new model version alone caused) for a batch
@@ -220,20 +247,14 @@ def score_event_webhooks_enqueue(*, events: Iterable, now: dt.datetime) -> list[
     for ev in events:
         name = score_event_name(ev)
         for endpoint in endpoints[name]:
-            key = f"event:{name}:{ev.pk}:{endpoint.pk}"
-            data = score_event_data(ev)
             rows.append(
-                Delivery(
-                    channel=Delivery.Channel.WEBHOOK,
-                    target=endpoint.url,
+                event_delivery(
                     endpoint=endpoint,
                     event=name,
-                    payload=event_envelope(event=name, key=key, now=now, data=data),
+                    object_id=ev.pk,
+                    data=score_event_data(ev),
                     account_id=ev.account_id,
-                    idempotency_key=key,
-                    created_at=now,
-                    next_attempt_at=now,
-                    dispatched_at=now,
+                    now=now,
                 )
             )
     Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
@@ -417,3 +438,48 @@ def deliveries_due_send(*, now: dt.datetime) -> dict[str, int]:
     for delivery_id in list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)):
         counts[delivery_attempt(delivery_id=delivery_id, now=now).result] += 1
     return counts
+
+
+# Tasks per insert of their event deliveries (task_events_enqueue).
+EVENTS_BATCH = 500
+
+
+def task_events_enqueue(
+    *, tasks: Sequence[Task], event: str, now: dt.datetime, dispatch: bool = True
+) -> int:
+    """``task_event_enqueue`` for many tasks at once (a bulk action's): the endpoints read
+    once, the deliveries inserted ``EVENTS_BATCH`` tasks at a time, sent after commit.
+    The same idempotency keys and bodies as one by one, so each is still sent once.
+    ``tasks`` carry their account and assignee (no query per task). Returns how many
+    deliveries were created."""
+    endpoints = _subscribers(event)
+    created = 0
+    for start in range(0, len(tasks) if endpoints else 0, EVENTS_BATCH):
+        rows = []
+        for task in tasks[start : start + EVENTS_BATCH]:
+            data = {"task": task_data(task)}
+            rows += [
+                event_delivery(
+                    endpoint=endpoint,
+                    event=event,
+                    object_id=task.pk,
+                    data=data,
+                    account_id=task.account_id,
+                    now=now,
+                    dispatch=dispatch,
+                )
+                for endpoint in endpoints
+            ]
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        # Those this call created (a key already used was left alone, as get_or_create would).
+        ids = list(
+            Delivery.objects.filter(
+                idempotency_key__in=[row.idempotency_key for row in rows],
+                created_at=now,
+                attempts=0,
+            ).values_list("pk", flat=True)
+        )
+        created += len(ids)
+        if dispatch:
+            send_on_commit("playbooks.tasks.deliver", each(ids))
+    return created

@@ -32,9 +32,14 @@ def _account_name(task: Task) -> str:
 def task_given_notify(*, task: Task, by: User | str | None, now: dt.datetime) -> None:
     """Tell ``task``'s assignee it was given to them, unless they gave it themselves.
     ``by``: the person, or the playbook's name."""
-    if task.assignee_id is None or (isinstance(by, User) and by.pk == task.assignee_id):
-        return
+    tasks_given_notify(tasks=[task], by=by, now=now)
+
+
+def tasks_given_notify(*, tasks: list[Task], by: User | str | None, now: dt.datetime) -> None:
+    """``task_given_notify`` for many tasks at once (a bulk creation): one insert. Each
+    task needs its ``account`` (name and pk) loaded."""
     who = f"“{by}”" if isinstance(by, str) else str(by or "Someone")
+    stamp = int(now.timestamp() * 1000)
     notify(
         drafts=[
             Draft(
@@ -43,9 +48,12 @@ def task_given_notify(*, task: Task, by: User | str | None, now: dt.datetime) ->
                 title=f"{who} gave you “{task.title}” on {_account_name(task)}, due "
                 f"{task.due_date:%d %b}",
                 url=task_url(task),
-                key=f"task:{task.pk}:to:{task.assignee_id}:{int(now.timestamp() * 1000)}",
+                key=f"task:{task.pk}:to:{task.assignee_id}:{stamp}",
                 account_id=task.account_id,
             )
+            for task in tasks
+            if task.assignee_id is not None
+            and not (isinstance(by, User) and by.pk == task.assignee_id)
         ],
         now=now,
     )

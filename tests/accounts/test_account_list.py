@@ -370,10 +370,13 @@ def test_an_htmx_request_gets_only_the_results_fragment(client_as, alice, alices
     body = response.content.decode().strip()
     assert body.startswith('<div id="results"')
     assert "<html" not in body
-    assert "<form" not in body  # the filter form stays as the person left it
-    # The export link follows the filters out of band.
+    assert '<form class="filters"' not in body  # the filter form stays as the person left it
+    # The export link and the saved views (their "save this view" query) follow the
+    # filters out of band.
     assert 'id="export-csv" hx-swap-oob="true"' in body
     assert f"{EXPORT_URL}?segment=smb" in html.unescape(body)
+    assert 'id="saved-views" class="saved-views" hx-swap-oob="true"' in body
+    assert 'name="query" value="segment=smb&amp;sort=name"' in body
     assert "HX-Request" in response["Vary"]
 
 
@@ -500,15 +503,16 @@ def test_the_list_does_not_query_per_account(
     # The session, the user, the manager's team members, the band choices, the count
     # (here from the book's figures: its rows and the accounts churning after today),
     # one page of accounts joined to their owners and latest health and, on the full
-    # page, the owner filter's choices and the navigation's count of tasks due: nine at
-    # most, whatever the book size.
+    # page, the owner filter's choices and the navigation's count of tasks due; the saved
+    # views she may open and the teams she may share one with: eleven at most, whatever
+    # the book size.
     client = client_as(maggie)
     params = {"sort": "-arr", "segment": "smb"}
     AccountFactory.create_batch(3, owner=alice)
-    few = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 9, **extra)
+    few = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 11, **extra)
     AccountFactory.create_batch(20, owner=alice)
     AccountFactory.create_batch(20, owner=bob)
-    many = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 9, **extra)
+    many = count_queries(client, LIST_URL, params, django_assert_max_num_queries, 11, **extra)
     assert many == few
 
 

@@ -46,7 +46,7 @@ def test_every_operation_needs_a_bearer_token_and_documents_its_errors(schema):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 30
+    assert len(operations) == 33
     for path, method, operation in operations:
         assert operation["security"] == [{"bearerAuth": []}], (path, method)
         for status in ("401", "403", "429"):
@@ -72,6 +72,19 @@ def test_the_documented_responses_and_parameters(schema):
     assert bulk["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/AccountBulkResponse"
     }
+
+
+def test_the_saved_views_operations_are_documented(schema):
+    listing = schema["paths"]["/api/v1/saved-views/"]
+    assert {"get", "post"} <= set(listing)
+    assert listing["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SavedViewRequest"
+    }
+    assert "201" in listing["post"]["responses"]
+    fields = schema["components"]["schemas"]["SavedView"]["properties"]
+    assert {"id", "name", "query", "team", "owner", "url", "created_at"} <= set(fields)
+    delete = schema["paths"]["/api/v1/saved-views/{id}/"]["delete"]["responses"]
+    assert {"204", "404"} <= set(delete)
 
 
 def test_the_docs_page_loads_swagger_ui_from_our_own_static_files(client, db):

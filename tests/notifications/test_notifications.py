@@ -278,3 +278,23 @@ def test_every_schedule_names_a_job_the_workers_know(db):
     assert schedules["workspace.tasks.send_digests"] == 15
     unknown = set(schedules) - set(app.tasks)
     assert not unknown, unknown
+
+
+def test_a_task_on_each_of_a_selection_tells_each_owner(alice, bob, maggie, book):
+    from accounts.models import Account
+    from playbooks.services.task_ops import tasks_create_manual_bulk
+
+    made = tasks_create_manual_bulk(
+        accounts=Account.objects.filter(pk__in=[book["alice"].pk, book["bob"].pk]),
+        title="Quarterly check",
+        due_date=timezone.localdate() + dt.timedelta(days=3),
+        created_by=maggie,
+        now=timezone.now(),
+    )
+    assert made == 2
+    assert [t.split(" on ")[1] for t in told(alice) + told(bob)] == [
+        "Acme Analytics, due " + (timezone.localdate() + dt.timedelta(days=3)).strftime("%d %b"),
+        "Borealis Bank, due " + (timezone.localdate() + dt.timedelta(days=3)).strftime("%d %b"),
+    ]
+    assert all(t.startswith("Maggie gave you “Quarterly check”") for t in told(alice) + told(bob))
+    assert told(maggie) == []

@@ -49,6 +49,7 @@ from playbooks.selectors import (
     account_get_for_work,
     account_timeline,
     done_tasks,
+    queue_person_for,
     queue_tasks,
     task_assignees_for,
     task_counts,
@@ -88,8 +89,20 @@ def _bad_request(message: str) -> HttpResponse:
     return HttpResponseBadRequest(f"{message}\n", content_type="text/plain; charset=utf-8")
 
 
+def _person(request: AuthenticatedHttpRequest):
+    """Whose queue the page shows: ``?person=<username>`` (a manager opens a team
+    member's, an admin anyone's; 404 otherwise), else the person's own."""
+    username = request.GET.get("person")
+    if not username:
+        return request.user
+    return queue_person_for(user=request.user, username=username)
+
+
 def _queue_filters(query: QueryDict) -> tuple[QueueFilterForm, QueueFilters]:
-    """The queue's filters in ``query``; ValueError naming each bad one."""
+    """The queue's filters in ``query`` (``person`` is not one); ValueError naming each
+    bad one."""
+    query = query.copy()
+    query.pop("person", None)
     form = QueueFilterForm(query)
     if not form.is_valid():
         raise ValueError(
@@ -106,16 +119,23 @@ def _encode(values: dict[str, str]) -> str:
 
 
 def _queue_context(
-    request: AuthenticatedHttpRequest, form: QueueFilterForm, filters: QueueFilters
+    request: AuthenticatedHttpRequest, form: QueueFilterForm, filters: QueueFilters, person
 ) -> dict:
+    """What the queue and the done view share: the filters (and whose page it is) for
+    their links, whom tasks may go to."""
     user = request.user
+    values = form.active()
+    if person != user:
+        values = {**values, "person": person.get_username()}
     return {
         "people": list(task_assignees_for(user=user)),
         "today": timezone.localdate(),
         "next_url": request.get_full_path(),
         "filter_form": form,
         "filters": filters,
-        "filter_query": _encode(form.active()),
+        "filter_query": _encode(values),
+        "person": person,
+        "own": person == user,
     }
 
 
@@ -126,6 +146,7 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     that section's next window (``?overdue=<cursor>``); with htmx it fetches just those
     rows and puts them under the ones shown."""
     today = timezone.localdate()
+    person = _person(request)
     try:
         cursors = _queue_cursors(request)
         form, filters = _queue_filters(request.GET)
@@ -135,8 +156,8 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     more = None
     if request.htmx and not request.htmx.history_restore_request and len(cursors) == 1:
         (more,) = cursors
-    tasks = task_queue(user=request.user, today=today, after=cursors, only=more, filters=filters)
-    context = {**_queue_context(request, form, filters), "queue": tasks}
+    tasks = task_queue(user=person, today=today, after=cursors, only=more, filters=filters)
+    context = {**_queue_context(request, form, filters, person), "queue": tasks}
     if more is not None:
         context["section"] = tasks.section(more)
         context["appended"] = True
@@ -150,15 +171,17 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 def done(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """What I finished, newest first, a window at a time (“Show more” as in the queue)."""
+    """What I finished, newest first, a window at a time (“Show more” as in the queue);
+    a manager's team member's too (``?person=``)."""
     today = timezone.localdate()
+    person = _person(request)
     try:
         form, filters = _queue_filters(request.GET)
         after = DoneCursor.parse(request.GET["after"]) if request.GET.get("after") else None
     except ValueError as exc:
         return _bad_request(str(exc))
-    window = tasks_done_window(user=request.user, today=today, filters=filters, after=after)
-    context = {**_queue_context(request, form, filters), "done": window}
+    window = tasks_done_window(user=person, today=today, filters=filters, after=after)
+    context = {**_queue_context(request, form, filters, person), "done": window}
     appended = bool(after and request.htmx and not request.htmx.history_restore_request)
     template = "playbooks/done.html#rows" if appended else "playbooks/done.html"
     response = render(request, template, {**context, "appended": appended})
@@ -168,8 +191,10 @@ def done(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 def export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """My queue (``?view=done``: what I finished) as CSV, with the page's filters."""
+    """My queue (``?view=done``: what I finished) as CSV, with the page's filters; a
+    team member's for a manager (``?person=``)."""
     today = timezone.localdate()
+    person = _person(request)
     view = request.GET.get("view", "open")
     if view not in ("open", "done"):
         return _bad_request(f"Parameter 'view': {view!r} is not open or done.")
@@ -180,7 +205,7 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpRes
     except ValueError as exc:
         return _bad_request(str(exc))
     pick = queue_tasks if view == "open" else done_tasks
-    tasks = pick(user=request.user, today=today, filters=filters)
+    tasks = pick(user=person, today=today, filters=filters)
     return tasks_csv_response(tasks, today=today, name="tasks" if view == "open" else "tasks-done")
 
 

@@ -18,6 +18,7 @@ from accounts.selectors import (
     account_get_visible,
     account_scope_q,
     customers_q,
+    team_member_ids,
 )
 from notifications.selectors import unread_arm, unread_known
 from playbooks.models import PRIORITY_RANK, Task, priority_rank, queue_day
@@ -619,6 +620,23 @@ def tasks_due_count(*, user: User, today: dt.date) -> int:
         else:
             due += row["n"]
     return due
+
+
+def queue_person_for(*, user: User, username: str) -> User:
+    """The person whose queue ``user`` asks to open: themselves, anyone on the teams they
+    manage (a manager), anyone active (an admin). Http404 for anyone else, as for
+    nobody by that name."""
+    if username == user.get_username():
+        return user
+    people = User.objects.filter(username=username, is_active=True)
+    if not user.is_admin:
+        if not user.is_manager:
+            raise Http404("No such person.")
+        people = people.filter(pk__in=team_member_ids(user=user))
+    person = people.first()
+    if person is None:
+        raise Http404("No such person.")
+    return person
 
 
 def task_assignees_for(*, user: User) -> QuerySet[User]:

@@ -359,3 +359,46 @@ def test_completing_from_the_home_page_updates_its_tiles(client_as, alice, work)
     assert 'id="tasks-today" hx-swap-oob="true">0</span>' in html
     assert 'id="tasks-overdue" hx-swap-oob="true">1</span>' in html
     assert "count-overdue" not in html  # no queue on that page
+
+
+# --- A manager opens a team member's queue ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "person", "status"),
+    [
+        ("maggie", "alice", 200),  # her team
+        ("maggie", "charlie", 404),  # another team
+        ("alice", "bob", 404),  # a CSM: only her own
+        ("alice", "alice", 200),
+        ("ada", "charlie", 200),  # an admin: anyone
+        ("maggie", "nobody", 404),
+    ],
+)
+def test_who_may_open_whose_queue(request, client_as, book, actor, person, status):
+    user = request.getfixturevalue(actor)
+    tasks = {who: add_task(account, f"Task of {who}") for who, account in book.items()}
+    for url in ("/tasks/", reverse("playbooks:done"), reverse("playbooks:export")):
+        response = client_as(user).get(url, {"person": person})
+        assert response.status_code == status, (url, response.status_code)
+    if status == 200:
+        page = client_as(user).get("/tasks/", {"person": person}).content.decode()
+        assert f'id="task-{tasks[person].pk}"' in page
+        assert [t for w, t in tasks.items() if w != person and f'id="task-{t.pk}"' in page] == []
+
+
+def test_a_team_members_queue_keeps_the_person_in_its_links(client_as, maggie, alice, book):
+    add_task(book["alice"], "Late", due=-2)
+    add_task(book["alice"], "Done one", status="done", completed_at=timezone.now())
+    client = client_as(maggie)
+    page = client.get("/tasks/", {"person": "alice", "priority": "normal"}).content.decode()
+    assert "<h1>Alice's tasks</h1>" in page
+    assert 'href="/tasks/done/?priority=normal&amp;person=alice"' in page
+    assert '<input type="hidden" name="person" value="alice">' in page
+    done = client.get(reverse("playbooks:done"), {"person": "alice"})
+    assert "Done one" in done.content.decode()
+    rows = csv_rows(client.get(reverse("playbooks:export"), {"person": "alice"}))
+    assert [row["Title"] for row in rows] == ["Late"]
+    team = client.get("/team/").content.decode()
+    assert 'href="/tasks/?person=alice"' in team
+    assert 'href="/tasks/?person=alice&amp;due=overdue"' in team

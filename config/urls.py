@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("scoring.urls")),
     path("", include("playbooks.urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include("workspace.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

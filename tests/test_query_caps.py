@@ -46,6 +46,9 @@ CAPS = {
     # The done view: the badge's count, one window and its cards' accounts.
     ("csm1", "/tasks/done/"): 6,
     ("csm1", "/accounts/suggest/?account=a"): 3,
+    # Search everywhere: the navigation's counts and one query per group.
+    ("csm1", "/search/?q=ca"): 6,
+    ("admin", "/search/?q=ca"): 6,
     ("manager", "/"): 14,
     ("manager", "/team/"): 10,
     ("manager", "/accounts/"): 10,

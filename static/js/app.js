@@ -25,4 +25,35 @@
       }
     });
   });
+
+  // Search everywhere: arrow keys move from the box through the results and back,
+  // Escape closes them; Enter opens the result in focus (a plain link).
+  document.addEventListener("keydown", function (event) {
+    var box = document.getElementById("nav-search");
+    var panel = document.getElementById("nav-search-results");
+    if (!box || !panel) {
+      return;
+    }
+    var inBox = event.target === box;
+    var inPanel = panel.contains(event.target);
+    if (!inBox && !inPanel) {
+      return;
+    }
+    var hits = Array.from(panel.querySelectorAll("a.search-hit"));
+    var at = hits.indexOf(event.target);
+    if (event.key === "ArrowDown" && hits.length) {
+      event.preventDefault();
+      hits[Math.min(at + 1, hits.length - 1)].focus();
+    } else if (event.key === "ArrowUp" && inPanel) {
+      event.preventDefault();
+      if (at <= 0) {
+        box.focus();
+      } else {
+        hits[at - 1].focus();
+      }
+    } else if (event.key === "Escape") {
+      panel.innerHTML = "";
+      box.focus();
+    }
+  });
 })();

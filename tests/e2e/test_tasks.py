@@ -251,3 +251,29 @@ def test_the_morning_loop(page, transactional_db, browser_errors):
     page.screenshot(path=str(SCREENSHOTS / "vitals-notifications.png"), full_page=True)
     assert Notification.objects.get(user=csm1).read_at is not None
     assert not browser_errors, browser_errors
+
+
+def test_search_everywhere_from_the_keyboard(page, transactional_db, browser_errors):
+    """Type in the navigation's box, arrow down through the grouped results, Enter."""
+    csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
+    other = UserFactory(username="csm2", first_name="Robin", role=User.Role.CSM)
+    acme = AccountFactory(name="Acme Analytics", owner=csm1)
+    AccountFactory(name="Acme Other", owner=other)
+    Task.objects.create(
+        account=acme, title="Acme renewal call", assignee=csm1, due_date=timezone.localdate()
+    )
+
+    log_in(page, "csm1")
+    page.locator("#nav-search").fill("acme")
+    results = page.locator("#nav-search-results")
+    expect(results.locator("h3")).to_have_text(["Accounts", "Tasks"])
+    expect(results).not_to_contain_text("Acme Other")  # another CSM's
+    page.locator("#nav-search").press("ArrowDown")
+    expect(results.locator("a.search-hit").first).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(results.get_by_role("link", name="Acme renewal call")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.screenshot(path=str(SCREENSHOTS / "vitals-search.png"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/accounts/{acme.pk}/$"))
+    assert not browser_errors, browser_errors

@@ -83,6 +83,15 @@ PAGES = [
     ("csm", "home", "/"),
     ("csm", "tasks", "/tasks/"),
     ("csm", "account page", "/accounts/{account}/"),
+    # The CSM's day: the queue filtered, what was done, the bell's list, search
+    # everywhere, a saved view; a manager's look at a member's queue and search.
+    ("csm", "tasks, filtered", "/tasks/?priority=high&due=week"),
+    ("csm", "done tasks", "/tasks/done/"),
+    ("csm", "notifications", "/notifications/"),
+    ("csm", "search everywhere", "/search/?q=Account+42"),
+    ("csm", "saved view", "{saved_view}"),
+    ("manager", "a member's tasks", "/tasks/?person=csm-000"),
+    ("manager", "search everywhere", "/search/?q=Account+42"),
     # The API as an integration (every account), 50 a page: by cursor and by number at
     # the middle of the book, the first page in name and in score order.
     ("api", "API accounts, first page", "/api/v1/accounts/?page_size=50"),
@@ -323,10 +332,49 @@ def paths(people: dict, accounts: int) -> dict[tuple[str, str], str]:
     )[0]
     payload = json.dumps({"o": "name,pk", "v": [name, pk]}, separators=(",", ":"))
     cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    saved_view = day_of_the_csm(people)
     return {
-        (role, label): path.format(account=account, cursor=cursor, page=page)
+        (role, label): path.format(account=account, cursor=cursor, page=page, saved_view=saved_view)
         for role, label, path in [*PAGES, MINIMAL]
     }
+
+
+def day_of_the_csm(people: dict) -> str:
+    """What the CSM's day reads beside the book, made afresh for each run (so reused
+    data gets it too): 300 notifications (a third unread), 1,000 of their tasks done in
+    the last months, and a saved view of their At-risk accounts by ARR; its URL."""
+    from django.utils import timezone
+
+    from accounts.models import SavedView
+    from accounts.services.saved_views import saved_view_create
+    from notifications.models import Notification
+
+    csm = people["csm"]
+    now = timezone.now()
+    Notification.objects.filter(user=csm).delete()
+    sql(
+        "INSERT INTO notifications_notification (user_id, kind, account_id, title, url, key,"
+        " created_at, read_at)"
+        " SELECT %s, 'level_worse', a.id, a.name || ' is now At-risk (was Neutral)',"
+        " '/accounts/' || a.id || '/', 'bench:' || a.id, %s - n * interval '1 hour',"
+        " CASE WHEN n %% 3 = 0 THEN NULL ELSE %s END"
+        " FROM (SELECT id, name, row_number() OVER (ORDER BY id) AS n FROM accounts_account"
+        " WHERE owner_id = %s LIMIT 300) a",
+        [csm.pk, now, now, csm.pk],
+    )
+    sql(
+        "UPDATE playbooks_task SET status = 'done', completed_at = %s - (id %% 2000) * interval"
+        " '1 hour' WHERE id IN (SELECT id FROM playbooks_task WHERE assignee_id = %s AND"
+        " status = 'open' AND due_date > %s ORDER BY id LIMIT 1000)",
+        [now, csm.pk, now.date() + dt.timedelta(days=30)],
+    )
+    SavedView.objects.filter(owner=csm).delete()
+    view = saved_view_create(
+        owner=csm, name="My At-risk by ARR", query="level=at_risk&sort=-arr", bands=[], now=now
+    )
+    sql("ANALYZE notifications_notification")
+    sql("ANALYZE playbooks_task")
+    return view.get_absolute_url()
 
 
 def api_token() -> str:

@@ -117,7 +117,8 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
             "renewals": renewals,
             "task_counts": task_counts(user=user, today=today),
             "tasks_due": tasks_due(user=user, today=today),
-            "work_on_next": work_on_next(user=user, today=today),
+            "work_on_next": work_on_next(user=user, today=today, with_tasks=2),
+            "today": today,
             **book_context(
                 accounts=accounts,
                 figures=figures,

@@ -19,13 +19,15 @@ read in order; each row then says in words why it is there, from the same figure
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, User
+from playbooks.models import Task, priority_rank, queue_day
 from workspace.models import PriorityWeights
 
 NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -40,6 +42,9 @@ class NextUp:
     account: Account
     priority: float
     reasons: list[str]
+    # The person's open work on the account, most due first (``with_tasks``).
+    tasks: list[Task] = field(default_factory=list)
+    more_tasks: int = 0
 
     @property
     def why(self) -> str:
@@ -161,19 +166,49 @@ def work_on_next(
     now: dt.datetime | None = None,
     limit: int = 10,
     weights: PriorityWeights | None = None,
+    with_tasks: int = 0,
+    task_related: tuple[str, ...] = (),
 ) -> list[NextUp]:
     """The first ``limit`` of ``user``'s accounts by priority, each with its reasons: one
-    query (and one for the weights unless given)."""
+    query, and one for their accounts (and one for the weights unless given). With
+    ``with_tasks``, each carries up to that many of the person's open tasks on it (their
+    queue's order: the day, then priority), in one query more, with ``task_related``."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     weights = weights or PriorityWeights.current()
     rows = ranked_rows(user=user, today=today, now=now, weights=weights, limit=limit)
-    accounts = Account.objects.select_related("health__band").in_bulk([row["id"] for row in rows])
+    accounts = Account.objects.select_related("health__band", "owner").in_bulk(
+        [row["id"] for row in rows]
+    )
     ranked = []
     for row in rows:
         account = accounts[row["id"]]
         ranked.append(NextUp(account, float(row["priority"]), reasons(account, row)))
+    if with_tasks and ranked:
+        _with_tasks(ranked, user=user, today=today, per_account=with_tasks, related=task_related)
     return ranked
+
+
+def _with_tasks(
+    ranked: list[NextUp], *, user: User, today: dt.date, per_account: int, related
+) -> None:
+    """Give each row the person's open tasks on its account, in the queue's order: those
+    assigned to them and the unassigned ones (their own accounts)."""
+    by_account = {item.account.pk: item for item in ranked}
+    tasks = (
+        Task.objects.filter(account_id__in=list(by_account), status__in=Task.ACTIVE)
+        .filter(Q(assignee=user) | Q(assignee__isnull=True))
+        .annotate(when=queue_day(), rank=priority_rank())
+        .select_related(*related)
+        .order_by("account_id", "when", "rank", "id")
+    )
+    for task in tasks:
+        item = by_account[task.account_id]
+        task.account = item.account
+        if len(item.tasks) < per_account:
+            item.tasks.append(task)
+        else:
+            item.more_tasks += 1
 
 
 def money(value: Decimal | float) -> str:

@@ -4,4 +4,7 @@ from workspace import views
 
 app_name = "workspace"
 
-urlpatterns = [path("search/", views.search, name="search")]
+urlpatterns = [
+    path("search/", views.search, name="search"),
+    path("tasks/next/", views.work_next, name="next"),
+]

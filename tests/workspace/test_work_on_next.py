@@ -213,3 +213,54 @@ def test_the_admin_edits_the_one_set_of_weights(client_as, ada, alice):
     assert client.post(url, form).status_code == 302
     assert PriorityWeights.current().renewal_horizon_days == 120
     assert client_as(alice).get(url).status_code == 302  # a CSM is sent to log in
+
+
+def test_each_ranked_account_carries_the_persons_open_tasks_in_queue_order(alice, bob, book):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from playbooks.models import Task
+    from workspace.ranking import work_on_next
+
+    today = timezone.localdate()
+    acme = book["critical"]
+    late = Task.objects.create(
+        account=acme, title="Late", assignee=alice, due_date=today - dt.timedelta(days=2)
+    )
+    urgent = Task.objects.create(
+        account=acme, title="Urgent", assignee=alice, due_date=today, priority="urgent"
+    )
+    normal = Task.objects.create(account=acme, title="Normal", assignee=alice, due_date=today)
+    Task.objects.create(
+        account=acme, title="Fourth", due_date=today + dt.timedelta(days=9)
+    )  # unassigned
+    Task.objects.create(account=acme, title="Bob's", assignee=bob, due_date=today)  # not hers
+    Task.objects.create(account=acme, title="Done", assignee=alice, due_date=today, status="done")
+
+    [item] = [i for i in work_on_next(user=alice, today=today, with_tasks=3) if i.account == acme]
+    assert [t.title for t in item.tasks] == [late.title, urgent.title, normal.title]
+    assert item.more_tasks == 1
+    assert all(i.tasks == [] for i in work_on_next(user=alice, today=today))  # not asked
+
+
+def test_the_work_on_next_view_shows_cards_acted_on_in_place(client_as, alice, book):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from playbooks.models import Task
+
+    task = Task.objects.create(
+        account=book["critical"],
+        title="Call Acme",
+        assignee=alice,
+        due_date=timezone.localdate() - dt.timedelta(days=1),
+    )
+    page = client_as(alice).get("/tasks/next/").content.decode()
+    assert "<h1>Work on next</h1>" in page
+    assert f'id="task-{task.pk}"' in page and 'data-action="complete"' in page
+    assert "1 overdue task" in page  # the reasons, as on the home page
+    home = client_as(alice).get("/").content.decode()
+    assert f'href="/accounts/{book["critical"].pk}/#task-{task.pk}">Call Acme</a>' in home
+    assert client_as(alice).get("/tasks/next/").status_code == 200

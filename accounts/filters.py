@@ -150,13 +150,21 @@ class AccountRules:
         )
 
 
+# The owner filter's value for the accounts nobody owns.
+NO_OWNER = "none"
+
+
 class AccountFilter(AccountRules, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     segment = django_filters.ChoiceFilter(
         widget=PlainSelect, choices=Account.Segment.choices, empty_label="Any segment"
     )
     owner = django_filters.ModelChoiceFilter(
-        widget=PlainSelect, queryset=User.objects.none(), empty_label="Any owner"
+        widget=PlainSelect,
+        queryset=User.objects.none(),
+        empty_label="Any owner",
+        null_label="No owner",
+        null_value=NO_OWNER,
     )
     lifecycle_stage = django_filters.ChoiceFilter(
         widget=PlainSelect, choices=Account.Stage.choices, label="Stage", empty_label="Any stage"
@@ -221,9 +229,18 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
         owners: QuerySet[User] | None = None,
         bands: list[str] | None = None,
         today: dt.date | None = None,
+        scope: Q | None = None,
+        unowned: bool = True,
         **kwargs,
     ):
+        """``scope`` (``account_scope_q``), when given, is applied here rather than to the
+        queryset: a chosen owner (one of ``owners``, the people of the same scope)
+        stands in for it, so the list is read along that owner's index alone.
+        ``unowned``: offer "No owner" (to those whose scope holds such accounts)."""
         super().__init__(*args, **kwargs)
+        self.scope = scope
+        if not unowned:
+            self.filters["owner"].extra["null_label"] = None
         if owners is not None:
             owner = self.filters["owner"]
             assert isinstance(owner, django_filters.ModelChoiceFilter)
@@ -246,7 +263,11 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
             # outside the user's scope is such a value: it matches nothing.
             return Account.objects.none()
         key = self.form.cleaned_data.get("sort") if self.is_bound else None
-        return order_accounts(super().qs, [key or "name"])
+        found = super().qs
+        owner = self.form.cleaned_data.get("owner") if self.is_bound else None
+        if self.scope is not None and not isinstance(owner, User):
+            found = found.filter(self.scope)
+        return order_accounts(found, [key or "name"])
 
     def normal_query(self) -> str:
         """The filters of a valid bound form as a query string in one form: the list's

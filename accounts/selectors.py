@@ -45,22 +45,24 @@ def account_scope_q(*, user: User) -> Q | None:
     """The filter that restricts accounts to ``user``'s scope; ``None`` means all.
 
     A CSM: accounts they own. A manager: accounts owned by members of the teams
-    they manage, and their own. An admin (or superuser): everything. Anyone
-    inactive or anonymous: nothing.
+    they manage, and their own, and the accounts nobody owns yet (theirs to hand out).
+    An admin (or superuser): everything. Anyone inactive or anonymous: nothing.
     """
     return owner_scope_q(user=user, field="owner")
 
 
-def owner_scope_q(*, user: User, field: str) -> Q | None:
+def owner_scope_q(*, user: User, field: str, no_owner: int | None = None) -> Q | None:
     """``account_scope_q`` over any rows keyed by owner: ``field`` names the owner (a
     foreign key or an owner's id), e.g. the book's figures, which a page sums over the
-    owners of its user's scope. ``None`` means all."""
+    owners of its user's scope; ``no_owner`` is the value that stands for nobody there
+    (the figures' 0), else a null. ``None`` means all."""
     if not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
     if user.is_admin:
         return None
     if user.is_manager:
-        return Q(**{f"{field}__in": [*team_member_ids(user=user), user.pk]})
+        unowned = Q(**{f"{field}__isnull": True}) if no_owner is None else Q(**{field: no_owner})
+        return Q(**{f"{field}__in": [*team_member_ids(user=user), user.pk]}) | unowned
     return Q(**{field: user.pk})
 
 

@@ -19,12 +19,13 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from accounts.export import export_response
-from accounts.filters import UNSCORED, AccountFilter, AccountRules
+from accounts.filters import NO_OWNER, UNSCORED, AccountFilter, AccountRules
 from accounts.forms import BulkActionForm, SavedViewForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, SavedView, User
 from accounts.pagination import BookPaginator
 from accounts.selectors import (
+    account_scope_q,
     accounts_selected,
     accounts_visible_to,
     customers_q,
@@ -62,10 +63,13 @@ def _account_filter(
     needs them only to check a band it was given."""
     user = request.user
     data = request.GET if data is None else data
-    queryset = accounts_visible_to(user=user).select_related("owner", "health__band")
+    # The scope goes to the filter: an owner chosen among those the user may see stands
+    # in for it (AccountFilter).
     return AccountFilter(
         data or None,
-        queryset=queryset,
+        queryset=Account.objects.select_related("owner", "health__band"),
+        scope=account_scope_q(user=user),
+        unowned=user.is_manager or user.is_admin,
         owners=owners_visible_to(user=user),
         bands=band_names() if form_shown or data.get("band") else [],
     )
@@ -167,6 +171,8 @@ def _known_count(request: AuthenticatedHttpRequest, account_filter: AccountFilte
     if not cleaned:
         return accounts_seen_count(user=request.user)
     owner = cleaned.get("owner")
+    if owner == NO_OWNER:  # the accounts nobody owns: few, counted
+        return None
     figures = book_figures(
         user=request.user,
         today=timezone.localdate(),

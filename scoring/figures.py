@@ -422,7 +422,7 @@ def accounts_seen_count(*, user: User) -> int:
     """How many accounts ``user`` sees, customers and churned alike, from the figures:
     exact, whatever the size of the book, in one small query."""
     rows = BookFigure.objects.all()
-    scope = owner_scope_q(user=user, field="owner_id")
+    scope = owner_scope_q(user=user, field="owner_id", no_owner=0)
     if scope is not None:
         rows = rows.filter(scope)
     return rows.aggregate(n=Sum("accounts"))["n"] or 0
@@ -440,7 +440,7 @@ def book_figures(
     (everyone's for None), optionally only ``owners``', grouped by the parts of ``by``
     (of owner_id, segment, level). Two queries, or one with ``future`` given."""
     rows = BookFigure.objects.all()
-    scope = None if user is None else owner_scope_q(user=user, field="owner_id")
+    scope = None if user is None else owner_scope_q(user=user, field="owner_id", no_owner=0)
     if scope is not None:
         rows = rows.filter(scope)
     if owners is not None:
@@ -476,7 +476,7 @@ def score_figures(
     """Per model version, the customers on ``today`` in ``user``'s scope whose latest
     score is in each whole point: ``{model_id: {floor(score): accounts}}``."""
     rows = ScoreFigure.objects.filter(churned=False)
-    scope = None if user is None else owner_scope_q(user=user, field="owner_id")
+    scope = None if user is None else owner_scope_q(user=user, field="owner_id", no_owner=0)
     if scope is not None:
         rows = rows.filter(scope)
     counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))

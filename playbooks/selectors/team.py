@@ -33,6 +33,7 @@ class TeamMemberRow:
 class TeamOverview:
     levels: list[tuple[str, str]]
     teams: list[tuple[Team, list[TeamMemberRow]]]
+    unowned: int = 0  # customers nobody owns, for the manager to hand out
 
 
 def team_overview(*, user: User, today: dt.date) -> TeamOverview:
@@ -48,7 +49,8 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
         .prefetch_related(Prefetch("members", queryset=User.objects.order_by("first_name")))
     )
     ids = sorted({member.pk for team in teams for member in team.members.all()})
-    figures = book_figures(user=user, today=today, by=("owner_id", "level"), owners=ids)
+    # With the figures' "no owner" (0): the customers nobody owns yet.
+    figures = book_figures(user=user, today=today, by=("owner_id", "level"), owners=[*ids, 0])
     per_level: dict[int, dict[str, int]] = {}
     at_risk: dict[int, float] = {}
     for (owner, level), tally in figures.customers.items():
@@ -66,7 +68,11 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
         .order_by()
     }
     overdue = overdue_counts_by_assignee(users=list(ids), today=today)
-    overview = TeamOverview(levels=list(RiskLevel.choices), teams=[])
+    overview = TeamOverview(
+        levels=list(RiskLevel.choices),
+        teams=[],
+        unowned=sum(per_level.get(0, {}).values()),
+    )
     for team in teams:
         rows = []
         for member in team.members.all():

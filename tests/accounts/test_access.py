@@ -105,3 +105,22 @@ def test_only_admins_reach_the_admin(request, book, client_as, persona, status):
     user = request.getfixturevalue(persona)
     response = client_as(user).get(reverse("admin:accounts_account_changelist"))
     assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("alice", 404), ("maggie", 200), ("mark", 200), ("ada", 200)]
+)
+def test_managers_see_the_accounts_nobody_owns_to_hand_them_out(
+    request, client_as, book, persona, status
+):
+    from tests.factories import AccountFactory
+
+    orphan = AccountFactory(name="Orphan Org", external_id="orphan", owner=None)
+    user = request.getfixturevalue(persona)
+    client = client_as(user)
+    assert client.get(reverse("accounts:detail", args=[orphan.pk])).status_code == status
+    listed = client.get(reverse("accounts:list"), {"owner": "none"}).content.decode()
+    assert ("Orphan Org" in listed) == (status == 200)
+    assert "Acme Analytics" not in listed  # owned: not in the unowned list
+    whole = client.get(reverse("accounts:list")).content.decode()
+    assert ("Orphan Org" in whole) == (status == 200)

@@ -61,14 +61,14 @@ def test_a_csm_filters_her_book_in_place_and_opens_an_account(
     page.evaluate("window.stillTheSamePage = true")
 
     # Typing a search narrows the list as she types; the URL follows.
-    page.get_by_label("Search").press_sequentially("bor", delay=50)
+    page.get_by_label("Search", exact=True).press_sequentially("bor", delay=50)
     expect(page).to_have_url(re.compile(r"/accounts/\?q=bor&sort=name$"))
     expect(rows(page)).to_have_count(1)
     expect(page.get_by_role("link", name="Borealis Bank")).to_be_visible()
     expect(page.get_by_role("link", name="Acme Analytics")).to_have_count(0)
 
     # Clearing it and picking a segment instead.
-    page.get_by_label("Search").fill("")
+    page.get_by_label("Search", exact=True).fill("")
     expect(page).to_have_url(re.compile(r"/accounts/\?sort=name$"))
     page.get_by_label("Segment").select_option("smb")
     expect(page).to_have_url(re.compile(r"/accounts/\?segment=smb&sort=name$"))

@@ -51,6 +51,10 @@ CAPS = {
     ("csm1", "/search/?q=ca"): 6,
     # Work on next with the CSM's tasks on each account.
     ("csm1", "/tasks/next/"): 8,
+    # The bell's list: its page of notifications, the navigation's counts.
+    ("csm1", "/notifications/"): 6,
+    # A manager opens a team member's queue.
+    ("manager", "/tasks/?person=csm1"): 12,
     ("admin", "/search/?q=ca"): 6,
     ("manager", "/"): 14,
     ("manager", "/team/"): 10,

@@ -298,3 +298,37 @@ def test_a_task_on_each_of_a_selection_tells_each_owner(alice, bob, maggie, book
     ]
     assert all(t.startswith("Maggie gave you “Quarterly check”") for t in told(alice) + told(bob))
     assert told(maggie) == []
+
+
+def test_the_hourly_jobs_on_a_real_worker(celery_worker_process, alice, book, usage):
+    """The two notification jobs, each sent twice as by two beat processes, on real
+    workers: each occurrence told once."""
+    from notifications import tasks as notification_tasks
+    from playbooks import tasks as playbook_tasks
+    from tests.workers import wait_for
+
+    now = timezone.now()
+    score(book["alice"], 12, at=now - dt.timedelta(days=1))  # 60: Neutral
+    score(book["alice"], 4, at=now - dt.timedelta(hours=1))  # 20: At-risk
+    Task.objects.create(
+        account=book["alice"], title="Late", assignee=alice,
+        due_date=timezone.localdate() - dt.timedelta(days=1),
+    )  # fmt: skip
+    celery_worker_process.start(concurrency=2)
+    for _ in range(2):
+        notification_tasks.notify_score_events.delay()
+        playbook_tasks.notify_overdue_tasks.delay()
+    wait_for(
+        lambda: Notification.objects.filter(user=alice).count() >= 2,
+        timeout=60,
+        message=f"two notifications; worker logs:\n{celery_worker_process.logs()}",
+    )
+    wait_for(
+        lambda: celery_worker_process.logs().count(" succeeded in ") >= 4,
+        timeout=60,
+        message="the duplicate messages to be handled",
+    )
+    assert sorted(Notification.objects.filter(user=alice).values_list("kind", flat=True)) == [
+        "level_worse",
+        "task_overdue",
+    ]

@@ -525,6 +525,8 @@ def overdue_counts_by_assignee(*, users, today: dt.date) -> dict[int, int]:
     ids = [u if isinstance(u, int) else u.pk for u in users]
     rows = (
         Task.objects.filter(assignee_id__in=ids)
+        # As their queues count: not the work of accounts that have churned.
+        .filter(customers_q(on=today, prefix="account__"))
         .filter(
             Q(status=Task.Status.OPEN, due_date__lt=today)
             | Q(status=Task.Status.SNOOZED, snoozed_until__lt=today)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch
 
 from accounts.models import AT_RISK_LEVELS, RiskLevel, Team, User
-from accounts.selectors import teams_managed_by
+from accounts.selectors import customers_q, teams_managed_by
 from playbooks.models import Task
 from playbooks.selectors.tasks import overdue_counts_by_assignee
 from scoring.figures import book_figures
@@ -63,6 +63,7 @@ def team_overview(*, user: User, today: dt.date) -> TeamOverview:
     open_tasks = {
         row["assignee_id"]: row["n"]
         for row in Task.objects.filter(assignee_id__in=ids, status__in=Task.ACTIVE)
+        .filter(customers_q(on=today, prefix="account__"))
         .values("assignee_id")
         .annotate(n=Count("pk"))
         .order_by()

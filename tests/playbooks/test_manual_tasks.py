@@ -402,3 +402,18 @@ def test_a_team_members_queue_keeps_the_person_in_its_links(client_as, maggie, a
     team = client.get("/team/").content.decode()
     assert 'href="/tasks/?person=alice"' in team
     assert 'href="/tasks/?person=alice&amp;due=overdue"' in team
+
+
+def test_the_team_page_counts_the_work_the_queues_count(client_as, maggie, alice, book):
+    """A task on an account that has churned is not in the person's queue (its work is
+    closed): the team page leaves it out too."""
+    gone = AccountFactory(name="Gone Co", owner=alice, churned_at=today() - dt.timedelta(days=3))
+    add_task(gone, "Left behind", due=-5)
+    add_task(book["alice"], "Really late", due=-2)
+    assert client_as(alice).get("/").content.decode().count('id="tasks-overdue">1<') == 1
+    team = client_as(maggie).get("/team/").content.decode()
+    row = team.split('id="member-')[1:]
+    alice_row = next(r for r in row if "Alice" in r.split("</tr>")[0])
+    cells = alice_row.split("</tr>")[0]
+    assert '&amp;due=overdue" title="Alice\'s overdue tasks">1</a>' in cells
+    assert 'title="Alice\'s queue">1</a>' in cells

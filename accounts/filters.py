@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import Account, RiskLevel, User
-from accounts.selectors import churned_q, customers_q
+from accounts.selectors import account_scope_q, churned_q, customers_q, owners_visible_to
 from config.widgets import PlainSelect
 
 RENEWAL_WINDOWS = [
@@ -358,3 +358,22 @@ class AccountApiFilter(AccountRules, django_filters.FilterSet):
     def __init__(self, *args, today: dt.date | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
+
+
+def account_list_filter(
+    *, user: User, data, bands: list[str] | None = None, today: dt.date | None = None
+) -> AccountFilter:
+    """The account list's filter as the list page builds it for ``user``: every account,
+    narrowed by their scope — or, when they chose an owner among those they may see, by
+    that owner alone — with the owners they may see, and "No owner" for those whose scope
+    holds such accounts. ``data`` None: the filter unbound (the whole book). The page,
+    the export, bulk actions, saved views and the plan tests use it."""
+    return AccountFilter(
+        data,
+        queryset=Account.objects.select_related("owner", "health__band"),
+        scope=account_scope_q(user=user),
+        unowned=user.is_manager or user.is_admin,
+        owners=owners_visible_to(user=user),
+        bands=bands,
+        today=today,
+    )

@@ -19,18 +19,22 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from accounts.export import export_response
-from accounts.filters import NO_OWNER, UNSCORED, AccountFilter, AccountRules
+from accounts.filters import (
+    NO_OWNER,
+    UNSCORED,
+    AccountFilter,
+    AccountRules,
+    account_list_filter,
+)
 from accounts.forms import BulkActionForm, SavedViewForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account, SavedView, User
 from accounts.pagination import BookPaginator
 from accounts.selectors import (
-    account_scope_q,
     accounts_selected,
     accounts_visible_to,
     customers_q,
     owners_assignable_by,
-    owners_visible_to,
     saved_view_get_own,
     saved_views_visible_to,
     teams_of,
@@ -63,14 +67,9 @@ def _account_filter(
     needs them only to check a band it was given."""
     user = request.user
     data = request.GET if data is None else data
-    # The scope goes to the filter: an owner chosen among those the user may see stands
-    # in for it (AccountFilter).
-    return AccountFilter(
-        data or None,
-        queryset=Account.objects.select_related("owner", "health__band"),
-        scope=account_scope_q(user=user),
-        unowned=user.is_manager or user.is_admin,
-        owners=owners_visible_to(user=user),
+    return account_list_filter(
+        user=user,
+        data=data or None,
         bands=band_names() if form_shown or data.get("band") else [],
     )
 

@@ -25,9 +25,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from accounts.filters import AccountFilter
-from accounts.models import Account, SavedView, Team, User
-from accounts.selectors import owners_visible_to, teams_of
+from accounts.filters import account_list_filter
+from accounts.models import SavedView, Team, User
+from accounts.selectors import teams_of
 from config.errors import DomainError
 
 NAME_MAX = SavedView._meta.get_field("name").max_length or 100
@@ -46,12 +46,7 @@ def saved_view_query_clean(*, query: str, user: User, bands: Sequence[str]) -> s
     """``query`` normalised as the account list reads it for ``user`` (steps above);
     ``SavedViewInvalid`` on ``query`` says which filter is wrong."""
     data = QueryDict(query.lstrip("?"))
-    account_filter = AccountFilter(
-        data,
-        queryset=Account.objects.none(),
-        owners=owners_visible_to(user=user),
-        bands=list(bands),
-    )
+    account_filter = account_list_filter(user=user, data=data, bands=list(bands))
     form = account_filter.form
     unknown = sorted(set(data) - set(form.fields))
     if unknown:

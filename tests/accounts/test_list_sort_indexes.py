@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from accounts.filters import SORT_LABELS, AccountFilter
+from accounts.filters import SORT_LABELS, AccountFilter, account_list_filter
 from accounts.models import Account, User
 from accounts.selectors import accounts_visible_to
 from tests.factories import UserFactory
@@ -68,9 +68,8 @@ def node_types(plan: dict) -> list[str]:
 
 
 def first_page(user, data: dict):
-    queryset = accounts_visible_to(user=user).select_related("owner", "health__band")
-    owners = User.objects.all()
-    return AccountFilter(data, queryset=queryset, owners=owners, today=TODAY).qs[:25]
+    """The list's first page as the page builds it for ``user``."""
+    return account_list_filter(user=user, data=data, today=TODAY).qs[:25]
 
 
 def test_every_column_sort_in_every_scope_reads_an_index_in_order(big_book):

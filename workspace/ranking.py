@@ -95,7 +95,7 @@ WITH mine AS (
         CASE level WHEN 'critical' THEN %(critical)s WHEN 'at_risk' THEN %(at_risk)s
              WHEN 'neutral' THEN %(neutral)s WHEN 'healthy' THEN 0.0
              ELSE %(unscored)s END AS level_points,
-        %(arr)s * LN(1.0 + arr / 1000.0) / LN(10.0) AS arr_points,
+        %(arr)s * LN(1.0 + CAST(arr AS DOUBLE PRECISION) / 1000.0) / LN(10.0) AS arr_points,
         CASE WHEN renewal_date IS NULL THEN 0.0
              WHEN days_to_renewal < 0 THEN %(renewal)s
              WHEN days_to_renewal > %(horizon)s THEN 0.0

@@ -92,7 +92,16 @@ class Digest:
         parts = [f"{self.counts['overdue']} overdue", f"{self.counts['today']} due today"]
         if self.unread:
             parts.append(f"{self.unread} new notification{'s' if self.unread != 1 else ''}")
-        return f"Your day in Vitals, {self.day:%a %d %b}: {', '.join(parts)}"
+        return f"Your day in Vitals, {self.day:%a} {self.day.day} {self.day:%b}: {', '.join(parts)}"
+
+    @property
+    def more_tasks(self) -> int:
+        """Overdue and due tasks beyond those listed."""
+        return max(0, self.due - len(self.tasks))
+
+    @property
+    def more_notifications(self) -> int:
+        return max(0, self.unread - len(self.notifications))
 
 
 def digest_build(*, user: User, day: dt.date, now: dt.datetime) -> Digest:

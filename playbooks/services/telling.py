@@ -21,6 +21,11 @@ from playbooks.models import Note, Task, queue_day
 OVERDUE_LOOKBACK = 7
 
 
+def day(value: dt.date) -> str:
+    """A day as the pages write it: "3 Dec"."""
+    return f"{value.day} {value:%b}"
+
+
 def task_url(task: Task) -> str:
     return f"{task.account.get_absolute_url()}#task-{task.pk}"
 
@@ -46,7 +51,7 @@ def tasks_given_notify(*, tasks: list[Task], by: User | str | None, now: dt.date
                 user_id=task.assignee_id,
                 kind=Kind.TASK_ASSIGNED,
                 title=f"{who} gave you “{task.title}” on {_account_name(task)}, due "
-                f"{task.due_date:%d %b}",
+                f"{day(task.due_date)}",
                 url=task_url(task),
                 key=f"task:{task.pk}:to:{task.assignee_id}:{stamp}",
                 account_id=task.account_id,
@@ -98,7 +103,7 @@ def overdue_notify(*, now: dt.datetime, batch: int = 2000) -> int:
         Draft(
             user_id=task.assignee_id or task.account.owner_id,
             kind=Kind.TASK_OVERDUE,
-            title=f"“{task.title}” on {_account_name(task)} is overdue (due {task.when:%d %b})",
+            title=f"“{task.title}” on {_account_name(task)} is overdue (due {day(task.when)})",
             url=task_url(task),
             key=f"task:{task.pk}:overdue:{task.when:%Y%m%d}",
             account_id=task.account_id,

@@ -22,6 +22,11 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+def d(day: dt.date) -> str:
+    """A day as notifications write it: "3 Dec"."""
+    return f"{day.day} {day:%b}"
+
+
 def told(user, kind=None) -> list[str]:
     rows = Notification.objects.filter(user=user)
     if kind:
@@ -48,7 +53,7 @@ def test_a_task_given_to_someone_tells_them_and_not_the_giver(alice, bob, book):
     make_task(book["alice"], by=alice, title="My own")  # to herself: nothing to tell
 
     [title] = told(bob, Kind.TASK_ASSIGNED)
-    due = task.due_date.strftime("%d %b")
+    due = d(task.due_date)
     assert title == f"Alice gave you “Cover the QBR” on Acme Analytics, due {due}"
     assert told(alice) == []
     note = Notification.objects.get(user=bob)
@@ -60,9 +65,7 @@ def test_reassigning_tells_the_new_assignee_once(alice, bob, maggie, book):
     task = make_task(book["alice"], by=alice)
     task_reassign(task=task, to=bob, by=maggie, now=timezone.now())
     task_reassign(task=task, to=bob, by=maggie, now=timezone.now())  # already his
-    assert told(bob) == [
-        f"Maggie gave you “Call them” on Acme Analytics, due {task.due_date:%d %b}"
-    ]
+    assert told(bob) == [f"Maggie gave you “Call them” on Acme Analytics, due {d(task.due_date)}"]
 
 
 def test_a_person_who_turned_a_kind_off_is_not_told_of_it(alice, bob, book):
@@ -93,10 +96,10 @@ def test_overdue_tasks_are_told_once_each_to_their_person_and_watching_managers(
     overdue_notify(now=timezone.now())
     overdue_notify(now=timezone.now())  # the hourly job again: nobody is told twice
 
-    yesterday = (today - dt.timedelta(days=1)).strftime("%d %b")
+    yesterday = d(today - dt.timedelta(days=1))
     assert told(alice) == [f"“Late” on Acme Analytics is overdue (due {yesterday})"]
     assert told(bob) == [
-        f"“Unassigned” on Borealis Bank is overdue (due {today - dt.timedelta(days=2):%d %b})"
+        f"“Unassigned” on Borealis Bank is overdue (due {d(today - dt.timedelta(days=2))})"
     ]
     assert len(told(maggie)) == 2  # her team's, as she asked
     assert told(mark) == []
@@ -158,7 +161,7 @@ def test_a_playbook_task_and_its_later_note_tell_the_assignee(alice, book, usage
 
     task = Task.objects.get()
     assert told(alice, Kind.TASK_ASSIGNED) == [
-        f"“Below 40” gave you “Call Acme Analytics” on Acme Analytics, due {task.due_date:%d %b}"
+        f"“Below 40” gave you “Call Acme Analytics” on Acme Analytics, due {d(task.due_date)}"
     ]
     [note] = told(alice, Kind.PLAYBOOK_NOTE)
     assert note.startswith("On “Call Acme Analytics” (Acme Analytics): Triggered again on")
@@ -293,8 +296,8 @@ def test_a_task_on_each_of_a_selection_tells_each_owner(alice, bob, maggie, book
     )
     assert made == 2
     assert [t.split(" on ")[1] for t in told(alice) + told(bob)] == [
-        "Acme Analytics, due " + (timezone.localdate() + dt.timedelta(days=3)).strftime("%d %b"),
-        "Borealis Bank, due " + (timezone.localdate() + dt.timedelta(days=3)).strftime("%d %b"),
+        "Acme Analytics, due " + d(timezone.localdate() + dt.timedelta(days=3)),
+        "Borealis Bank, due " + d(timezone.localdate() + dt.timedelta(days=3)),
     ]
     assert all(t.startswith("Maggie gave you “Quarterly check”") for t in told(alice) + told(bob))
     assert told(maggie) == []

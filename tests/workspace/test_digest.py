@@ -75,7 +75,7 @@ def test_a_csm_gets_her_digest_at_her_hour_in_her_time_zone_once(settings, work,
     )
     message = payload(alice)
     assert message["subject"] == (
-        "Your day in Vitals, Mon 07 Dec: 1 overdue, 1 due today, 1 new notification"
+        "Your day in Vitals, Mon 7 Dec: 1 overdue, 1 due today, 1 new notification"
     )
     text = message["text"]
     acme = work_url = (
@@ -130,7 +130,7 @@ def test_the_digest_goes_out_as_an_email_with_text_and_html_parts(work, alice):
 
     [email] = mail.outbox
     assert email.to == ["alice@example.com"]
-    assert email.subject.startswith("Your day in Vitals, Mon 07 Dec: 1 overdue")
+    assert email.subject.startswith("Your day in Vitals, Mon 7 Dec: 1 overdue")
     assert "Late renewal call" in email.body
     [(html, mimetype)] = email.alternatives
     assert mimetype == "text/html"
@@ -164,3 +164,21 @@ def test_digests_on_a_real_worker(celery_worker_process, book, alice, maggie):
     assert Delivery.objects.filter(event="digest").count() == 2  # still once each
     assert "- Due now — Acme Analytics, normal, due" in payload(alice)["text"]
     assert "Your team's overdue tasks:\n- Alice: 0\n" in payload(maggie)["text"]
+
+
+def test_a_long_day_says_how_much_more_there_is(work, alice):
+    from notifications.services import Draft, notify
+
+    notify(
+        drafts=[
+            Draft(alice.pk, Kind.TASK_ASSIGNED, f"Task {n} given", "/tasks/", f"many:{n}", None)
+            for n in range(14)
+        ],
+        now=NOW - dt.timedelta(hours=1),
+    )
+    opt_in(alice)
+    digests_send(now=NOW)
+    text = payload(alice)["text"]
+    assert "New since yesterday (15):" in text
+    assert text.count("\n- Task ") == 10  # the first ten
+    assert "…and 5 more: http://localhost:8000/notifications/?show=unread" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from notifications.forms import NotificationSettingsAdminForm
 from notifications.models import Notification, NotificationSettings
 from notifications.services import SETTINGS_FIELDS, notification_settings_save
 
@@ -27,6 +28,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(admin.ModelAdmin):
+    form = NotificationSettingsAdminForm
     list_display = ["user", "scope", "digest", "digest_hour", "time_zone"]
     list_filter = ["digest", "scope"]
     raw_id_fields = ["user"]

@@ -24,3 +24,10 @@ class NotificationSettingsForm(forms.ModelForm):
         model = NotificationSettings
         fields = ["kinds", "scope", "digest", "digest_hour", "time_zone"]
         labels = {"digest": "Send me a daily digest by email", "digest_hour": "At (hour, 0–23)"}
+
+
+class NotificationSettingsAdminForm(NotificationSettingsForm):
+    """The same choices in admin, for any person."""
+
+    class Meta(NotificationSettingsForm.Meta):
+        fields = ["user", *NotificationSettingsForm.Meta.fields]

@@ -335,3 +335,23 @@ def test_the_hourly_jobs_on_a_real_worker(celery_worker_process, alice, book, us
         "level_worse",
         "task_overdue",
     ]
+
+
+def test_an_admin_sets_a_persons_notifications_in_admin(client_as, ada, alice):
+    client = client_as(ada)
+    url = "/admin/notifications/notificationsettings/add/"
+    page = client.get(url).content.decode()
+    assert 'type="checkbox" name="kinds" value="task_overdue"' in page
+    response = client.post(
+        url,
+        {"user": alice.pk, "kinds": ["task_overdue"], "scope": "mine", "digest": "on",
+         "digest_hour": "9", "time_zone": "Europe/Paris"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = NotificationSettings.objects.get(user=alice)
+    assert (saved.kinds, saved.digest, saved.digest_hour, saved.time_zone) == (
+        ["task_overdue"],
+        True,
+        9,
+        "Europe/Paris",
+    )

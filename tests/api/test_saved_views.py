@@ -126,3 +126,34 @@ def test_only_the_owner_deletes_a_view(request, api_as, book, ada, persona, stat
     assert SavedView.objects.filter(pk=view.pk).exists() == (status == 404)
     if status == 404:
         assert client.delete(f"{URL}999999/").json() == response.json()  # alike
+
+
+def test_the_owner_renames_reshares_and_refilters_a_view(api_as, book, alice, bob):
+    view = save(alice, "Mine", "segment=smb")
+    taken = save(alice, "Taken")
+    client = api_as("accounts:write", user=alice)
+    url = f"{URL}{view.pk}/"
+
+    renamed = client.patch(url, {"name": "Small ones", "team": "Enterprise"}, format="json")
+    assert renamed.status_code == 200, renamed.json()
+    assert (renamed.json()["name"], renamed.json()["team"]) == ("Small ones", "Enterprise")
+    assert renamed.json()["query"] == "segment=smb&sort=name"  # left alone
+    refiltered = client.patch(
+        url, {"query": "sort=-arr&level=critical", "team": None}, format="json"
+    )
+    assert refiltered.json()["query"] == "level=critical&sort=-arr"
+    assert refiltered.json()["team"] is None
+
+    for body, field in (({"query": "colour=red"}, "query"), ({"name": taken.name}, "name")):
+        response = client.patch(url, body, format="json")
+        assert response.status_code == 400, response.json()
+        assert field in response.json()["error"]["fields"], response.json()
+    view.refresh_from_db()
+    assert (view.name, view.query, view.team) == ("Small ones", "level=critical&sort=-arr", None)
+
+    # Anyone else's view, or a token for no one: 404, as a missing one, and no change.
+    for other in (api_as("accounts:write", user=bob), api_as("accounts:write")):
+        assert other.patch(url, {"name": "Stolen"}, format="json").status_code == 404
+    assert client.patch(f"{URL}999999/", {"name": "x"}, format="json").status_code == 404
+    view.refresh_from_db()
+    assert view.name == "Small ones"

@@ -10,6 +10,7 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("accounts.api_urls")),
+    path("", include("contacts.api_urls")),
     path("", include("scoring.api_urls")),
     path("", include("playbooks.api_urls")),
 ]

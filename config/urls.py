@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("scoring.urls")),
     path("", include("playbooks.urls")),
+    path("", include("contacts.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("workspace.urls")),
     path("admin/", admin.site.urls),

@@ -1,10 +1,11 @@
 """Search everywhere: the navigation's one box. It finds, within the person's scope,
 accounts (name or domain containing the text, or the exact external id: the account
-list's own search), tasks (title) and notes (text), each group newest or best first and
-a few long, in one query per group.
+list's own search), contacts (name or email), tasks (title) and notes (text), each
+group newest or best first and a few long, in one query per group.
 
 On PostgreSQL each group is served by trigram indexes (``UPPER(col) LIKE
-UPPER('%text%')``: accounts/migrations/0003, playbooks/migrations/0009); SQLite, the
+UPPER('%text%')``: accounts/migrations/0003, contacts/migrations/0003,
+playbooks/migrations/0009); SQLite, the
 embedded default for small books, scans.
 """
 
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from accounts.filters import AccountRules
 from accounts.models import Account, User
 from accounts.selectors import accounts_visible_to
+from contacts.models import Contact
 from playbooks.models import Note, Task
 from playbooks.selectors import tasks_visible_to
 
@@ -28,13 +32,14 @@ MAX_LENGTH = 100
 class SearchResults:
     text: str
     accounts: list[Account] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     more: dict[str, bool] = field(default_factory=dict)  # a group has more than shown
 
     @property
     def empty(self) -> bool:
-        return not (self.accounts or self.tasks or self.notes)
+        return not (self.accounts or self.contacts or self.tasks or self.notes)
 
     @property
     def too_short(self) -> bool:
@@ -48,8 +53,8 @@ def _first(queryset, key: str, results: SearchResults, shown: int) -> list:
 
 
 def search_everywhere(*, user: User, text: str, shown: int = SHOWN) -> SearchResults:
-    """What ``text`` finds among ``user``'s accounts, tasks and notes: three queries (none
-    for a text shorter than ``MIN_LENGTH``)."""
+    """What ``text`` finds among ``user``'s accounts, contacts, tasks and notes: four
+    queries (none for a text shorter than ``MIN_LENGTH``)."""
     text = " ".join(text.split())[:MAX_LENGTH]
     results = SearchResults(text=text)
     if results.too_short:
@@ -58,6 +63,15 @@ def search_everywhere(*, user: User, text: str, shown: int = SHOWN) -> SearchRes
     results.accounts = _first(
         accounts.select_related("owner", "health__band").order_by("name", "pk"),
         "accounts",
+        results,
+        shown,
+    )
+    contacts = Contact.objects.filter(
+        account__in=accounts_visible_to(user=user).values("pk")
+    ).filter(Q(name__icontains=text) | Q(email__icontains=text))
+    results.contacts = _first(
+        contacts.select_related("account", "role").order_by("name", "pk"),
+        "contacts",
         results,
         shown,
     )

@@ -89,10 +89,10 @@ def test_the_page_and_the_boxs_fragment(client_as, alice, findings):
     assert "Type at least 2 characters." in client.get("/search/", {"q": " x "}).content.decode()
 
 
-def test_three_queries_whatever_is_found(alice, findings):
+def test_four_queries_whatever_is_found(alice, findings):
     with CaptureQueriesContext(connection) as queries:
         search_everywhere(user=alice, text="renewal")
-    assert len(queries) == 3
+    assert len(queries) == 4
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no trigram indexes")

@@ -1,0 +1,50 @@
+"""The shape of contacts over the API (/api/v1/accounts/{external_id}/contacts/)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from contacts.models import Contact
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    role: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="key",
+        read_only=True,
+        allow_null=True,
+        help_text="The contact's role by key (champion, decision_maker, user, billing, …).",
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "email", "title", "role", "is_primary", "status", "left_at",
+                  "created_at", "updated_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ContactWriteSerializer(serializers.Serializer):
+    """One contact to create or update, matched by email within the account."""
+
+    name = serializers.CharField(max_length=200, help_text="Required.")
+    email = serializers.CharField(max_length=254, help_text="Unique within the account (any case).")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    role = serializers.CharField(
+        max_length=40, required=False, allow_null=True, default=None,
+        help_text="A role's key, or null for none.",
+    )  # fmt: skip
+    is_primary = serializers.BooleanField(required=False, default=False)
+
+
+class ContactsUpsertSerializer(serializers.Serializer):
+    contacts = ContactWriteSerializer(many=True, help_text="The contacts, 1–1,000.")
+
+    def validate_contacts(self, value):
+        if not 1 <= len(value) <= 1000:
+            raise serializers.ValidationError(f"Give 1 to 1,000 contacts (this has {len(value)}).")
+        return value
+
+
+class ContactsUpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    results = ContactSerializer(many=True)

@@ -1,0 +1,108 @@
+"""The contacts of an account on its page: the card (loaded after the page, or as a page
+of its own without JavaScript), adding a contact, making one primary, marking one as
+having left. Who may see the account sees its contacts; only those whose book holds it
+change them (work given to someone opens the page, not the book). Out of scope is 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from accounts.models import Account
+from accounts.selectors import account_get_visible
+from contacts.forms import ContactForm
+from contacts.models import Contact
+from contacts.selectors import account_contacts
+from contacts.services import ContactInvalid, contact_mark_left, contact_save
+from playbooks.selectors import account_get_for_work
+
+
+def _card(
+    request: AuthenticatedHttpRequest,
+    account: Account,
+    *,
+    in_scope: bool,
+    form: ContactForm | None = None,
+    notice: str = "",
+) -> HttpResponse:
+    context = {
+        "account": account,
+        "contacts": list(account_contacts(account=account)),
+        "in_scope": in_scope,
+        "contact_form": form or ContactForm(),
+        "contacts_notice": notice,
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "contacts/card.html#card" if fragment else "contacts/card.html"
+    return render(request, template, context)
+
+
+@login_required
+def account_contacts_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """GET: the card; POST: a new contact on it (in the person's book only)."""
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
+    if request.method != "POST":
+        return _card(request, account, in_scope=in_scope)
+    if not in_scope:
+        raise Http404("No such account.")
+    form = ContactForm(request.POST)
+    notice = ""
+    if form.is_valid():
+        try:
+            contact = contact_save(account=account, fields=form.cleaned_data, now=timezone.now())
+        except ContactInvalid as exc:
+            for field, problems in (exc.fields or {}).items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            notice = f"Added {contact.name}."
+            form = ContactForm()
+    if not request.htmx:
+        if notice:
+            messages.success(request, notice)
+        else:
+            for field, problems in form.errors.items():
+                for problem in problems:
+                    messages.error(request, f"Contact not added — {field}: {problem}")
+        return redirect(account)
+    return _card(request, account, in_scope=True, form=form, notice=notice)
+
+
+def _own_contact(request: AuthenticatedHttpRequest, pk: int) -> Contact:
+    """A contact on an account in the person's book; Http404 otherwise."""
+    contact = Contact.objects.select_related("account").filter(pk=pk).first()
+    if contact is None:
+        raise Http404("No such contact.")
+    account_get_visible(user=request.user, pk=contact.account_id)
+    return contact
+
+
+def _after(request: AuthenticatedHttpRequest, contact: Contact, notice: str) -> HttpResponse:
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(contact.account)
+    return _card(request, contact.account, in_scope=True, notice=notice)
+
+
+@require_POST
+@login_required
+def make_primary(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    contact = _own_contact(request, pk)
+    contact = contact_save(
+        account=contact.account, fields={"is_primary": True}, contact=contact, now=timezone.now()
+    )
+    return _after(request, contact, f"{contact.name} is the primary contact.")
+
+
+@require_POST
+@login_required
+def mark_left(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    contact = _own_contact(request, pk)
+    now = timezone.now()
+    contact = contact_mark_left(contact=contact, on=timezone.localdate(now), now=now)
+    return _after(request, contact, f"{contact.name} has left {contact.account.name}.")

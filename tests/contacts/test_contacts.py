@@ -1,0 +1,222 @@
+"""Contacts: the rules of the one write path (an email once per account in any letter
+case, one primary, a role from the list, all or nothing for a list), the account page's
+card as each role sees it (own / team / other → 404), the API and search."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Contact, ContactRole
+from contacts.services import ContactInvalid, contact_mark_left, contact_save, contacts_upsert
+from playbooks.models import Task
+from workspace.search import search_everywhere
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def add(account, name, email, **fields) -> Contact:
+    return contact_save(
+        account=account, fields={"name": name, "email": email, **fields}, now=timezone.now()
+    )
+
+
+# --- The write path ------------------------------------------------------------------------------
+
+
+def test_the_default_roles_are_there_to_choose_from(db):
+    assert list(ContactRole.objects.values_list("key", flat=True)) == [
+        "champion", "decision_maker", "executive_sponsor", "user", "admin", "billing",
+    ]  # fmt: skip
+
+
+def test_an_email_is_once_per_account_in_any_case_and_primary_is_one(book):
+    acme, borealis = book["alice"], book["bob"]
+    dana = add(acme, "Dana Reyes", " Dana@Acme.example ", role="champion", is_primary=True)
+    assert (dana.email, dana.role.key, dana.is_primary) == ("dana@acme.example", "champion", True)
+    add(borealis, "Dana elsewhere", "dana@acme.example")  # another account: fine
+    with pytest.raises(ContactInvalid) as refused:
+        add(acme, "Dana again", "DANA@acme.example")
+    assert refused.value.fields == {
+        "email": ["Acme Analytics already has a contact with dana@acme.example."]
+    }
+    lee = add(acme, "Lee", "lee@acme.example", is_primary=True)
+    dana.refresh_from_db()
+    assert (lee.is_primary, dana.is_primary) == (True, False)  # the primary place moved
+    with pytest.raises(IntegrityError):  # and the database holds it so
+        Contact.objects.filter(pk=dana.pk).update(is_primary=True)
+
+
+def test_bad_input_names_each_field_and_saves_nothing(book):
+    with pytest.raises(ContactInvalid) as refused:
+        add(book["alice"], " ", "not-an-email", role="guru", title="x" * 201)
+    assert set(refused.value.fields) == {"name", "email", "role", "title"}
+    assert "'guru' is not a contact role (one of: champion" in refused.value.fields["role"][0]
+    assert not Contact.objects.exists()
+
+
+def test_a_list_is_upserted_by_email_all_or_nothing(book):
+    acme = book["alice"]
+    add(acme, "Dana", "dana@acme.example", title="VP")
+    now = timezone.now()
+    _, created, updated = contacts_upsert(
+        account=acme,
+        rows=[
+            {
+                "name": "Dana Reyes",
+                "email": "DANA@acme.example",
+                "title": "COO",
+                "is_primary": True,
+            },
+            {"name": "Pat", "email": "pat@acme.example", "role": "billing"},
+        ],
+        now=now,
+    )
+    assert (created, updated) == (1, 1)
+    assert sorted(Contact.objects.values_list("name", "title", "is_primary")) == [
+        ("Dana Reyes", "COO", True), ("Pat", "", False),
+    ]  # fmt: skip
+    with pytest.raises(ContactInvalid) as refused:
+        contacts_upsert(
+            account=acme,
+            rows=[
+                {"name": "New", "email": "new@acme.example", "is_primary": True},
+                {"name": "Twice", "email": "NEW@acme.example", "is_primary": True},
+                {"name": "", "email": "x@acme.example"},
+            ],
+            now=now,
+        )
+    assert refused.value.fields == {
+        "1": {"email": ["Given twice: also in row 0."],
+              "is_primary": ["Only one contact is primary; row 0 is already."]},
+        "2": {"name": ["Give the contact's name."]},
+    }  # fmt: skip
+    assert Contact.objects.count() == 2  # nothing of the refused list
+
+
+def test_a_contact_who_left_is_kept_and_is_no_longer_primary(book):
+    dana = add(book["alice"], "Dana", "dana@acme.example", is_primary=True)
+    left = contact_mark_left(contact=dana, on=timezone.localdate(), now=timezone.now())
+    assert (left.status, left.left_at, left.is_primary) == ("left", timezone.localdate(), False)
+
+
+# --- The account page's card ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "owner", "sees", "changes"),
+    [
+        ("alice", "alice", 200, 200),
+        ("alice", "bob", 404, 404),
+        ("maggie", "bob", 200, 200),
+        ("maggie", "charlie", 404, 404),
+        ("ada", "charlie", 200, 200),
+    ],
+)
+def test_who_sees_and_changes_an_accounts_contacts(
+    request, client_as, book, actor, owner, sees, changes
+):
+    account = book[owner]
+    add(account, "Dana", "dana@example.com")
+    client = client_as(request.getfixturevalue(actor))
+    url = reverse("contacts:account", args=[account.pk])
+    response = client.get(url, **HTMX)
+    assert response.status_code == sees
+    assert (b"dana@example.com" in response.content) == (sees == 200)
+    posted = client.post(url, {"name": "Pat", "email": "pat@example.com"}, **HTMX)
+    assert posted.status_code == changes
+    assert Contact.objects.filter(email="pat@example.com").exists() == (changes == 200)
+
+
+def test_work_given_shows_the_contacts_but_not_the_forms(client_as, alice, bob, book):
+    account = book["alice"]
+    dana = add(account, "Dana", "dana@example.com")
+    Task.objects.create(account=account, title="Cover", assignee=bob, due_date=timezone.localdate())
+    client = client_as(bob)
+    card = client.get(reverse("contacts:account", args=[account.pk]), **HTMX).content.decode()
+    assert "dana@example.com" in card and 'id="new-contact"' not in card
+    assert (
+        client.post(
+            reverse("contacts:account", args=[account.pk]), {"name": "X", "email": "x@example.com"}
+        ).status_code
+        == 404
+    )
+    assert client.post(reverse("contacts:left", args=[dana.pk])).status_code == 404
+
+
+def test_the_card_adds_makes_primary_and_marks_left_in_place(client_as, alice, book):
+    account = book["alice"]
+    client = client_as(alice)
+    url = reverse("contacts:account", args=[account.pk])
+    html = client.post(
+        url,
+        {
+            "name": "Dana",
+            "email": "DANA@example.com",
+            "role": ContactRole.objects.get(key="champion").pk,
+        },
+        **HTMX,
+    ).content.decode()
+    assert "Added Dana." in html and "dana@example.com" in html and "Champion" in html
+    bad = client.post(url, {"name": "Again", "email": "dana@example.com"}, **HTMX).content.decode()
+    assert "Acme Analytics already has a contact with dana@example.com." in bad
+    dana = Contact.objects.get()
+    html = client.post(reverse("contacts:primary", args=[dana.pk]), **HTMX).content.decode()
+    assert "Dana is the primary contact." in html
+    html = client.post(reverse("contacts:left", args=[dana.pk]), **HTMX).content.decode()
+    assert "Dana has left Acme Analytics." in html and " · left " in html
+    # Without JavaScript: the page links to the card, which is a page of its own.
+    page = client.get(account.get_absolute_url()).content.decode()
+    assert f'href="{url}"' in page
+    assert "<html" in client.get(url).content.decode()
+
+
+# --- The API --------------------------------------------------------------------------------------
+
+
+def test_the_api_lists_and_upserts_contacts_in_the_tokens_reach(api_as, book, alice):
+    add(book["alice"], "Dana", "dana@example.com", role="champion")
+    mine = api_as("accounts:read", "accounts:write", user=alice)
+    listed = mine.get("/api/v1/accounts/acme/contacts/").json()
+    assert [(c["email"], c["role"]) for c in listed] == [("dana@example.com", "champion")]
+    response = mine.post(
+        "/api/v1/accounts/acme/contacts/",
+        {"contacts": [{"name": "Dana R", "email": "dana@example.com", "is_primary": True},
+                      {"name": "Pat", "email": "pat@example.com", "role": "billing"}]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.json()
+    assert (response.json()["created"], response.json()["updated"]) == (1, 1)
+    bad = mine.post(
+        "/api/v1/accounts/acme/contacts/",
+        {"contacts": [{"name": "Q", "email": "q@example.com", "role": "guru"}]},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert list(bad.json()["error"]["fields"]["contacts"]["0"]) == ["role"]
+    # Another team's account: 404, as a missing one.
+    for path in ("/api/v1/accounts/cobalt/contacts/", "/api/v1/accounts/nowhere/contacts/"):
+        assert mine.get(path).status_code == 404
+    assert (
+        api_as("accounts:read", user=alice)
+        .post("/api/v1/accounts/acme/contacts/", {"contacts": []}, format="json")
+        .status_code
+        == 403
+    )
+
+
+# --- Search ---------------------------------------------------------------------------------------
+
+
+def test_search_finds_contacts_in_scope(book, alice, maggie):
+    add(book["alice"], "Dana Reyes", "dana@acme.example")
+    add(book["charlie"], "Dana Other", "dana@cobalt.example")
+    assert [c.name for c in search_everywhere(user=alice, text="dana").contacts] == ["Dana Reyes"]
+    assert [c.name for c in search_everywhere(user=alice, text="acme.example").contacts] == [
+        "Dana Reyes"
+    ]
+    assert search_everywhere(user=maggie, text="cobalt").contacts == []

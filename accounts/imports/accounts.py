@@ -89,7 +89,7 @@ def account_import_columns(*, csv_file: CsvFile) -> _Columns:
     extras: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for index, title in enumerate(csv_file.header):
-        name = _column_key(title)
+        name = column_key(title)
         if not name:
             continue
         if name in seen:
@@ -112,7 +112,7 @@ def account_import_columns(*, csv_file: CsvFile) -> _Columns:
     return _Columns(fields=fields, extras=extras, width=len(csv_file.header))
 
 
-def _column_key(title: str) -> str:
+def column_key(title: str) -> str:
     return "_".join(title.strip().lower().replace("-", " ").split())
 
 
@@ -138,7 +138,7 @@ def accounts_import_csv(
     report = AccountImport(
         extra_columns=[name for _, name in columns.extras],
         ignored_columns=[
-            index + 1 for index, title in enumerate(csv_file.header) if not _column_key(title)
+            index + 1 for index, title in enumerate(csv_file.header) if not column_key(title)
         ],
     )
     merge_attributes = all(name != "attributes" for _, name in columns.fields)

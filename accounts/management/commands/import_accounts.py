@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from accounts.imports import CsvFileError, accounts_import_csv, csv_file_open
 from accounts.services import ACCOUNT_FIELDS, UPSERT_BATCH_SIZE
-from config.commands import ParagraphHelpCommand
+from config.commands import ParagraphHelpCommand, import_finish
 
 HELP = f"""Create or update accounts from a CSV file, matched by external_id.
 
@@ -85,7 +85,4 @@ class Command(ParagraphHelpCommand):
         if report.ignored_columns:
             columns = ", ".join(str(index) for index in report.ignored_columns)
             summary += f"\nIgnored columns without a name: {columns}."
-        if report.rows and len(report.rejected) == report.rows:
-            raise CommandError(f"{summary}\nNothing imported: every row was rejected.")
-        style = self.style.WARNING if report.rejected else self.style.SUCCESS
-        self.stdout.write(summary, style)
+        import_finish(self, summary=summary, rows=report.rows, rejected=len(report.rejected))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError, CommandParser
 
 from accounts.imports import CsvFileError, csv_file_open
-from config.commands import ParagraphHelpCommand
+from config.commands import ParagraphHelpCommand, import_finish
 from contacts.imports import COLUMNS, contacts_import_csv
 
 HELP = f"""Create or update contacts from a CSV file, matched by email within their account.
@@ -45,7 +45,4 @@ class Command(ParagraphHelpCommand):
         )
         if report.ignored_columns:
             summary += f"\nIgnored columns: {', '.join(report.ignored_columns)}."
-        if report.rows and len(report.rejected) == report.rows:
-            raise CommandError(f"{summary}\nNothing imported: every row was rejected.")
-        style = self.style.WARNING if report.rejected else self.style.SUCCESS
-        self.stdout.write(summary, style)
+        import_finish(self, summary=summary, rows=report.rows, rejected=len(report.rejected))

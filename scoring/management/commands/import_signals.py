@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from accounts.imports import CsvFileError, csv_file_open
-from config.commands import ParagraphHelpCommand
+from config.commands import ParagraphHelpCommand, import_finish
 from scoring.errors import ScoringError
 from scoring.ingest import signals_import_csv
 
@@ -61,6 +61,4 @@ class Command(ParagraphHelpCommand):
         )
         if result.ignored_columns:
             summary += f"\nIgnored columns: {', '.join(result.ignored_columns)}."
-        if result.rows and len(result.rejected) == result.rows:
-            raise CommandError(f"{summary}\nNothing imported: every row was rejected.")
-        self.stdout.write(summary, self.style.WARNING if result.rejected else self.style.SUCCESS)
+        import_finish(self, summary=summary, rows=result.rows, rejected=len(result.rejected))

@@ -311,7 +311,7 @@ class PlaybookListView(generics.ListCreateAPIView):
         description="A playbook with its steps, in order (their `position` follows). It "
         "is checked as in the admin: the parameters its trigger needs, band names that "
         "exist, the ARR range, and each step for its kind and its placeholders "
-        "({account}, {score}, {band}, {previous_band}, {owner}, {delta}). 400 names "
+        "({account}, {score}, {band}, {previous_band}, {owner}, {delta}, {contact}). 400 names "
         "each bad field; for a step, under `steps` by its index from 0, then the field.",
         examples=[PLAYBOOK_EXAMPLE],
         responses={201: PlaybookSerializer, **error_responses(400, 409, 413)},

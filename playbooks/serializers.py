@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from accounts.models import Account, RiskLevel, Team, User
 from config.api_fields import FIELD_MAPPING, TextField
+from contacts.models import ContactRole
 from playbooks.models import Playbook, PlaybookStep, Task, WebhookEndpoint
 from scoring.models import Metric
 from scoring.serializers.configuration import RelatedListField, SlugLookupField
@@ -158,6 +159,13 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
         validators=[EmailValidator()],
         help_text="`email_to: address`: the address; otherwise empty.",
     )
+    email_contact_role = SlugLookupField(
+        slug_field="key",
+        queryset=ContactRole.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="`email_to: contact_role`: the role's key (champion, decision_maker, …).",
+    )
     slack_webhook_url = TextField(
         required=False,
         allow_blank=True,
@@ -187,6 +195,7 @@ class PlaybookStepSerializer(serializers.ModelSerializer):
             "assignee_user",
             "email_to",
             "email_address",
+            "email_contact_role",
             "email_subject",
             "email_body",
             "slack_webhook_url",

@@ -74,7 +74,11 @@ class PlaybookStepInline(admin.StackedInline):
         (
             "Send an email",
             {
-                "fields": [("email_to", "email_address"), "email_subject", "email_body"],
+                "fields": [
+                    ("email_to", "email_address", "email_contact_role"),
+                    "email_subject",
+                    "email_body",
+                ],
                 "classes": ["collapse"],
             },
         ),

@@ -17,7 +17,7 @@ from playbooks.models.playbooks import Playbook
 from playbooks.models.tasks import Priority
 
 # Placeholders that step texts may use; each is rendered as a plain string.
-PLACEHOLDERS = ("account", "score", "band", "previous_band", "owner", "delta")
+PLACEHOLDERS = ("account", "score", "band", "previous_band", "owner", "delta", "contact")
 
 
 def placeholder_errors(text: str) -> list[str]:
@@ -80,6 +80,8 @@ class PlaybookStep(models.Model):
         OWNER = "owner", "Account owner"
         OWNER_MANAGER = "owner_manager", "The owner's manager"
         ADDRESS = "address", "An email address"
+        PRIMARY_CONTACT = "primary_contact", "The account's primary contact"
+        CONTACT_ROLE = "contact_role", "The account's contact with a role"
 
     playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
@@ -108,6 +110,14 @@ class PlaybookStep(models.Model):
 
     email_to = models.CharField(max_length=16, choices=Recipient.choices, default=Recipient.OWNER)
     email_address = models.EmailField(blank=True)
+    email_contact_role = models.ForeignKey(
+        "contacts.ContactRole",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="When the email goes to the account's contact with a role.",
+    )
     email_subject = models.CharField(max_length=200, blank=True)
     email_body = models.TextField(blank=True)
 
@@ -158,6 +168,8 @@ class PlaybookStep(models.Model):
         elif self.kind == k.SEND_EMAIL:
             if self.email_to == self.Recipient.ADDRESS and not self.email_address:
                 add("email_address", "give the address to send to.")
+            if self.email_to == self.Recipient.CONTACT_ROLE and self.email_contact_role_id is None:
+                add("email_contact_role", "choose the contact role the email goes to.")
             if not self.email_subject.strip():
                 add("email_subject", "give the email a subject.")
             if not self.email_body.strip():

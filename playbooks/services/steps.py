@@ -21,6 +21,7 @@ from accounts.models import Account, User
 from accounts.selectors import manager_of
 from accounts.services import accounts_bulk_upsert
 from config.tasking import each, send_on_commit
+from contacts.models import Contact
 from playbooks import matching
 from playbooks.models import (
     PLACEHOLDERS,
@@ -52,6 +53,10 @@ def step_context(*, run: PlaybookRun, account: Account) -> dict[str, str]:
     context.update({k: str(v) for k, v in (run.context or {}).items() if k in PLACEHOLDERS})
     context["account"] = account.name
     context["owner"] = str(account.owner) if account.owner_id else "nobody"
+    primary = Contact.objects.filter(
+        account=account, status=Contact.Status.ACTIVE, is_primary=True
+    ).first()
+    context["contact"] = primary.name if primary else "the main contact"
     return context
 
 
@@ -91,8 +96,24 @@ def assignee_resolve(*, step: PlaybookStep, account: Account) -> Assignment:
 
 
 def email_recipient_resolve(*, step: PlaybookStep, account: Account) -> str:
-    if step.email_to == PlaybookStep.Recipient.ADDRESS:
+    """The address the step's email goes to: a given address; the account's primary
+    contact, or its contact with the step's role (the primary one if it has that role,
+    else the first by name), among those still there; the owner or the owner's manager."""
+    recipient = PlaybookStep.Recipient
+    if step.email_to == recipient.ADDRESS:
         return step.email_address
+    if step.email_to in (recipient.PRIMARY_CONTACT, recipient.CONTACT_ROLE):
+        contacts = Contact.objects.filter(account=account, status=Contact.Status.ACTIVE)
+        if step.email_to == recipient.PRIMARY_CONTACT:
+            contacts, wanted = contacts.filter(is_primary=True), "primary contact"
+        else:
+            role = step.email_contact_role
+            contacts = contacts.filter(role=role)
+            wanted = f"contact who is {role.name if role else 'in that role'}"
+        found = contacts.order_by("-is_primary", "name", "id").first()
+        if found is None:
+            raise StepError(f"{account} has no {wanted} to email (among those still there).")
+        return found.email
     owner = account.owner if account.owner_id else None
     if owner is None:
         raise StepError(f"{account} has no owner to email.")

@@ -220,3 +220,50 @@ def test_search_finds_contacts_in_scope(book, alice, maggie):
         "Dana Reyes"
     ]
     assert search_everywhere(user=maggie, text="cobalt").contacts == []
+
+
+# --- Playbooks address them -------------------------------------------------------------------
+
+
+def test_an_email_step_goes_to_the_primary_contact_or_a_role_and_texts_name_them(book):
+    from playbooks.models import PlaybookStep
+    from playbooks.services.common import StepError
+    from playbooks.services.steps import email_recipient_resolve
+
+    acme = book["alice"]
+    step = PlaybookStep(kind="send_email", email_to="primary_contact")
+    with pytest.raises(StepError, match="Acme Analytics has no primary contact to email"):
+        email_recipient_resolve(step=step, account=acme)
+    add(acme, "Dana", "dana@acme.example", role="champion")
+    add(acme, "Pat", "pat@acme.example", role="billing", is_primary=True)
+    assert email_recipient_resolve(step=step, account=acme) == "pat@acme.example"
+    billing = PlaybookStep(
+        kind="send_email", email_to="contact_role",
+        email_contact_role=ContactRole.objects.get(key="champion"),
+    )  # fmt: skip
+    assert email_recipient_resolve(step=billing, account=acme) == "dana@acme.example"
+    contact_mark_left(
+        contact=Contact.objects.get(email="dana@acme.example"),
+        on=timezone.localdate(),
+        now=timezone.now(),
+    )
+    with pytest.raises(StepError, match="has no contact who is Champion to email"):
+        email_recipient_resolve(step=billing, account=acme)
+    missing_role = PlaybookStep(
+        kind="send_email", email_to="contact_role", email_subject="s", email_body="b"
+    )
+    assert "email_contact_role" in missing_role.errors()
+
+
+def test_step_texts_name_the_primary_contact(book):
+    from playbooks.models import PlaybookRun
+    from playbooks.services.steps import render_text, step_context
+    from tests.playbooks.builders import make_playbook
+
+    acme = book["alice"]
+    run = PlaybookRun(playbook=make_playbook("Call"), account=acme, context={})
+    assert render_text("Call {contact} at {account}", step_context(run=run, account=acme)) == (
+        "Call the main contact at Acme Analytics"
+    )
+    add(acme, "Dana Reyes", "dana@acme.example", is_primary=True)
+    assert render_text("Call {contact}", step_context(run=run, account=acme)) == "Call Dana Reyes"

@@ -116,11 +116,11 @@ def step(**fields) -> PlaybookStep:
             {
                 "task_title": [
                     "Step 2 (create a csm task): Unknown placeholder {acount}; use {account}, "
-                    "{score}, {band}, {previous_band}, {owner}, {delta}.",
+                    "{score}, {band}, {previous_band}, {owner}, {delta}, {contact}.",
                     "Step 2 (create a csm task): Write the placeholder {score} without a format "
                     "or conversion.",
                     "Step 2 (create a csm task): Unknown placeholder {owner.email}; use {account}, "
-                    "{score}, {band}, {previous_band}, {owner}, {delta}.",
+                    "{score}, {band}, {previous_band}, {owner}, {delta}, {contact}.",
                 ]
             },
         ),
@@ -189,7 +189,7 @@ def test_placeholders_render_plain_strings_and_nothing_else():
     )
     assert placeholder_errors("{account.__class__}") == [
         "Unknown placeholder {account.__class__}; use {account}, {score}, {band}, "
-        "{previous_band}, {owner}, {delta}."
+        "{previous_band}, {owner}, {delta}, {contact}."
     ]
     assert placeholder_errors("{0}") and placeholder_errors("{}")
 

@@ -16,11 +16,17 @@ from django.conf import settings
 
 from accounts.models import Account
 from accounts.selectors import is_customer
+from contacts.models import Contact
 from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun, PlaybookStep, render_text, set_field_errors
 from playbooks.services.common import StepError
 from playbooks.services.steps import assignee_resolve, email_recipient_resolve
-from playbooks.services.triggers import CREATED_LOOKBACK, SIGNAL_LOOKBACK, window_max_scores
+from playbooks.services.triggers import (
+    CONTACT_LEFT_LOOKBACK,
+    CREATED_LOOKBACK,
+    SIGNAL_LOOKBACK,
+    window_max_scores,
+)
 from scoring.formatting import format_delta, format_score
 from scoring.models import AccountHealth, ScoreEvent, Signal
 
@@ -199,6 +205,30 @@ def _account_created(look: Look) -> Verdict:
     return ok, detail, f"account_created:{look.account.pk}", look.context
 
 
+def _contact_left(look: Look) -> Verdict:
+    role = look.playbook.contact_role
+    gone = (
+        Contact.objects.filter(
+            account=look.account,
+            role=role,
+            status=Contact.Status.LEFT,
+            updated_at__gte=look.now - CONTACT_LEFT_LOOKBACK,
+            updated_at__lte=look.now,
+        )
+        .order_by("-updated_at", "-id")
+        .first()
+    )
+    if gone is None:
+        return (
+            False,
+            f"No {role.name if role else 'such'} contact left in the last 7 days.",
+            None,
+            look.context,
+        )
+    detail = f"{gone.name} ({gone.email}) left on {gone.left_at:%Y-%m-%d}"
+    return True, detail, f"contact_left:{gone.pk}", look.context
+
+
 TRIGGER_CHECKS: dict[str, Callable[[Look], Verdict]] = {
     Playbook.Trigger.BAND_CHANGED: _band_change,
     Playbook.Trigger.LEVEL_ENTERED: _band_change,
@@ -207,6 +237,7 @@ TRIGGER_CHECKS: dict[str, Callable[[Look], Verdict]] = {
     Playbook.Trigger.RENEWAL_WITHIN: _renewal_within,
     Playbook.Trigger.METRIC_THRESHOLD: _metric_threshold,
     Playbook.Trigger.ACCOUNT_CREATED: _account_created,
+    Playbook.Trigger.CONTACT_LEFT: _contact_left,
 }
 
 

@@ -223,6 +223,13 @@ class PlaybookSerializer(serializers.ModelSerializer):
         help_text="`metric_threshold`: the metric's key.",
         error_messages={"does_not_exist": "Unknown metric '{value}'."},
     )
+    contact_role = SlugLookupField(
+        slug_field="key",
+        queryset=ContactRole.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="`contact_left`: the role's key (champion, decision_maker, …).",
+    )
     owner_team = SlugLookupField(
         slug_field="name",
         queryset=Team.objects.all(),
@@ -284,6 +291,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "metric",
             "direction",
             "threshold",
+            "contact_role",
             "segment",
             "plan",
             "lifecycle_stage",

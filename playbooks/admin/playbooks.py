@@ -132,6 +132,7 @@ class PlaybookAdmin(ThroughServices):
                     "score_threshold",
                     ("renewal_days", "band_names", "band_names_exclude"),
                     ("metric", "direction", "threshold"),
+                    "contact_role",
                 ],
                 "description": "Fill in the parameters of the chosen trigger; the others are ignored.",
             },

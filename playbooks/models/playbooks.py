@@ -32,6 +32,7 @@ class Playbook(models.Model):
         RENEWAL_WITHIN = "renewal_within", "Renewal within N days while in a band"
         METRIC_THRESHOLD = "metric_threshold", "Metric crossed a threshold"
         ACCOUNT_CREATED = "account_created", "Account created"
+        CONTACT_LEFT = "contact_left", "A contact with a role left the customer"
 
     EVENT_TRIGGERS = (Trigger.LEVEL_ENTERED, Trigger.BAND_CHANGED, Trigger.SCORE_DROPPED)
 
@@ -87,6 +88,14 @@ class Playbook(models.Model):
     band_names_exclude = models.BooleanField(
         default=False,
         help_text="Renewal within: fire while in any band EXCEPT the ones named (e.g. not Healthy).",
+    )
+    contact_role = models.ForeignKey(
+        "contacts.ContactRole",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A contact left: the role of the contact who left (e.g. Champion).",
     )
     metric = models.ForeignKey(
         Metric,
@@ -223,6 +232,8 @@ class Playbook(models.Model):
             need("metric", "Choose the metric.")
             need("direction", "Choose whether the value rises above or falls below.")
             need("threshold", "Give the threshold value.")
+        elif self.trigger == t.CONTACT_LEFT:
+            need("contact_role", "Choose the role of the contact whose leaving fires it.")
         elif self.trigger != t.ACCOUNT_CREATED:
             errors.setdefault("trigger", []).append("Choose a trigger.")
 

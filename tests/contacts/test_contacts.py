@@ -4,6 +4,8 @@ card as each role sees it (own / team / other → 404), the API and search."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import IntegrityError
 from django.urls import reverse
@@ -267,3 +269,47 @@ def test_step_texts_name_the_primary_contact(book):
     )
     add(acme, "Dana Reyes", "dana@acme.example", is_primary=True)
     assert render_text("Call {contact}", step_context(run=run, account=acme)) == "Call Dana Reyes"
+
+
+def test_a_champion_leaving_fires_a_playbook_once(book, alice):
+    from playbooks.models import PlaybookRun
+    from playbooks.services import playbook_save, state_triggers_evaluate, step_runs_due_execute
+    from tests.playbooks.builders import task_step
+
+    now = timezone.now()
+    champion = ContactRole.objects.get(key="champion")
+    playbook = playbook_save(
+        playbook=None,
+        fields={"name": "Champion left", "trigger": "contact_left", "contact_role": champion,
+                "cooldown_days": 0, "is_active": True},
+        steps=[task_step("Find a new champion at {account}")],
+        now=now - dt.timedelta(days=1),
+    )  # fmt: skip
+    dana = add(book["alice"], "Dana", "dana@acme.example", role="champion", is_primary=True)
+    add(book["alice"], "Pat", "pat@acme.example", role="billing")
+    state_triggers_evaluate(now=now, dispatch=False)
+    assert not PlaybookRun.objects.exists()  # nobody left yet
+
+    contact_mark_left(
+        contact=Contact.objects.get(email="pat@acme.example"), on=timezone.localdate(), now=now
+    )
+    contact_mark_left(contact=dana, on=timezone.localdate(), now=now)
+    for _ in range(2):  # the periodic check, twice
+        state_triggers_evaluate(now=now + dt.timedelta(minutes=1), dispatch=False)
+    [run] = PlaybookRun.objects.all()
+    assert (run.playbook, run.account, run.event_key) == (
+        playbook,
+        book["alice"],
+        f"contact_left:{dana.pk}",
+    )
+    step_runs_due_execute(now=now + dt.timedelta(minutes=2))
+    assert Task.objects.get().title == "Find a new champion at Acme Analytics"
+
+
+def test_a_contact_left_playbook_needs_its_role(db):
+    from playbooks.models import Playbook
+
+    playbook = Playbook(name="x", trigger="contact_left")
+    with pytest.raises(Exception) as refused:
+        playbook.clean()
+    assert "contact_role" in refused.value.message_dict

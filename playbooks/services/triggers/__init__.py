@@ -39,6 +39,7 @@ from playbooks.services.triggers.events import (
 )
 from playbooks.services.triggers.runs import Candidate, TriggerResult
 from playbooks.services.triggers.states import (
+    CONTACT_LEFT_LOOKBACK,
     CREATED_LOOKBACK,
     SIGNAL_LOOKBACK,
     STATE_CANDIDATES,
@@ -46,6 +47,7 @@ from playbooks.services.triggers.states import (
 )
 
 __all__ = [
+    "CONTACT_LEFT_LOOKBACK",
     "CREATED_LOOKBACK",
     "EVENT_MATCHERS",
     "SIGNAL_LOOKBACK",

@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, Concat, Lead, RowNumber
 from accounts.models import Account
 from accounts.selectors import customers_q
 from config.tasking import each, send_on_commit
+from contacts.models import Contact
 from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun
 from playbooks.services.triggers.events import window_max_subquery
@@ -36,6 +37,8 @@ STATE_BATCH = 500
 SIGNAL_LOOKBACK = dt.timedelta(days=2)
 # "Account created" fires for accounts created this recently.
 CREATED_LOOKBACK = dt.timedelta(days=1)
+# "A contact left" fires for contacts marked left this recently.
+CONTACT_LEFT_LOOKBACK = dt.timedelta(days=7)
 
 
 def _run_exists(playbook: Playbook, prefix: str, ref: str) -> Exists:
@@ -272,12 +275,37 @@ def _account_created(q: StateQuery) -> list[Candidate]:
     ]
 
 
+def _contact_left(q: StateQuery) -> list[Candidate]:
+    """Contacts of the playbook's role marked as having left (``contact_mark_left``) in
+    the last ``CONTACT_LEFT_LOOKBACK`` (or since the playbook was switched on), once per
+    contact."""
+    earliest = q.now - CONTACT_LEFT_LOOKBACK
+    if q.since is not None and q.since > earliest:
+        earliest = q.since
+    rows = (
+        Contact.objects.filter(
+            status=Contact.Status.LEFT,
+            role_id=q.playbook.contact_role_id,
+            account__in=q.accounts,
+            updated_at__gte=earliest,
+            updated_at__lte=q.now,
+        )
+        .exclude(_run_exists(q.playbook, "contact_left:", "pk"))
+        .values_list("pk", "account_id", "account__health__level")
+    )
+    return [
+        Candidate(q.playbook.pk, account_id, f"contact_left:{pk}", order=(pk,), level=level or "")
+        for pk, account_id, level in rows
+    ]
+
+
 STATE_CANDIDATES: dict[str, Callable[[StateQuery], list[Candidate]]] = {
     Playbook.Trigger.SCORE_BELOW: _score_below,
     Playbook.Trigger.SCORE_DROPPED: _score_dropped,
     Playbook.Trigger.RENEWAL_WITHIN: _renewal_within,
     Playbook.Trigger.METRIC_THRESHOLD: _metric_threshold,
     Playbook.Trigger.ACCOUNT_CREATED: _account_created,
+    Playbook.Trigger.CONTACT_LEFT: _contact_left,
 }
 STATE_TRIGGERS = tuple(STATE_CANDIDATES)
 

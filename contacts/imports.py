@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.imports import CsvFile, CsvFileError, Rejection
 from accounts.imports.accounts import column_key
 from accounts.models import Account
-from contacts.models import Contact
+from contacts.models import Contact, ContactRole
 from contacts.services import CONTACT_FIELDS, ContactInvalid, contact_save
 
 COLUMNS = ("account", *CONTACT_FIELDS)
@@ -77,7 +77,10 @@ def contacts_import_csv(
     """Import the contacts of ``csv_file`` (checked by ``csv_file_open``)."""
     columns, ignored = _columns(csv_file)
     report = ContactImport(ignored_columns=ignored)
+    # Read once: the roles, and each account with its contacts (by email) when first named.
+    roles = {role.key: role for role in ContactRole.objects.all()}
     accounts: dict[str, Account | None] = {}
+    contacts: dict[int, dict[str, Contact]] = {}
     seen: dict[tuple[int, str], int] = {}
     for line, cells in csv_file.rows():
         report.rows += 1
@@ -86,7 +89,12 @@ def contacts_import_csv(
         value = {name: (cells[i].strip() if i < len(cells) else "") for name, i in columns.items()}
         external_id = value.pop("account")
         if external_id not in accounts:
-            accounts[external_id] = Account.objects.filter(external_id=external_id).first()
+            found = Account.objects.filter(external_id=external_id).first()
+            accounts[external_id] = found
+            if found is not None:
+                contacts[found.pk] = {
+                    c.email.lower(): c for c in Contact.objects.filter(account=found)
+                }
         account = accounts[external_id]
         if account is None:
             report.rejected.append(
@@ -103,13 +111,21 @@ def contacts_import_csv(
         fields: dict[str, Any] = dict(value)
         if "is_primary" in columns:
             fields["is_primary"] = primary in TRUE
+        if fields.get("role") in roles:  # an unknown key goes on, for the service to name
+            fields["role"] = roles[fields["role"]]
         email = value.get("email", "").lower()
-        existing = Contact.objects.filter(account=account, email__iexact=email).first()
+        existing = contacts[account.pk].get(email)
         try:
-            contact_save(account=account, fields=fields, contact=existing, now=timezone.now())
+            saved = contact_save(
+                account=account, fields=fields, contact=existing, now=timezone.now()
+            )
         except ContactInvalid as exc:
             report.rejected.append(Rejection(line, dict(exc.fields or {})))
             continue
+        contacts[account.pk][email] = saved
+        if saved.is_primary:  # the others of the account lost the primary place
+            for other in contacts[account.pk].values():
+                other.is_primary = other.pk == saved.pk
         key = (account.pk, email)
         if key in seen:
             report.duplicates.append(Duplicate(line, external_id, email, seen[key]))

@@ -70,3 +70,23 @@ def test_a_file_without_the_required_columns_or_all_rows_bad_fails(tmp_path, boo
     with pytest.raises(CommandError, match="Nothing imported: every row was rejected"):
         run(tmp_path, "account,name,email\nnowhere,Dana,dana@x.example\n")
     assert not Contact.objects.exists()
+
+
+def test_each_row_costs_a_few_queries_whatever_the_file(tmp_path, book):
+    """The roles and each account's contacts are read once; a row then costs the write
+    path's own queries (the email check and the save)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(rows: int, offset: int) -> int:
+        lines = "".join(
+            f"acme,Person {n},p{n}@acme.example,user,no\n" for n in range(offset, offset + rows)
+        )
+        with CaptureQueriesContext(connection) as captured:
+            run(tmp_path, "account,name,email,role,is_primary\n" + lines)
+        return len(captured)
+
+    few, many = queries(5, 0), queries(25, 100)
+    # A row: the email check and the insert, in the write path's own savepoint (two more).
+    assert (many - few) / 20 <= 4, (few, many)
+    assert Contact.objects.count() == 30

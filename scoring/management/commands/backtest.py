@@ -137,12 +137,13 @@ class Command(ParagraphHelpCommand):
     def _write_json(self, job: AnalysisJob, draft) -> None:
         """The stored report as one JSON object: the model, the job's parameters, the
         report, the suggestion (or null) and the draft made from it (or null)."""
+        stored = job.result or {}
         data = {
             "model": {"key": job.model.key, "version": job.model.version, "id": job.model.pk},
             "job": job.pk,
             "params": job.params,
-            "report": job.result["report"],
-            "suggestion": job.result.get("suggestion") if job.params.get("suggest") else None,
+            "report": stored["report"],
+            "suggestion": stored.get("suggestion") if job.params.get("suggest") else None,
             "draft": None if draft is None else {"id": draft.pk, "version": draft.version},
         }
         self.stdout.write(json.dumps(data, indent=2))

@@ -1,6 +1,7 @@
 """The contacts of an account on its page: the card (loaded after the page, or as a page
 of its own without JavaScript), adding a contact, making one primary, marking one as
-having left. Who may see the account sees its contacts; only those whose book holds it
+having left; and its touches (a card of its own, loaded alike), logging and deleting
+one. Who may see the account sees its contacts and touches; only those whose book holds it
 change them (work given to someone opens the page, not the book). Out of scope is 404."""
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from django.views.decorators.http import require_POST
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from accounts.selectors import account_get_visible
-from contacts.forms import ContactForm
-from contacts.models import Contact
-from contacts.selectors import account_contacts
-from contacts.services import ContactInvalid, contact_mark_left, contact_save
-from playbooks.selectors import account_get_for_work
+from contacts.forms import ContactForm, TouchForm
+from contacts.models import Contact, Touch
+from contacts.selectors import account_contacts, account_touches_named
+from contacts.services import (
+    ContactInvalid,
+    TouchInvalid,
+    contact_mark_left,
+    contact_save,
+    touch_delete,
+    touch_log,
+)
+from playbooks.forms import NoteForm
+from playbooks.selectors import account_get_for_work, account_timeline
 
 
 def _card(
@@ -106,3 +115,101 @@ def mark_left(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     contact = contact_mark_left(contact=contact, on=timezone.localdate(now), now=now)
     return _after(request, contact, f"{contact.name} has left {contact.account.name}.")
+
+
+# --- Touches -------------------------------------------------------------------------------
+
+# How many touches the account page's card lists (the timeline has them all).
+TOUCHES_SHOWN = 10
+
+
+def _touches_card(
+    request: AuthenticatedHttpRequest,
+    account: Account,
+    *,
+    in_scope: bool,
+    form: TouchForm | None = None,
+    notice: str = "",
+    changed: bool = False,
+) -> HttpResponse:
+    """The touches card; after a change, for htmx, with the timeline and the header's
+    "last touch" swapped in too (out of band), so the page agrees with itself."""
+    now = timezone.now()
+    context = {
+        "account": account,
+        "touches": account_touches_named(account=account, limit=TOUCHES_SHOWN),
+        "in_scope": in_scope,
+        "touch_form": form or TouchForm(account=account, now=now),
+        "touches_notice": notice,
+        "now": now,
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    if fragment and changed:
+        context |= {
+            "timeline": account_timeline(account=account),
+            "note_form": NoteForm(),
+            "oob": True,
+        }
+        return render(request, "contacts/touches.html#changed", context)
+    template = "contacts/touches.html#card" if fragment else "contacts/touches.html"
+    return render(request, template, context)
+
+
+@login_required
+def account_touches_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """GET: the card; POST: a touch logged on the account (in the person's book only)."""
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
+    if request.method != "POST":
+        return _touches_card(request, account, in_scope=in_scope)
+    if not in_scope:
+        raise Http404("No such account.")
+    now = timezone.now()
+    form: TouchForm | None = TouchForm(request.POST, account=account, now=now)
+    notice = ""
+    if form is not None and form.is_valid():
+        data = form.cleaned_data
+        try:
+            touch = touch_log(
+                account=account,
+                kind=data["kind"],
+                at=data["at"],
+                note=data["note"],
+                contact_ids=[contact.pk for contact in data["contacts"]],
+                by=request.user,
+                now=now,
+            )
+        except TouchInvalid as exc:
+            for field, problems in (exc.fields or {}).items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            notice = f"{touch.get_kind_display()} logged."
+            form = None
+    if not request.htmx:
+        if notice:
+            messages.success(request, notice)
+        else:
+            for field, problems in form.errors.items() if form is not None else ():
+                for problem in problems:
+                    messages.error(request, f"Touch not logged — {field}: {problem}")
+        return redirect(account)
+    account.refresh_from_db(fields=["last_touch_at"])
+    return _touches_card(
+        request, account, in_scope=True, form=form, notice=notice, changed=bool(notice)
+    )
+
+
+@require_POST
+@login_required
+def touch_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A touch deleted from the card (on an account in the person's book)."""
+    touch = Touch.objects.select_related("account").filter(pk=pk).first()
+    if touch is None:
+        raise Http404("No such touch.")
+    account = account_get_visible(user=request.user, pk=touch.account_id)
+    touch_delete(touch=touch)
+    notice = "Touch deleted."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(account)
+    return _touches_card(request, account, in_scope=True, notice=notice, changed=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -214,8 +216,12 @@ def test_the_list_and_the_task_cards_say_when_the_last_touch_was(client_as, alic
     log(acme, ago_days=12)
     Task.objects.create(account=acme, title="Call", assignee=alice, due_date=timezone.localdate())
     client = client_as(alice)
-    listed = client.get(reverse("accounts:list")).content.decode()
+    client.get(reverse("accounts:list"))  # the session's first request warms its caches
+    with CaptureQueriesContext(connection) as queries:
+        listed = client.get(reverse("accounts:list")).content.decode()
     assert "<th>Last touch</th>" in listed and "12 days ago" in listed
+    # The account's own column, read with the row: the list never reads the touches.
+    assert not [q["sql"] for q in queries.captured_queries if "contacts_touch" in q["sql"]]
     queue = client.get(reverse("playbooks:queue")).content.decode()
     assert "last touch 12 days ago" in queue
 
@@ -320,3 +326,21 @@ def test_work_on_next_counts_a_logged_touch(book, alice):
     (after,) = work_on_next(user=alice, today=timezone.localdate(now), now=now)
     assert "no touch for 40 days" in after.why
     assert after.priority < before.priority
+
+
+def test_admin_logs_and_deletes_through_the_write_path(client_as, ada, book):
+    acme, cobalt = book["alice"], book["charlie"]
+    theirs = person(cobalt, "Pat", "pat@cobalt.example")
+    client = client_as(ada)
+    add = reverse("admin:contacts_touch_add")
+    fields = {"account": acme.pk, "kind": "meeting", "at_0": "2026-01-05", "at_1": "10:00"}
+    refused = client.post(add, {**fields, "contacts": str(theirs.pk)})
+    assert refused.status_code == 200 and "is not a contact of Acme Analytics" in refused.text
+    assert client.post(add, fields).status_code == 302
+    touch = Touch.objects.get()
+    assert touch.by == ada and Signal.objects.filter(account=acme).count() == 2
+    assert last_touch(acme) == touch.at
+    delete = reverse("admin:contacts_touch_delete", args=[touch.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Touch.objects.exists() and not Signal.objects.exists()
+    assert last_touch(acme) is None

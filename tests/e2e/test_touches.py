@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User
-from contacts.models import Touch
+from contacts.models import ContactRole, Touch
 from contacts.services import contact_save
 from tests.e2e.test_tasks import log_in
 from tests.factories import AccountFactory, UserFactory
@@ -21,6 +21,8 @@ pytestmark = pytest.mark.e2e
 def test_a_csm_logs_a_touch_and_sees_it_on_the_timeline(page, transactional_db, browser_errors):
     csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
     acme = AccountFactory(name="Acme Analytics", owner=csm1)
+    # A transactional test's database may have been emptied of the migrations' roles.
+    ContactRole.objects.get_or_create(key="champion", defaults={"name": "Champion"})
     contact_save(
         account=acme,
         fields={"name": "Jane Doe", "email": "jane@acme.example", "role": "champion"},

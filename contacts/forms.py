@@ -21,6 +21,11 @@ class ContactForm(forms.Form):
     is_primary = forms.BooleanField(label="Primary contact", required=False)
 
 
+class ContactChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} ({obj.role.name})" if obj.role else obj.name
+
+
 class TouchForm(forms.Form):
     """A touch on the account page: the contacts offered are the account's active ones."""
 
@@ -30,7 +35,7 @@ class TouchForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    contacts = forms.ModelMultipleChoiceField(
+    contacts = ContactChoices(
         label="With",
         queryset=Contact.objects.none(),
         required=False,
@@ -45,6 +50,8 @@ class TouchForm(forms.Form):
         self.fields["at"].initial = timezone.localtime(now).replace(second=0, microsecond=0)
         field = self.fields["contacts"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
-        field.queryset = Contact.objects.filter(
-            account=account, status=Contact.Status.ACTIVE
-        ).order_by("-is_primary", "name")
+        field.queryset = (
+            Contact.objects.select_related("role")
+            .filter(account=account, status=Contact.Status.ACTIVE)
+            .order_by("-is_primary", "name")
+        )

@@ -164,9 +164,9 @@ def account_touches_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     if not in_scope:
         raise Http404("No such account.")
     now = timezone.now()
-    form: TouchForm | None = TouchForm(request.POST, account=account, now=now)
-    notice = ""
-    if form is not None and form.is_valid():
+    form = TouchForm(request.POST, account=account, now=now)
+    touch = None
+    if form.is_valid():
         data = form.cleaned_data
         try:
             touch = touch_log(
@@ -182,21 +182,18 @@ def account_touches_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
             for field, problems in (exc.fields or {}).items():
                 for problem in problems:
                     form.add_error(field if field in form.fields else None, problem)
-        else:
-            notice = f"{touch.get_kind_display()} logged."
-            form = None
+    notice = f"{touch.get_kind_display()} logged." if touch is not None else ""
     if not request.htmx:
         if notice:
             messages.success(request, notice)
-        else:
-            for field, problems in form.errors.items() if form is not None else ():
-                for problem in problems:
-                    messages.error(request, f"Touch not logged — {field}: {problem}")
+        for field, problems in form.errors.items():
+            for problem in problems:
+                messages.error(request, f"Touch not logged — {field}: {problem}")
         return redirect(account)
-    account.refresh_from_db(fields=["last_touch_at"])
-    return _touches_card(
-        request, account, in_scope=True, form=form, notice=notice, changed=bool(notice)
-    )
+    if touch is None:
+        return _touches_card(request, account, in_scope=True, form=form)
+    account.refresh_from_db(fields=["last_touch_at"])  # the write path moved it
+    return _touches_card(request, account, in_scope=True, notice=notice, changed=True)
 
 
 @require_POST
@@ -208,6 +205,7 @@ def touch_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         raise Http404("No such touch.")
     account = account_get_visible(user=request.user, pk=touch.account_id)
     touch_delete(touch=touch)
+    account.refresh_from_db(fields=["last_touch_at"])  # the write path moved it
     notice = "Touch deleted."
     if not request.htmx:
         messages.success(request, notice)

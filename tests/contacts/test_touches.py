@@ -183,6 +183,11 @@ def test_the_card_logs_a_touch_in_place_with_the_timeline_and_the_header(client_
     bad = client.post(url, {"kind": "call", "at": future}, **HTMX).content.decode()
     assert "is in the future" in bad and Touch.objects.count() == 1
     assert "hx-swap-oob" not in bad
+    deleted = client.post(
+        reverse("contacts:touch_delete", args=[touch.pk]), **HTMX
+    ).content.decode()
+    assert "Touch deleted." in deleted and "Last touch: never" in deleted
+    assert "QBR with Dana Reyes" not in deleted  # gone from the card and the timeline
 
 
 def contact_mark_left_today(contact):

@@ -132,6 +132,11 @@ class Account(models.Model):
     renewal_date = models.DateField(null=True, blank=True)
     churned_at = models.DateField(null=True, blank=True, help_text="Set when the customer leaves.")
     attributes = models.JSONField(default=dict, blank=True)
+    # Kept by the touches' write path (contacts.services: touch_log, touch_delete) so
+    # that the list, the task cards and the page show it without reading the touches.
+    last_touch_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the latest touch logged happened."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,5 +1,6 @@
-"""Contacts in admin: the roles' list, and contacts saved through the one write path
-(the form shows its errors beside the fields; "Mark as left" is an action)."""
+"""Contacts in admin: the roles' list, contacts saved through the one write path (the
+form shows its errors beside the fields; "Mark as left" is an action), and touches
+logged and deleted through theirs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
-from contacts.models import Contact, ContactRole
-from contacts.services import CONTACT_FIELDS, contact_mark_left, contact_problems, contact_save
+from contacts.models import Contact, ContactRole, Touch
+from contacts.services import (
+    CONTACT_FIELDS,
+    contact_mark_left,
+    contact_problems,
+    contact_save,
+    touch_delete,
+    touch_log,
+    touch_problems,
+)
 
 
 @admin.register(ContactRole)
@@ -68,3 +77,68 @@ class ContactAdmin(admin.ModelAdmin):
         for contact in queryset:
             contact_mark_left(contact=contact, on=timezone.localdate(now), now=now)
         self.message_user(request, f"Marked {queryset.count()} as left.")
+
+
+class TouchAdminForm(forms.ModelForm):
+    class Meta:
+        model = Touch
+        fields = ["account", "kind", "at", "contacts", "note"]
+
+    def clean(self):
+        data = super().clean() or {}
+        account = data.get("account")
+        if account is None:
+            return data
+        _, errors = touch_problems(
+            account=account,
+            kind=data.get("kind") or "",
+            at=data.get("at"),
+            note=(data.get("note") or "").strip(),
+            now=timezone.now(),
+            contact_ids=[contact.pk for contact in data.get("contacts") or []],
+        )
+        for field, messages in errors.items():
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+@admin.register(Touch)
+class TouchAdmin(admin.ModelAdmin):
+    """Touches are logged and deleted through their write path (which keeps their signals
+    and the account's last touch); a logged touch is not changed, only deleted."""
+
+    form = TouchAdminForm
+    list_display = ["at", "kind", "account", "by"]
+    list_filter = ["kind"]
+    search_fields = ["account__name", "account__external_id"]
+    raw_id_fields = ["account", "contacts"]
+    list_select_related = ["account", "by"]
+    show_full_result_count = False
+    ordering = ["-id"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        saved = touch_log(
+            account=data["account"],
+            kind=data["kind"],
+            at=data["at"],
+            note=data.get("note") or "",
+            contact_ids=[contact.pk for contact in data.get("contacts") or []],
+            by=request.user,
+            now=timezone.now(),
+        )
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """touch_log stored the contacts."""
+
+    def delete_model(self, request, obj) -> None:
+        touch_delete(touch=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for touch in queryset:
+            touch_delete(touch=touch)

@@ -12,4 +12,9 @@ urlpatterns = [
         api.AccountContactsView.as_view(),
         name="account-contacts",
     ),
+    path(
+        "accounts/<str:external_id>/touches/",
+        api.AccountTouchesView.as_view(),
+        name="account-touches",
+    ),
 ]

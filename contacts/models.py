@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -66,3 +67,38 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class Touch(models.Model):
+    """A call, email, meeting or QBR with an account, logged by whoever had it: when it
+    happened (back-dated as need be, never ahead of now), the account's contacts who took
+    part and a note. Each is also a signal of the built-in touch metrics
+    (``contacts.services.touch_log``)."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        QBR = "qbr", "QBR"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="touches")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    at = models.DateTimeField(help_text="When it happened.")
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="touches")
+    note = models.TextField(blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "touches"
+        indexes = [
+            # An account's touches newest first, and its latest one (the first row).
+            models.Index("account", F("at").desc(), F("id").desc(), name="touch_account_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.at:%Y-%m-%d %H:%M}"

@@ -1,10 +1,11 @@
-"""The shape of contacts over the API (/api/v1/accounts/{external_id}/contacts/)."""
+"""The shape of contacts and touches over the API (/api/v1/accounts/{external_id}/contacts/
+and …/touches/)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from contacts.models import Contact
+from contacts.models import Contact, Touch
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -48,3 +49,42 @@ class ContactsUpsertResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     results = ContactSerializer(many=True)
+
+
+class TouchSerializer(serializers.ModelSerializer):
+    contacts: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="email", many=True, read_only=True, help_text="The contacts, by email."
+    )
+    by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who logged it."
+    )
+
+    class Meta:
+        model = Touch
+        fields = ["id", "kind", "at", "contacts", "note", "by", "created_at"]
+        read_only_fields = fields
+
+
+class TouchWriteSerializer(serializers.Serializer):
+    """One touch to log on the account."""
+
+    kind = serializers.ChoiceField(choices=Touch.Kind.choices)
+    at = serializers.DateTimeField(
+        required=False, default=None, allow_null=True,
+        help_text="When it happened (ISO 8601 with its offset); now when left out. "
+        "Not in the future.",
+    )  # fmt: skip
+    contacts = serializers.ListField(
+        child=serializers.CharField(max_length=254), required=False, default=list,
+        help_text="The account's contacts who took part, by email.",
+    )  # fmt: skip
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class TouchesLogSerializer(serializers.Serializer):
+    touches = TouchWriteSerializer(many=True, help_text="The touches, 1–1,000.")
+
+    def validate_touches(self, value):
+        if not 1 <= len(value) <= 1000:
+            raise serializers.ValidationError(f"Give 1 to 1,000 touches (this has {len(value)}).")
+        return value

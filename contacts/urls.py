@@ -9,4 +9,6 @@ urlpatterns = [
     path("contacts/<int:pk>/edit/", views.edit, name="edit"),
     path("contacts/<int:pk>/primary/", views.make_primary, name="primary"),
     path("contacts/<int:pk>/left/", views.mark_left, name="left"),
+    path("accounts/<int:pk>/touches/", views.account_touches_view, name="touches"),
+    path("touches/<int:pk>/delete/", views.touch_delete_view, name="touch_delete"),
 ]

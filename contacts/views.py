@@ -1,10 +1,13 @@
 """The contacts of an account on its page: the card (loaded after the page, or as a page
 of its own without JavaScript), adding a contact, editing one in place, making one
-primary, marking one as having left. Who may see the account sees its contacts; only those whose book holds it
+primary, marking one as having left; and its touches (a card of its own, loaded alike),
+logging and deleting one. Who may see the account sees its contacts and touches; only
+those whose book holds it
 change them (work given to someone opens the page, not the book). Out of scope is 404."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -15,11 +18,20 @@ from django.views.decorators.http import require_POST
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from accounts.selectors import account_get_visible
-from contacts.forms import ContactForm
-from contacts.models import Contact
-from contacts.selectors import account_contacts
-from contacts.services import ContactInvalid, contact_mark_left, contact_save
-from playbooks.selectors import account_get_for_work
+from config.errors import DomainError
+from contacts.forms import ContactForm, TouchForm
+from contacts.models import Contact, Touch
+from contacts.selectors import account_contacts, account_touches_named
+from contacts.services import (
+    ContactInvalid,
+    TouchInvalid,
+    contact_mark_left,
+    contact_save,
+    touch_delete,
+    touch_log,
+)
+from playbooks.forms import NoteForm
+from playbooks.selectors import account_get_for_work, account_timeline
 
 
 def _card(
@@ -85,7 +97,8 @@ def _own_contact(request: AuthenticatedHttpRequest, pk: int) -> Contact:
     return contact
 
 
-def _form_errors(form: ContactForm, exc: ContactInvalid) -> None:
+def _form_errors(form: forms.Form, exc: DomainError) -> None:
+    """``exc``'s problems beside their fields of ``form`` (the form's own, if none)."""
     for field, problems in (exc.fields or {}).items():
         for problem in problems:
             form.add_error(field if field in form.fields else None, problem)
@@ -149,3 +162,97 @@ def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return _card(request, account, in_scope=True, editing=contact, edit_form=form, status=400)
     return _card(request, account, in_scope=True, editing=contact, edit_form=form)
+
+
+# --- Touches -------------------------------------------------------------------------------
+
+# How many touches the account page's card lists (the timeline has them all).
+TOUCHES_SHOWN = 10
+
+
+def _touches_card(
+    request: AuthenticatedHttpRequest,
+    account: Account,
+    *,
+    in_scope: bool,
+    form: TouchForm | None = None,
+    notice: str = "",
+    changed: bool = False,
+) -> HttpResponse:
+    """The touches card; after a change, for htmx, with the timeline and the header's
+    "last touch" swapped in too (out of band), so the page agrees with itself."""
+    now = timezone.now()
+    context = {
+        "account": account,
+        "touches": account_touches_named(account=account, limit=TOUCHES_SHOWN),
+        "in_scope": in_scope,
+        "touch_form": form or TouchForm(account=account, now=now),
+        "touches_notice": notice,
+        "now": now,
+    }
+    fragment = request.htmx and not request.htmx.history_restore_request
+    if fragment and changed:
+        context |= {
+            "timeline": account_timeline(account=account),
+            "note_form": NoteForm(),
+            "oob": True,
+        }
+        return render(request, "contacts/touches.html#changed", context)
+    template = "contacts/touches.html#card" if fragment else "contacts/touches.html"
+    return render(request, template, context)
+
+
+@login_required
+def account_touches_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """GET: the card; POST: a touch logged on the account (in the person's book only)."""
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
+    if request.method != "POST":
+        return _touches_card(request, account, in_scope=in_scope)
+    if not in_scope:
+        raise Http404("No such account.")
+    now = timezone.now()
+    form = TouchForm(request.POST, account=account, now=now)
+    touch = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            touch = touch_log(
+                account=account,
+                kind=data["kind"],
+                at=data["at"],
+                note=data["note"],
+                contact_ids=[contact.pk for contact in data["contacts"]],
+                by=request.user,
+                now=now,
+            )
+        except TouchInvalid as exc:
+            _form_errors(form, exc)
+    notice = f"{touch.get_kind_display()} logged." if touch is not None else ""
+    if not request.htmx:
+        if notice:
+            messages.success(request, notice)
+        for field, problems in form.errors.items():
+            for problem in problems:
+                messages.error(request, f"Touch not logged — {field}: {problem}")
+        return redirect(account)
+    if touch is None:
+        return _touches_card(request, account, in_scope=True, form=form)
+    account.refresh_from_db(fields=["last_touch_at"])  # the write path moved it
+    return _touches_card(request, account, in_scope=True, notice=notice, changed=True)
+
+
+@require_POST
+@login_required
+def touch_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A touch deleted from the card (on an account in the person's book)."""
+    touch = Touch.objects.select_related("account").filter(pk=pk).first()
+    if touch is None:
+        raise Http404("No such touch.")
+    account = account_get_visible(user=request.user, pk=touch.account_id)
+    touch_delete(touch=touch)
+    account.refresh_from_db(fields=["last_touch_at"])  # the write path moved it
+    notice = "Touch deleted."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(account)
+    return _touches_card(request, account, in_scope=True, notice=notice, changed=True)

@@ -47,7 +47,8 @@ METRICS = [
     ("nps", "NPS response", "0–10", Metric.Rollup.LATEST, 30),
     ("open_tickets", "Open support tickets", "tickets", Metric.Rollup.LATEST, 30),
     ("late_invoices", "Late invoices", "invoices", Metric.Rollup.LATEST, 30),
-    ("csm_touch", "CSM meetings", "meetings", Metric.Rollup.DAYS_SINCE, 30),
+    # Built in: fed by the touches logged (contacts/demo.py, the step before this one).
+    ("days_since_touch", "Days since the last touch", "touches", Metric.Rollup.DAYS_SINCE, 30),
     ("logins_change", "Usage change", "%", Metric.Rollup.CHANGE_PCT, 30),
     (SENTIMENT_METRIC_KEY, "CSM sentiment", "1–5", Metric.Rollup.LATEST, 30),
 ]
@@ -60,7 +61,7 @@ STANDARD_MODEL: list[tuple[str, int, str, dict[str, Any], str, float | None]] = 
     ("nps", 15, "steps", {"steps": [[0, 0], [5, 40], [7, 70], [9, 100]]}, "skip", None),
     ("open_tickets", 10, "linear", {"worst": 8, "best": 0}, "default", 0.0),
     ("late_invoices", 10, "steps", {"steps": [[0, 100], [1, 50], [2, 0]]}, "default", 0.0),
-    ("csm_touch", 5, "linear", {"worst": 60, "best": 7}, "skip", None),
+    ("days_since_touch", 5, "linear", {"worst": 60, "best": 7}, "skip", None),
     (
         SENTIMENT_METRIC_KEY,
         10,
@@ -261,7 +262,7 @@ def signal_rows(
     for account, pattern in accounts:
         churned_ago = (now.date() - account.churned_at).days if account.churned_at else None
         habits = _rng(seed, account, "habits")
-        touch_every = habits.randint(10, 35)
+        habits.randint(10, 35)  # was the touch rhythm (now contacts/demo.py's); keeps nps_day
         nps_day = habits.randint(5, 85)
         for ago in days:
             if churned_ago is not None and ago < churned_ago:
@@ -280,8 +281,6 @@ def signal_rows(
             if ago % 30 == 0:
                 late = 0 if health > 0.5 or rng.random() < 0.5 else rng.randint(1, 3)
                 yield (account.id, metric_ids["late_invoices"], float(late), at, "billing")
-            if ago % touch_every == 0 and health > 0.25:
-                yield (account.id, metric_ids["csm_touch"], 1.0, at, "crm")
             if ago == nps_day:
                 nps = max(0, min(10, round(rng.gauss(10 * health, 1.5))))
                 yield (account.id, metric_ids["nps"], float(nps), at, "survey")
@@ -408,7 +407,8 @@ def demo_scoring_step(book: DemoBook) -> str:
     AccountHealth.objects.filter(account__in=accounts).delete()
     HealthScore.objects.filter(account__in=accounts).delete()
     ScoringRun.objects.filter(trigger="seed").delete()
-    Signal.objects.filter(account__in=accounts).delete()
+    # Not the signals Vitals records itself (a touch's), which their own step wrote afresh.
+    Signal.objects.filter(account__in=accounts).exclude(source="vitals").delete()
     seed_scoring_config()
     now = book.now
     patterns = {a: demo_pattern(account=a, seed=book.seed, now=now) for a in _demo_accounts()}

@@ -37,7 +37,11 @@ CAPS = {
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 10,
     # A saved view shared with her team, opened by its link: the list with its filters.
     ("csm1", "/accounts/?{saved_view}"): 10,
-    ("csm1", "/accounts/{account}/"): 14,
+    # The timeline's touches (with their contacts, in one query): one query more.
+    ("csm1", "/accounts/{account}/"): 15,
+    # The account's touches card (a page of its own without JavaScript): the touches with
+    # their contacts, and the active contacts the form offers.
+    ("csm1", "/accounts/{account}/touches/"): 6,
     # The queue: 5, one per section that has tasks (a window of it), and one for the
     # cards' accounts (owner and band), so at most 10.
     ("csm1", "/tasks/"): 10,
@@ -63,12 +67,13 @@ CAPS = {
     ("manager", "/tasks/"): 10,
     ("admin", "/accounts/"): 9,
     ("admin", "/accounts/?level=at_risk&sort=-arr"): 10,
-    ("admin", "/accounts/{account}/"): 14,
+    ("admin", "/accounts/{account}/"): 15,
     ("admin", "/tasks/"): 10,
     ("admin", "/team/"): 9,
     ("token", "/api/v1/accounts/"): 3,
     ("token", "/api/v1/saved-views/"): 2,
     ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
+    ("token", "/api/v1/accounts/{external_id}/touches/"): 4,
     ("token", "/api/v1/metrics/"): 4,
     ("token", "/api/v1/tasks/"): 3,
     ("token", "/api/v1/playbooks/"): 4,

@@ -9,8 +9,9 @@ An account's priority is the sum of points (weights: ``PriorityWeights``, set in
 - overdue work: ``overdue`` points per overdue task on it (open past its due date, or
   snoozed past its wake-up day), up to three;
 - a fall: ``drop`` points per 10 points its score fell in 30 days;
-- silence: ``untouched`` points per 30 days since the last touch (a note written, a task
-  done, a sentiment recorded), up to 90 days; never touched counts as 90.
+- silence: ``untouched`` points per 30 days since the last touch (a call, email, meeting
+  or QBR logged, a note written, a task done, a sentiment recorded), up to 90 days; never
+  touched counts as 90.
 
 The points are computed by the database over the whole book at once and the first rows
 read in order; each row then says in words why it is there, from the same figures.
@@ -56,11 +57,12 @@ LEVEL_LABELS = dict(RiskLevel.choices)  # "" (no band or no score): "Not scored"
 
 # The points of each account, in SQL over the person's own customers: their latest
 # health joined once, and each account's overdue tasks and last touches grouped once
-# over those accounts (not a subquery per account). {days_to_renewal} and
+# over those accounts (not a subquery per account); a touch logged is the account's own
+# ``last_touch_at``, kept by its write path. {days_to_renewal} and
 # {days_untouched} are the database's date arithmetic; the parameters are in PARAMS.
 RANKING_SQL = """
 WITH mine AS (
-    SELECT a.id, a.arr, a.renewal_date, COALESCE(h.level, '') AS level,
+    SELECT a.id, a.arr, a.renewal_date, a.last_touch_at, COALESCE(h.level, '') AS level,
            COALESCE(h.trend_30d, 0.0) AS trend
     FROM accounts_account a
     LEFT JOIN scoring_accounthealth h ON h.account_id = a.id
@@ -80,6 +82,8 @@ WITH mine AS (
     UNION ALL
     SELECT s.account_id, s.created_at
     FROM scoring_csmsentiment s JOIN mine ON mine.id = s.account_id
+    UNION ALL
+    SELECT mine.id, mine.last_touch_at FROM mine WHERE mine.last_touch_at IS NOT NULL
 ), touched AS (
     SELECT account_id, MAX(at) AS at FROM touches GROUP BY account_id
 ), facts AS (

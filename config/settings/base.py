@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
         "StepKindEnum": "playbooks.models.PlaybookStep.Kind",
         "ScoringModelKindEnum": "scoring.models.ScoringModel.Kind",
         "RiskLevelEnum": "accounts.models.RiskLevel",
+        "TouchKindEnum": "contacts.models.Touch.Kind",
     },
 }
 

@@ -1,5 +1,5 @@
-"""An account's timeline: its score events, runs, tasks, notes and sentiment, newest
-first."""
+"""An account's timeline: its score events, runs, tasks, notes, sentiment and touches,
+newest first."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from accounts.models import Account, User
+from contacts.models import Touch
+from contacts.selectors import account_touches_named
 from playbooks.models import Note, PlaybookRun, Task
 from playbooks.selectors.tasks import account_task_rows
 from scoring.formatting import format_change, format_delta
@@ -20,8 +22,9 @@ TIMELINE_LENGTH = 50
 @dataclass(frozen=True)
 class TimelineEntry:
     """One thing that happened to an account. ``kind`` is one of band_changed,
-    score_dropped, playbook_run, task_created, task_done, note, sentiment; ``obj`` is the
-    row it comes from (a ScoreEvent, PlaybookRun, Task, Note or CsmSentiment)."""
+    score_dropped, playbook_run, task_created, task_done, note, sentiment, touch; ``obj``
+    is the row it comes from (a ScoreEvent, PlaybookRun, Task, Note, CsmSentiment or
+    Touch)."""
 
     at: dt.datetime
     kind: str
@@ -46,13 +49,14 @@ def account_timeline(
 ) -> list[TimelineEntry]:
     """What happened to ``account``, newest first: confirmed band changes and score drops
     (at the time of the computation), playbook runs, tasks created, done and closed by
-    Vitals, notes and CSM sentiment. Five queries whatever the history's length: each
+    Vitals, notes, CSM sentiment and touches logged. Six queries whatever the history's
+    length: each
     source gives its newest ``limit`` entries and the merge keeps the newest ``limit``.
 
     ``tasks`` (``account_task_rows`` with the same ``limit``) and ``sentiments``
     (``sentiments_recent``, newest first, at least ``limit`` of them when there are) are
     rows the account page read already for its task list and its sentiment card: given,
-    they save their queries (three then)."""
+    they save their queries (four then)."""
     if tasks is None:
         tasks = account_task_rows(account=account, limit=limit)
     if sentiments is None:
@@ -167,5 +171,20 @@ def account_timeline(
                 obj=sentiment,
             )
         )
+    for touch in account_touches_named(account=account, limit=limit):
+        entries.append(
+            TimelineEntry(
+                touch.at, "touch", touch_title(touch), touch.note, actor=touch.by, obj=touch
+            )
+        )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def touch_title(touch: Touch) -> str:
+    """ "Call with Jane Doe (Champion) and Lee Berg" (``people``: account_touches_named)."""
+    people: list[str] = getattr(touch, "people", [])
+    if not people:
+        return touch.get_kind_display()
+    names = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+    return f"{touch.get_kind_display()} with {names}"

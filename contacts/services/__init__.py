@@ -183,3 +183,33 @@ def contact_mark_left(*, contact: Contact, on: dt.date, now: dt.datetime) -> Con
     contact.updated_at = now
     contact.save(update_fields=["status", "left_at", "is_primary", "updated_at"])
     return contact
+
+
+from contacts.services.touches import (  # noqa: E402
+    TOUCH_METRICS,
+    TOUCH_SIGNAL_SOURCE,
+    TouchInvalid,
+    touch_delete,
+    touch_log,
+    touch_metrics,
+    touch_problems,
+    touches_log,
+)
+
+__all__ = [
+    "CONTACT_FIELDS",
+    "TOUCH_METRICS",
+    "TOUCH_SIGNAL_SOURCE",
+    "ContactInvalid",
+    "TouchInvalid",
+    "contact_checked",
+    "contact_mark_left",
+    "contact_problems",
+    "contact_save",
+    "contacts_upsert",
+    "touch_delete",
+    "touch_log",
+    "touch_metrics",
+    "touch_problems",
+    "touches_log",
+]

@@ -262,8 +262,8 @@ def account_export(request: AuthenticatedHttpRequest) -> HttpResponse | Streamin
 @login_required
 def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Work given to someone opens its account's page for them, even outside their book.
-    # The latest health comes with the account, in the same query, and so does its
-    # parent with whether the person may open it.
+    # The latest health comes with the account, in the same query, and so do its parent
+    # (with whether the person may open it) and whether it has subsidiaries.
     parent, parent_visible = account_with_parent(user=request.user)
     account, in_scope = account_get_for_work(
         user=request.user,
@@ -283,7 +283,7 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             **account_tasks_context(
                 account=account, user=request.user, today=today, sentiments=sentiments
             ),
-            # The parent and subsidiaries: one query more.
+            # The subsidiaries: one query more, for an account that has any.
             "group": account_group(account=account, user=request.user, today=today),
             "next_url": request.get_full_path(),
         },

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 
 from accounts.models import AT_RISK_LEVELS, RISK_ORDER, Account, RiskLevel, User
 from accounts.selectors import account_scope_q, is_customer, owner_scope_q
@@ -107,8 +107,8 @@ class AccountGroup:
 def account_group(*, account: Account, user: User, today: dt.date) -> AccountGroup:
     """``account``'s parent and subsidiaries as ``user`` may see them, and the roll-up.
 
-    ``account`` loaded with ``account_with_parent`` costs no query for the parent. The
-    subsidiaries are one query: each with its owner and latest health and whether it is
+    ``account`` loaded with ``account_with_parent`` costs no query for the parent, nor any
+    when it has no subsidiaries. The subsidiaries are one query: each with its owner and latest health and whether it is
     in ``user``'s scope; those out of it are dropped at once, counted only. The roll-up
     counts ``account`` itself and the visible subsidiaries.
     """
@@ -118,11 +118,14 @@ def account_group(*, account: Account, user: User, today: dt.date) -> AccountGro
             group.parent = account.parent
         else:
             group.parent_hidden = True
-    rows = _with_scope(
-        Account.objects.filter(parent=account).select_related("owner", *ACCOUNT_HEALTH_RELATED),
-        scope=account_scope_q(user=user),
-        name="in_scope",
-    ).order_by("name", "pk")
+    if not getattr(account, "has_children", True):
+        return group
+    rows = (
+        Account.objects.filter(parent=account)
+        .select_related("owner", *ACCOUNT_HEALTH_RELATED)
+        .annotate(in_scope=_visible(account_scope_q(user=user)))
+        .order_by("name", "pk")
+    )
     for child in rows:
         if child.in_scope:
             group.children.append(child)
@@ -133,17 +136,17 @@ def account_group(*, account: Account, user: User, today: dt.date) -> AccountGro
     return group
 
 
-def account_with_parent(*, user: User) -> tuple[str, dict[str, ExpressionWrapper]]:
-    """The ``select_related`` name and the annotation that load an account's parent with
-    whether ``user`` may open it, for ``account_group``: the account page reads them
-    with the account, in its one query."""
+def account_with_parent(*, user: User) -> tuple[str, dict[str, ExpressionWrapper | Exists]]:
+    """The ``select_related`` name and the annotations that load an account's parent with
+    whether ``user`` may open it, and whether it has subsidiaries, for ``account_group``:
+    the account page reads them with the account, in its one query, so an account on its
+    own costs no query more."""
     scope = owner_scope_q(user=user, field="parent__owner")
-    return "parent", {"parent_visible": _visible(scope)}
+    return "parent", {
+        "parent_visible": _visible(scope),
+        "has_children": Exists(Account.objects.filter(parent=OuterRef("pk"))),
+    }
 
 
 def _visible(scope: Q | None) -> ExpressionWrapper:
     return ExpressionWrapper(Q(pk__isnull=False) if scope is None else scope, BooleanField())
-
-
-def _with_scope(queryset, *, scope: Q | None, name: str):
-    return queryset.annotate(**{name: _visible(scope)})

@@ -184,8 +184,14 @@ def test_the_parent_page_reads_its_subsidiaries_in_one_query(acme, client_as, al
         client.get(reverse("accounts:detail", args=[lone.pk]))
     with CaptureQueriesContext(connection) as grouped:
         client.get(url)
-    # The same page with five subsidiaries costs the one query of them, whatever their number.
-    assert len(grouped) == len(alone)
+    # The page of a parent with five subsidiaries costs the one query of them more…
+    assert len(grouped) == len(alone) + 1
+    for n in range(3):
+        scored(AccountFactory(owner=alice, parent=acme["group"]), 40 + n, "At risk")
+    with CaptureQueriesContext(connection) as more:
+        client.get(url)
+    # … and no more with eight.
+    assert len(more) == len(grouped)
 
 
 def test_the_list_can_show_top_level_accounts_only(acme, client_as, alice):

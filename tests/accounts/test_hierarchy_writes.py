@@ -164,3 +164,32 @@ def test_deleting_a_parent_leaves_its_subsidiaries_top_level():
     AccountFactory(external_id="acme-de", parent=acme)
     accounts_delete(accounts=Account.objects.filter(pk=acme.pk))
     assert parent_of("acme-de") is None
+
+
+def test_admin_sets_a_parent_by_its_id_refuses_a_loop_and_shows_the_subsidiaries(client_as, ada):
+    from django.urls import reverse
+
+    acme = AccountFactory(external_id="acme", name="Acme Group")
+    germany = AccountFactory(external_id="acme-de", name="Acme Germany")
+    client = client_as(ada)
+
+    def change(account: Account, **fields) -> dict:
+        url = reverse("admin:accounts_account_change", args=[account.pk])
+        form = client.get(url).context["adminform"].form
+        data = {name: form[name].value() or "" for name in form.fields}
+        response = client.post(url, {**data, "attributes": "{}", **fields})
+        return (
+            {} if response.status_code == 302 else dict(response.context["adminform"].form.errors)
+        )
+
+    assert change(germany, parent=acme.pk) == {}
+    assert parent_of("acme-de") == "acme"
+    assert change(acme, parent=germany.pk) == {
+        "parent": [
+            "'acme-de' is a subsidiary of this account (acme → acme-de → acme): that would be a loop."
+        ]
+    }
+    assert parent_of("acme") is None
+    page = client.get(reverse("admin:accounts_account_change", args=[acme.pk])).content.decode()
+    assert reverse("admin:accounts_account_change", args=[germany.pk]) in page
+    assert "Acme Germany</a> (acme-de)" in page

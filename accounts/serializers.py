@@ -236,8 +236,10 @@ def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) ->
         partial=[exists for *_, exists in candidates],
         owners=None if everywhere else owners_assignable_by_token(token=token),
         owner_unknown=OWNER_UNKNOWN if everywhere else OWNER_OUT_OF_REACH,
-        # A person's token leaves no account without an owner.
+        # A person's token leaves no account without an owner, and names as a parent only
+        # an account it reaches: one outside reads as unknown, as everywhere.
         owner_required=token.user_id is not None,
+        parents=None if token.user_id is None else accounts_visible_to_token(token=token),
     )
     good: list[tuple[int, str, dict[str, Any]]] = []
     for (index, external_id, _data, exists), validation in zip(

@@ -109,6 +109,7 @@ def accounts_validate(
     owners: QuerySet[User] | None = None,
     owner_unknown: str = OWNER_UNKNOWN,
     owner_required: bool = False,
+    parents: QuerySet[Account] | None = None,
 ) -> list[Validation]:
     """Validate rows of account data, one ``Validation`` per row, in order.
 
@@ -120,7 +121,9 @@ def accounts_validate(
     ``owner_unknown``, an inactive user one worded by ``OWNER_INACTIVE``; with
     ``owner_required``, an owner given as empty is an error too. Last, the parents the
     rows name are checked together (``_parents_check``): a row may name a parent given
-    by another row of the same call, and a row refused for any reason cannot be one.
+    by another row of the same call, and a row refused for any reason cannot be one; a
+    stored parent must be among ``parents`` (default: every account), one outside them
+    reading exactly as an unknown one.
     Only the fields a row gives appear in its ``cleaned`` dict, so an update through it
     leaves the other fields alone.
     """
@@ -153,11 +156,11 @@ def accounts_validate(
             if "owner" in result.cleaned and result.cleaned["owner"] is None:
                 result.errors.setdefault("owner", []).append(OWNER_REQUIRED)
     if any(result.cleaned.get("parent") for result in results):
-        _parents_check(results)
+        _parents_check(results, parents=parents)
     return results
 
 
-def _parents_check(results: list[Validation]) -> None:
+def _parents_check(results: list[Validation], *, parents: QuerySet[Account] | None) -> None:
     """Refuse the parents among ``results`` that are unknown, the row's own account, one
     of its subsidiaries (a loop, however deep) or that make the tree too deep.
 
@@ -170,9 +173,16 @@ def _parents_check(results: list[Validation]) -> None:
     as its parent is refused in turn.
     """
     stored, stored_children = _stored_tree(results)
+    named = {result.cleaned["parent"] for result in results if result.cleaned.get("parent")}
+    if parents is None:
+        reachable = set(named) & set(stored)
+    else:
+        reachable = set(
+            parents.filter(external_id__in=named).order_by().values_list("external_id", flat=True)
+        )
     refused: set[int] = set()
     while True:
-        tree = _Tree(stored, stored_children, laid={}, given=set(), refused=set())
+        tree = _Tree(stored, stored_children, reachable, laid={}, given=set(), refused=set())
         for index, result in enumerate(results):
             external_id = result.cleaned.get("external_id")
             if external_id is None:
@@ -250,7 +260,7 @@ def _parent_error(
     """What is wrong with ``parent`` as the parent of ``external_id``, or None."""
     if parent == external_id:
         return PARENT_SELF
-    if parent not in tree.stored and parent not in tree.given:
+    if parent not in tree.reachable and parent not in tree.given:
         template = PARENT_REFUSED if parent in tree.refused else PARENT_UNKNOWN
         return template.format(parent=parent)
     # Upwards from the parent: meeting the account itself is a loop.
@@ -283,6 +293,7 @@ class _Tree(NamedTuple):
 
     stored: dict[str, str | None]  # external id → its stored parent's, for those read
     stored_children: dict[str, set[str]]
+    reachable: set[str]  # the stored accounts that may be named as a parent
     laid: dict[str, str | None]  # the rows' parents, later rows over earlier
     given: set[str]  # the accounts the rows write
     refused: set[str]  # those of refused rows

@@ -137,3 +137,18 @@ def test_an_import_reports_a_bad_parent_with_its_line(acme, tmp_path: Path):
     assert "line 4: parent: No account has the external id 'nowhere'" in report
     assert parent_of("solo") == "acme"
     assert parent_of("acme") is None
+
+
+def test_a_persons_token_names_only_a_parent_in_its_reach(acme, api_as, alice, bob):
+    # Bob's token: Acme Group is Alice's, so to him it reads as no account at all.
+    bobs = api_as("accounts:write", user=bob)
+    response = bobs.patch("/api/v1/accounts/acme-it/", {"parent": "solo"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["parent"] == [
+        "No account has the external id 'solo' (nor does any row given with it)."
+    ]
+    assert parent_of("acme-it") == "acme"
+    # Alice's reaches her own.
+    alices = api_as("accounts:write", user=alice)
+    response = alices.patch("/api/v1/accounts/solo/", {"parent": "acme"}, format="json")
+    assert response.status_code == 200 and parent_of("solo") == "acme"

@@ -182,7 +182,7 @@ def _parents_check(results: list[Validation], *, parents: QuerySet[Account] | No
         )
     refused: set[int] = set()
     while True:
-        tree = _Tree(stored, stored_children, reachable, laid={}, given=set(), refused=set())
+        tree = _Tree(stored, stored_children, reachable, {}, {}, given=set(), refused=set())
         for index, result in enumerate(results):
             external_id = result.cleaned.get("external_id")
             if external_id is None:
@@ -193,6 +193,9 @@ def _parents_check(results: list[Validation], *, parents: QuerySet[Account] | No
             tree.given.add(external_id)
             if "parent" in result.cleaned:
                 tree.laid[external_id] = result.cleaned["parent"]
+        for child, parent in tree.laid.items():
+            if parent is not None:
+                tree.laid_children.setdefault(parent, set()).add(child)
         changed = False
         for index, result in enumerate(results):
             parent = result.cleaned.get("parent")
@@ -219,7 +222,10 @@ def _stored_tree(
     upward: set[str | None] = {result.cleaned.get("parent") for result in results}
     # Upwards from the named parents, following both the stored and the given parents:
     # whichever rows are refused, every chain the check may walk has been read.
-    laid = {result.cleaned.get("external_id"): result.cleaned.get("parent") for result in results}
+    given: dict[str, set[str | None]] = {}
+    for result in results:
+        if "parent" in result.cleaned and "external_id" in result.cleaned:
+            given.setdefault(result.cleaned["external_id"], set()).add(result.cleaned["parent"])
     for _ in range(HIERARCHY_MAX_DEPTH + 1):
         wanted = [e for e in upward if e is not None and e not in stored]
         if not wanted:
@@ -228,7 +234,7 @@ def _stored_tree(
             "external_id", "parent__external_id"
         )
         stored.update(rows.order_by())
-        upward = {stored.get(e) for e in wanted} | {laid.get(e) for e in wanted}
+        upward = {stored.get(e) for e in wanted}.union(*(given.get(e, set()) for e in wanted))
     downward = {
         result.cleaned["external_id"]
         for result in results
@@ -295,6 +301,7 @@ class _Tree(NamedTuple):
     stored_children: dict[str, set[str]]
     reachable: set[str]  # the stored accounts that may be named as a parent
     laid: dict[str, str | None]  # the rows' parents, later rows over earlier
+    laid_children: dict[str, set[str]]  # the same, parent → its children
     given: set[str]  # the accounts the rows write
     refused: set[str]  # those of refused rows
 
@@ -302,9 +309,7 @@ class _Tree(NamedTuple):
         return self.laid[node] if node in self.laid else self.stored.get(node)
 
     def children_of(self, node: str) -> set[str]:
-        candidates = self.stored_children.get(node, set()) | {
-            child for child, parent in self.laid.items() if parent == node
-        }
+        candidates = self.stored_children.get(node, set()) | self.laid_children.get(node, set())
         return {child for child in candidates if self.parent_of(child) == node}
 
 

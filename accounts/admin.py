@@ -2,7 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin_filters import input_filter
 from accounts.models import Account, ApiToken, SavedView, Team, User
@@ -100,11 +102,19 @@ class AccountForm(forms.ModelForm):
         data = {name: cleaned_data[name] for name in names}
         if isinstance(data.get("owner"), User):
             data["owner"] = data["owner"].username
+        if "parent" in data:
+            # By external id, as every door names a parent; the account's own id lets
+            # the rules refuse itself and its subsidiaries.
+            data["parent"] = data["parent"].external_id if data["parent"] else None
+            data.setdefault("external_id", self.instance.external_id)
         validation = account_validate(data=data, partial=not adding)
         for name, messages_ in validation.errors.items():
             if name not in self.errors:  # a field the form could not read says so already
                 self.add_error(name if name in self.fields else None, messages_)
-        cleaned_data.update(validation.cleaned)
+        # The parent stays the chosen account here; the write takes its external id.
+        cleaned_data.update(
+            {name: value for name, value in validation.cleaned.items() if name != "parent"}
+        )
         self.account_changes = {
             name: validation.cleaned[name]
             for name in names
@@ -144,10 +154,13 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_id", "domain"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
+    # An id typed or picked from the account list's popup: a select would list the book.
+    raw_id_fields = ["parent"]
     list_per_page = 50
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "subsidiaries"]
     fieldsets = [
         (None, {"fields": ["external_id", "name", "domain", "owner"]}),
+        ("Hierarchy", {"fields": ["parent", "subsidiaries"]}),
         ("Commercial", {"fields": ["segment", "plan", "lifecycle_stage", "arr"]}),
         ("Contract", {"fields": ["contract_start", "renewal_date", "churned_at"]}),
         ("More", {"fields": ["attributes", "created_at", "updated_at"]}),
@@ -157,6 +170,27 @@ class AccountAdmin(admin.ModelAdmin):
         # The external id is how the CRM and the API find an account: fixed once created.
         base = list(self.readonly_fields)
         return base if obj is None else ["external_id", *base]
+
+    @admin.display(description="Subsidiaries")
+    def subsidiaries(self, account: Account) -> str:
+        """The account's children, linked to their change forms (the first 50)."""
+        if account.pk is None:
+            return "—"
+        children = list(
+            account.children.order_by("name", "pk").values_list("pk", "name", "external_id")[:51]
+        )
+        if not children:
+            return "—"
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a> ({})',
+            (
+                (reverse("admin:accounts_account_change", args=[pk]), name, external_id)
+                for pk, name, external_id in children[:50]
+            ),
+        )
+        more = " and more" if len(children) > 50 else ""
+        return format_html("{}{}", links, more)
 
     def save_model(self, request, obj: Account, form: AccountForm, change: bool) -> None:
         """Written through ``account_upsert``, the one write of accounts, with the values

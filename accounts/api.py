@@ -70,6 +70,7 @@ ACCOUNT_EXAMPLE = OpenApiExample(
         "name": "Acme Analytics",
         "domain": "acme.example",
         "owner": "alice",
+        "parent": "0015g00000XyZ01",
         "segment": "mid_market",
         "plan": "Growth",
         "lifecycle_stage": "adopting",
@@ -138,7 +139,9 @@ class AccountListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Account]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no token
             return Account.objects.none()
-        return accounts_visible_to_token(token=request_token(self.request)).select_related("owner")
+        return accounts_visible_to_token(token=request_token(self.request)).select_related(
+            "owner", "parent"
+        )
 
     def list(self, request: Request, *args, **kwargs):
         if request.accepted_renderer.format != CSVRenderer.format:
@@ -173,7 +176,7 @@ class AccountDetailView(APIView):
         account = account_get_visible_to_token(
             token=request_token(request),
             external_id=external_id,
-            queryset=Account.objects.select_related("owner"),
+            queryset=Account.objects.select_related("owner", "parent"),
         )
         return Response(AccountSerializer(account).data)
 
@@ -225,7 +228,7 @@ class AccountDetailView(APIView):
         if outcome.rejected:
             raise _row_error(outcome.rejected[0])
         [written] = outcome.created or outcome.updated  # as stored: stripped of spaces
-        account = Account.objects.select_related("owner").get(external_id=written)
+        account = Account.objects.select_related("owner", "parent").get(external_id=written)
         return Response(
             AccountSerializer(account).data,
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,

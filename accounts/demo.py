@@ -339,3 +339,66 @@ def _years_after(day: dt.date, years: int) -> dt.date:
 
 def _years_before(day: dt.date, years: int) -> dt.date:
     return _years_after(day, -years)
+
+
+HIERARCHY_GROUPS = 4  # groups of companies in the demo book, 2–4 subsidiaries each
+
+
+@demo_step(name="hierarchies", order=15)
+def demo_hierarchies_step(book: DemoBook) -> str | None:
+    """A few parent companies with their subsidiaries among the demo customers, after
+    they are scored: csm1's first group has a Critical subsidiary (or an at-risk one)
+    of hers and one of a team-mate's she does not see; the others are picked at random,
+    one of them with a Critical subsidiary if the book has one.
+    Any other demo account that had a parent is made top-level again, so the step gives
+    the same groups whenever it runs."""
+    rng = book.rng("hierarchies")
+    customers = [a for a in book.accounts if a.churned_at is None or a.churned_at > book.today]
+    # By the relation's name: accounts does not import scoring.
+    levels = dict(
+        Account.objects.filter(external_id__startswith=DEMO_EXTERNAL_ID_PREFIX).values_list(
+            "pk", "health__level"
+        )
+    )
+    pool = customers[:]
+    rng.shuffle(pool)
+
+    def take(wanted: Callable[[Account], bool] = lambda account: True) -> Account | None:
+        found = next((account for account in pool if wanted(account)), None)
+        if found is not None:
+            pool.remove(found)
+        return found
+
+    csm1 = book.users["csm1"]
+    groups: list[tuple[Account, list[Account]]] = []
+    parent = take(lambda a: a.owner_id == csm1.pk and a.segment == Account.Segment.ENTERPRISE)
+    parent = parent or take(lambda a: a.owner_id == csm1.pk)
+    if parent is not None:
+        worst = take(lambda a: a.owner_id == csm1.pk and levels.get(a.pk) == "critical")
+        worst = worst or take(lambda a: a.owner_id == csm1.pk and levels.get(a.pk) == "at_risk")
+        children = [
+            worst,
+            take(lambda a: a.owner_id == csm1.pk and levels.get(a.pk) in ("healthy", "neutral")),
+            take(lambda a: a.owner_id is not None and a.owner_id != csm1.pk),
+        ]
+        groups.append((parent, [child for child in children if child is not None]))
+    while len(groups) < HIERARCHY_GROUPS and len(pool) >= 3:
+        parent = take()
+        assert parent is not None
+        # One group at least whose worst subsidiary is Critical, if any account is.
+        critical = any(levels.get(c.pk) == "critical" for _, children in groups for c in children)
+        children = [] if critical else [take(lambda a: levels.get(a.pk) == "critical")]
+        children += [take() for _ in range(min(rng.randint(2, 4) - len(children), len(pool)))]
+        groups.append((parent, [child for child in children if child is not None]))
+
+    parents = {child.pk: parent.external_id for parent, children in groups for child in children}
+    rows = [
+        {"external_id": a.external_id, "name": a.name, "parent": parents.get(a.pk, "")}
+        for a in book.accounts
+        if a.pk in parents or a.parent_id is not None
+    ]
+    if rows:
+        accounts_save(rows=rows)
+    if not groups:
+        return None
+    return f"{len(groups)} parent companies with {len(parents)} subsidiaries"

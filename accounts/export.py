@@ -38,6 +38,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("Name", "name", TEXT),
     ("Domain", "domain", TEXT),
     ("Owner", "owner__username", TEXT),  # the username: it is what an import would match on
+    ("Parent", "parent__external_id", TEXT),  # the parent's external id, as an import takes it
     ("Segment", "segment", TEXT),
     ("Plan", "plan", TEXT),
     ("Lifecycle stage", "lifecycle_stage", TEXT),

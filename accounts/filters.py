@@ -75,6 +75,8 @@ UNSCORED = "unscored"
 LEVELS = [*RiskLevel.choices, (UNSCORED, "Not scored")]
 CUSTOMERS = [("active", "Customers"), ("churned", "Churned")]
 
+TOP_LEVEL = [("true", "Top-level only")]
+
 TRENDS = [
     ("down10", "Dropped 10+ points (30 days)"),
     ("down", "Falling (30 days)"),
@@ -139,6 +141,15 @@ class AccountRules:
             return queryset.filter(health__trend_30d__gt=0.5)
         return queryset.filter(health__trend_30d__gte=-0.5, health__trend_30d__lte=0.5)
 
+    def filter_top_level(
+        self, queryset: QuerySet[Account], name: str, value: str | bool | None
+    ) -> QuerySet[Account]:
+        # Parent companies and accounts on their own: no parent. The list's sort indexes
+        # still serve it, keeping the rows without one (nearly all of a book).
+        if value in (True, "true"):
+            return queryset.filter(parent__isnull=True)
+        return queryset
+
     def filter_renewal(
         self, queryset: QuerySet[Account], name: str, value: str
     ) -> QuerySet[Account]:
@@ -193,6 +204,13 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
         label="Customer",
         empty_label="Customers and churned",
     )
+    top_level = django_filters.ChoiceFilter(
+        widget=PlainSelect,
+        choices=TOP_LEVEL,
+        method="filter_top_level",
+        label="Hierarchy",
+        empty_label="Parents and subsidiaries",
+    )
     trend = django_filters.ChoiceFilter(
         widget=PlainSelect,
         choices=TRENDS,
@@ -220,6 +238,7 @@ class AccountFilter(AccountRules, django_filters.FilterSet):
             "lifecycle_stage",
             "renewal",
             "customer",
+            "top_level",
             "sort",
         ]
 
@@ -345,6 +364,11 @@ class AccountApiFilter(AccountRules, django_filters.FilterSet):
         method="filter_search",
         help_text="Name or domain containing the text, or an exact external id.",
     )
+    top_level = django_filters.BooleanFilter(
+        method="filter_top_level",
+        help_text="`true`: only accounts without a parent (parent companies and accounts "
+        "on their own); `false` or left out: every account.",
+    )
     ordering = _OrderingFilter(
         fields=[(key, key) for key in ORDERINGS if not key.startswith("-")],
         help_text="Sort key; prefix with '-' for descending. Default: name. By `score`, "
@@ -353,7 +377,16 @@ class AccountApiFilter(AccountRules, django_filters.FilterSet):
 
     class Meta:
         model = Account
-        fields = ["band", "level", "segment", "owner", "renewal_before", "search", "ordering"]
+        fields = [
+            "band",
+            "level",
+            "segment",
+            "owner",
+            "renewal_before",
+            "search",
+            "top_level",
+            "ordering",
+        ]
 
     def __init__(self, *args, today: dt.date | None = None, **kwargs):
         super().__init__(*args, **kwargs)

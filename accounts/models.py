@@ -122,6 +122,19 @@ class Account(models.Model):
     owner = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
     )
+    # The parent company (docs/hierarchies.md). Deleting it makes its subsidiaries
+    # top-level rather than deleting them or refusing: they stay customers of their own.
+    # Set through the write path only, which refuses a loop and a tree deeper than
+    # HIERARCHY_MAX_DEPTH (accounts.services.validation).
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        db_index=False,  # the partial index below: most accounts have no parent
+        help_text="The parent company, if this account is a subsidiary.",
+    )
     segment = models.CharField(max_length=20, choices=Segment.choices, default=Segment.SMB)
     plan = models.CharField(max_length=100, blank=True)
     lifecycle_stage = models.CharField(
@@ -166,11 +179,19 @@ class Account(models.Model):
             models.Index(fields=["arr", "name", "id"], name="account_arr_name_id"),
             models.Index(fields=["owner", "arr"], name="account_owner_arr"),
             models.Index(fields=["owner", "renewal_date"], name="account_owner_renewal"),
+            # A parent's subsidiaries, and whether a row of the list has any; only the
+            # few accounts that have a parent are in it.
+            models.Index(
+                fields=["parent"], condition=Q(parent__isnull=False), name="account_parent"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),
             models.CheckConstraint(
                 condition=~Q(external_id=""), name="account_external_id_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("pk")), name="account_not_its_own_parent"
             ),
         ]
 

@@ -24,6 +24,7 @@ from accounts.selectors import (
 )
 from accounts.services import (
     ACCOUNT_FIELDS,
+    HIERARCHY_MAX_DEPTH,
     OWNER_UNKNOWN,
     accounts_bulk_upsert,
     accounts_validate,
@@ -54,6 +55,13 @@ class OwnerField(serializers.CharField):
         return value.username
 
 
+class ParentField(serializers.CharField):
+    """The parent company by external id."""
+
+    def to_representation(self, value: Account) -> str:  # type: ignore[override]
+        return value.external_id
+
+
 class AccountSerializer(serializers.ModelSerializer):
     serializer_field_mapping = FIELD_MAPPING
     external_id = serializers.CharField(
@@ -64,6 +72,16 @@ class AccountSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Username of the owner CSM, an active user. A token acting for a person "
         "may only name people in that person's scope; on create it defaults to that person.",
+    )
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow the
+    # serializer's own ``parent`` (the serializer it is nested in).
+    parent = ParentField(  # type: ignore[assignment]
+        required=False,
+        allow_null=True,
+        help_text="External id of the parent company: an account that exists or is given in "
+        "the same request (`bulk`). Null: a top-level account. Never the account itself nor "
+        "one of its subsidiaries, and trees of at most "
+        f"{HIERARCHY_MAX_DEPTH} levels.",
     )
     arr = serializers.DecimalField(
         max_digits=14,
@@ -155,7 +173,7 @@ def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) ->
     two queries); check each row (an object; its external id not repeated; an existing
     account within the token's reach, else "not_found"); validate the rows with
     ``accounts_validate`` — all fields for a new account, the fields given for an
-    existing one, owners among those the token may assign — plus the token's own rule
+    existing one, owners among those the token may assign, and the token's own rule
     that a person's token leaves no account without an owner; then upsert the good rows
     in one ``accounts_bulk_upsert``. Keys that are not account fields (``created_at``
     from a GET, say) are ignored. With ``create=False`` (PATCH) a missing account is
@@ -218,14 +236,16 @@ def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) ->
         partial=[exists for *_, exists in candidates],
         owners=None if everywhere else owners_assignable_by_token(token=token),
         owner_unknown=OWNER_UNKNOWN if everywhere else OWNER_OUT_OF_REACH,
+        # A person's token leaves no account without an owner, and names as a parent only
+        # an account it reaches: one outside reads as unknown, as everywhere.
+        owner_required=token.user_id is not None,
+        parents=None if token.user_id is None else accounts_visible_to_token(token=token),
     )
     good: list[tuple[int, str, dict[str, Any]]] = []
-    for (index, external_id, data, exists), validation in zip(candidates, validations, strict=True):
+    for (index, external_id, _data, exists), validation in zip(
+        candidates, validations, strict=True
+    ):
         errors = validation.errors
-        if token.user_id is not None and "owner" in data and data["owner"] is None:
-            errors.setdefault("owner", []).append(
-                "A token acting for a person may not leave an account without an owner."
-            )
         if errors:
             outcome.rejected.append(RejectedRow(index, external_id, errors))
             continue

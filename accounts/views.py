@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -55,6 +55,7 @@ from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_coun
 from playbooks.services.task_ops import tasks_create_manual_bulk
 from scoring.context import account_health_context, book_context
 from scoring.figures import FutureChurn, accounts_seen_count, book_figures, score_figures
+from scoring.hierarchy import account_group, account_with_parent
 from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_level, band_names, sentiments_recent
 from workspace.ranking import work_on_next
 
@@ -191,8 +192,13 @@ def _known_count(request: AuthenticatedHttpRequest, account_filter: AccountFilte
 @login_required
 def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     account_filter = _account_filter(request)
+    # The rows that have subsidiaries are marked: a probe of the parent index per row of
+    # the page, in the page's own query (a count leaves it out).
+    rows = account_filter.qs.annotate(
+        has_children=Exists(Account.objects.filter(parent=OuterRef("pk")))
+    )
     paginator = BookPaginator(
-        account_filter.qs,
+        rows,
         settings.VITALS_ACCOUNTS_PER_PAGE,
         known_count=_known_count(request, account_filter),
         in_parts=True,
@@ -256,12 +262,17 @@ def account_export(request: AuthenticatedHttpRequest) -> HttpResponse | Streamin
 @login_required
 def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Work given to someone opens its account's page for them, even outside their book.
-    # The latest health comes with the account, in the same query.
+    # The latest health comes with the account, in the same query, and so do its parent
+    # (with whether the person may open it) and whether it has subsidiaries.
+    parent, parent_visible = account_with_parent(user=request.user)
     account, in_scope = account_get_for_work(
         user=request.user,
         pk=pk,
-        queryset=Account.objects.select_related("owner", *ACCOUNT_HEALTH_RELATED),
+        queryset=Account.objects.select_related("owner", parent, *ACCOUNT_HEALTH_RELATED).annotate(
+            **parent_visible
+        ),
     )
+    today = timezone.localdate()
     # The sentiment card shows the newest few of the timeline's sentiments: one read.
     sentiments = sentiments_recent(account=account, limit=TIMELINE_LENGTH)
     return render(
@@ -270,11 +281,10 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         {
             **account_health_context(account=account, in_scope=in_scope, sentiments=sentiments),
             **account_tasks_context(
-                account=account,
-                user=request.user,
-                today=timezone.localdate(),
-                sentiments=sentiments,
+                account=account, user=request.user, today=today, sentiments=sentiments
             ),
+            # The subsidiaries: one query more, for an account that has any.
+            "group": account_group(account=account, user=request.user, today=today),
             "next_url": request.get_full_path(),
         },
     )

@@ -42,6 +42,8 @@ CAPS = {
     # The account's touches card (a page of its own without JavaScript): the touches with
     # their contacts, and the active contacts the form offers.
     ("csm1", "/accounts/{account}/touches/"): 6,
+    # A parent company's page: one query more for its subsidiaries and their health.
+    ("csm1", "/accounts/{parent}/"): 16,
     # The queue: 5, one per section that has tasks (a window of it), and one for the
     # cards' accounts (owner and band), so at most 10.
     ("csm1", "/tasks/"): 10,
@@ -185,12 +187,15 @@ def count_queries(account) -> dict[tuple[str, str], int]:
     assert overdue is not None, "csm1 needs more overdue tasks than a window"
     counts = {}
     saved_view = saved_view_shared(csm1)
+    # csm1's parent company in the demo book, with a subsidiary she does not see.
+    parent = Account.objects.filter(owner=csm1, children__isnull=False).distinct().get()
     for who, path in CAPS:
         url = path.format(
             account=account.pk,
             external_id=account.external_id,
             overdue=overdue,
             saved_view=saved_view.query,
+            parent=parent.pk,
         )
         clients[who].get(url)  # the first request of a session warms its caches
         with CaptureQueriesContext(connection) as captured:

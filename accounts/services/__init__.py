@@ -33,7 +33,9 @@ from accounts.services.saved_views import (
 from accounts.services.validation import (
     ACCOUNT_FIELDS,
     FIELDS_WITHOUT_BLANK,
+    HIERARCHY_MAX_DEPTH,
     OWNER_INACTIVE,
+    OWNER_REQUIRED,
     OWNER_UNKNOWN,
     REQUIRED_FIELDS,
     Invalid,
@@ -55,7 +57,9 @@ from accounts.services.writes import (
 __all__ = [
     "ACCOUNT_FIELDS",
     "FIELDS_WITHOUT_BLANK",
+    "HIERARCHY_MAX_DEPTH",
     "OWNER_INACTIVE",
+    "OWNER_REQUIRED",
     "OWNER_UNKNOWN",
     "REQUIRED_FIELDS",
     "UPSERT_BATCH_SIZE",

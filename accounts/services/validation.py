@@ -12,6 +12,9 @@ values into model values here, so an account means the same whichever way it cam
 - ``segment`` and ``lifecycle_stage`` take a value (``mid_market``) or its label
   (``Mid-market``), in any letter case;
 - ``owner`` is a username of an *active* user: a departed CSM receives no accounts;
+- ``parent`` is the external id of the parent company, an account that exists or is
+  given in the same rows; never the account itself nor one of its own subsidiaries
+  (a loop), and no tree deeper than ``HIERARCHY_MAX_DEPTH`` levels;
 - ``arr`` is a number ≥ 0 with at most two decimals; dates are ``YYYY-MM-DD``;
   ``attributes`` is a JSON object (or its text), nested at most 32 levels, without NULs.
 
@@ -40,6 +43,7 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
     "name",
     "domain",
     "owner",
+    "parent",
     "segment",
     "plan",
     "lifecycle_stage",
@@ -80,6 +84,17 @@ class Validation(NamedTuple):
 
 OWNER_UNKNOWN = "No user has the username '{username}'."
 OWNER_INACTIVE = "The user '{username}' is inactive: accounts go to active users only."
+OWNER_REQUIRED = "A token acting for a person may not leave an account without an owner."
+
+# Levels of a tree of accounts: a group, its subsidiaries, theirs, and one level more.
+HIERARCHY_MAX_DEPTH = 4
+PARENT_UNKNOWN = "No account has the external id '{parent}' (nor does any row given with it)."
+PARENT_SELF = "An account cannot be its own parent."
+PARENT_LOOP = "'{parent}' is a subsidiary of this account ({path}): that would be a loop."
+PARENT_TOO_DEEP = (
+    "Too deep: under '{parent}' this account's tree would reach {depth} levels; at most {limit}."
+)
+PARENT_REFUSED = "The parent '{parent}' is given in a row that was refused."
 
 
 def account_validate(*, data: Mapping[str, Any], partial: bool = False) -> Validation:
@@ -93,6 +108,8 @@ def accounts_validate(
     partial: bool | Sequence[bool] = False,
     owners: QuerySet[User] | None = None,
     owner_unknown: str = OWNER_UNKNOWN,
+    owner_required: bool = False,
+    parents: QuerySet[Account] | None = None,
 ) -> list[Validation]:
     """Validate rows of account data, one ``Validation`` per row, in order.
 
@@ -101,9 +118,14 @@ def accounts_validate(
     an existing account), ``external_id`` and ``name`` must be given; then the owners'
     usernames of all rows are resolved with one query among ``owners`` (default:
     everyone). A username not found there is an error on ``owner`` worded by
-    ``owner_unknown``, an inactive user one worded by ``OWNER_INACTIVE``. Only the
-    fields a row gives appear in its ``cleaned`` dict, so an update through it leaves
-    the other fields alone.
+    ``owner_unknown``, an inactive user one worded by ``OWNER_INACTIVE``; with
+    ``owner_required``, an owner given as empty is an error too. Last, the parents the
+    rows name are checked together (``_parents_check``): a row may name a parent given
+    by another row of the same call, and a row refused for any reason cannot be one; a
+    stored parent must be among ``parents`` (default: every account), one outside them
+    reading exactly as an unknown one.
+    Only the fields a row gives appear in its ``cleaned`` dict, so an update through it
+    leaves the other fields alone.
     """
     flags = [partial] * len(rows) if isinstance(partial, bool) else list(partial)
     results = [_clean_fields(row, partial=flag) for row, flag in zip(rows, flags, strict=True)]
@@ -129,7 +151,166 @@ def accounts_validate(
         result.cleaned.pop("owner")
         message = owner_unknown if owner is None else OWNER_INACTIVE
         result.errors["owner"] = [message.format(username=username)]
+    if owner_required:
+        for result in results:
+            if "owner" in result.cleaned and result.cleaned["owner"] is None:
+                result.errors.setdefault("owner", []).append(OWNER_REQUIRED)
+    if any(result.cleaned.get("parent") for result in results):
+        _parents_check(results, parents=parents)
     return results
+
+
+def _parents_check(results: list[Validation], *, parents: QuerySet[Account] | None) -> None:
+    """Refuse the parents among ``results`` that are unknown, the row's own account, one
+    of its subsidiaries (a loop, however deep) or that make the tree too deep.
+
+    The tree is the stored one with the rows' parents laid over it (a later row over an
+    earlier one, as the upsert applies them). Steps: read the stored parents upwards
+    from the named parents and the stored subsidiaries downwards from the rows'
+    accounts, a level a query, at most ``HIERARCHY_MAX_DEPTH`` levels each way; then,
+    until nothing changes, check each row that names a parent against the tree made of
+    the rows not refused so far — a row refused drops out of it, and a row naming it
+    as its parent is refused in turn.
+    """
+    stored, stored_children = _stored_tree(results)
+    named = {result.cleaned["parent"] for result in results if result.cleaned.get("parent")}
+    if parents is None:
+        reachable = set(named) & set(stored)
+    else:
+        reachable = set(
+            parents.filter(external_id__in=named).order_by().values_list("external_id", flat=True)
+        )
+    refused: set[int] = set()
+    while True:
+        tree = _Tree(stored, stored_children, reachable, {}, {}, given=set(), refused=set())
+        for index, result in enumerate(results):
+            external_id = result.cleaned.get("external_id")
+            if external_id is None:
+                continue
+            if index in refused or result.errors:
+                tree.refused.add(external_id)
+                continue
+            tree.given.add(external_id)
+            if "parent" in result.cleaned:
+                tree.laid[external_id] = result.cleaned["parent"]
+        for child, parent in tree.laid.items():
+            if parent is not None:
+                tree.laid_children.setdefault(parent, set()).add(child)
+        changed = False
+        for index, result in enumerate(results):
+            parent = result.cleaned.get("parent")
+            if not parent or index in refused or result.errors:
+                continue
+            error = _parent_error(result.cleaned.get("external_id"), parent, tree)
+            if error:
+                result.errors["parent"] = [error]
+                refused.add(index)
+                changed = True
+        if not changed:
+            break
+    for index in refused:
+        results[index].cleaned.pop("parent", None)
+
+
+def _stored_tree(
+    results: list[Validation],
+) -> tuple[dict[str, str | None], dict[str, set[str]]]:
+    """The stored parent of each account near the rows' (external id → parent's, every
+    account read), and the stored subsidiaries of each account read downwards."""
+    stored: dict[str, str | None] = {}
+    children: dict[str, set[str]] = {}
+    upward: set[str | None] = {result.cleaned.get("parent") for result in results}
+    # Upwards from the named parents, following both the stored and the given parents:
+    # whichever rows are refused, every chain the check may walk has been read.
+    given: dict[str, set[str | None]] = {}
+    for result in results:
+        if "parent" in result.cleaned and "external_id" in result.cleaned:
+            given.setdefault(result.cleaned["external_id"], set()).add(result.cleaned["parent"])
+    for _ in range(HIERARCHY_MAX_DEPTH + 1):
+        wanted = [e for e in upward if e is not None and e not in stored]
+        if not wanted:
+            break
+        rows = Account.objects.filter(external_id__in=wanted).values_list(
+            "external_id", "parent__external_id"
+        )
+        stored.update(rows.order_by())
+        upward = {stored.get(e) for e in wanted}.union(*(given.get(e, set()) for e in wanted))
+    downward = {
+        result.cleaned["external_id"]
+        for result in results
+        if result.cleaned.get("parent") and result.cleaned.get("external_id")
+    }
+    seen: set[str] = set()
+    for _ in range(HIERARCHY_MAX_DEPTH):
+        downward -= seen
+        if not downward:
+            break
+        seen |= downward
+        rows = Account.objects.filter(parent__external_id__in=list(downward)).values_list(
+            "external_id", "parent__external_id"
+        )
+        found = set()
+        for child, parent in rows.order_by():
+            children.setdefault(parent, set()).add(child)
+            stored.setdefault(child, parent)
+            found.add(child)
+        downward = found
+    return stored, children
+
+
+def _parent_error(
+    external_id: str | None,
+    parent: str,
+    tree: _Tree,
+) -> str | None:
+    """What is wrong with ``parent`` as the parent of ``external_id``, or None."""
+    if parent == external_id:
+        return PARENT_SELF
+    if parent not in tree.reachable and parent not in tree.given:
+        template = PARENT_REFUSED if parent in tree.refused else PARENT_UNKNOWN
+        return template.format(parent=parent)
+    # Upwards from the parent: meeting the account itself is a loop.
+    path = [parent]
+    node = parent
+    while (up := tree.parent_of(node)) is not None and len(path) <= HIERARCHY_MAX_DEPTH:
+        if up == external_id:
+            chain = " → ".join([external_id, *reversed(path), external_id])
+            return PARENT_LOOP.format(parent=parent, path=chain)
+        if up in path:  # a loop of other rows, refused on their own: checked again then
+            return None
+        path.append(up)
+        node = up
+    if external_id is None:
+        return None
+    # Downwards from the account: the levels of its own subsidiaries.
+    below = 0
+    level = {external_id}
+    while level and below <= HIERARCHY_MAX_DEPTH:
+        level = {child for node in level for child in tree.children_of(node)}
+        below += bool(level)
+    depth = len(path) + 1 + below
+    if depth > HIERARCHY_MAX_DEPTH:
+        return PARENT_TOO_DEEP.format(parent=parent, depth=depth, limit=HIERARCHY_MAX_DEPTH)
+    return None
+
+
+class _Tree(NamedTuple):
+    """The tree of accounts as the rows not refused would leave it."""
+
+    stored: dict[str, str | None]  # external id → its stored parent's, for those read
+    stored_children: dict[str, set[str]]
+    reachable: set[str]  # the stored accounts that may be named as a parent
+    laid: dict[str, str | None]  # the rows' parents, later rows over earlier
+    laid_children: dict[str, set[str]]  # the same, parent → its children
+    given: set[str]  # the accounts the rows write
+    refused: set[str]  # those of refused rows
+
+    def parent_of(self, node: str) -> str | None:
+        return self.laid[node] if node in self.laid else self.stored.get(node)
+
+    def children_of(self, node: str) -> set[str]:
+        candidates = self.stored_children.get(node, set()) | self.laid_children.get(node, set())
+        return {child for child in candidates if self.parent_of(child) == node}
 
 
 def _clean_fields(data: Mapping[str, Any], *, partial: bool) -> Validation:
@@ -220,6 +401,12 @@ def _clean_owner(value: Any) -> str | None:
     """The owner's username; ``accounts_validate`` turns it into the user."""
     username = _text(value, max_length=150)
     return username or None
+
+
+def _clean_parent(value: Any) -> str | None:
+    """The parent's external id; ``accounts_validate`` checks the tree it makes."""
+    external_id = _text(value, max_length=100, number=True)
+    return external_id or None
 
 
 def _choice_lookup(choices: type[models.TextChoices]) -> tuple[dict[str, str], str]:
@@ -319,6 +506,7 @@ _CLEANERS = {
     "name": _clean_name,
     "domain": domain_clean,
     "owner": _clean_owner,
+    "parent": _clean_parent,
     "segment": _clean_segment,
     "plan": _clean_plan,
     "lifecycle_stage": _clean_lifecycle_stage,

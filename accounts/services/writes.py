@@ -83,6 +83,8 @@ def accounts_bulk_upsert(
             existing = _existing(
                 external_ids=list(by_id), with_attributes=merge_attributes, lock=not create
             )
+            parents = _parent_ids(by_id)
+            later: dict[str, str] = {}  # child → a parent this batch creates
             groups: dict[tuple[str, ...], list[Account]] = {}
             for external_id, values in by_id.items():
                 if not create and external_id not in existing:
@@ -93,6 +95,12 @@ def accounts_bulk_upsert(
                         "attributes": {**existing[external_id], **values["attributes"]},
                     }
                 given = tuple(sorted(set(values) - {"external_id"}))
+                if "parent" in values:
+                    parent = values["parent"]
+                    values = {key: value for key, value in values.items() if key != "parent"}
+                    values["parent_id"] = parents.get(parent) if parent else None
+                    if parent and values["parent_id"] is None:
+                        later[external_id] = parent
                 groups.setdefault(given, []).append(Account(**values))
             for given, accounts in groups.items():
                 Account.objects.bulk_create(
@@ -101,6 +109,8 @@ def accounts_bulk_upsert(
                     unique_fields=["external_id"],
                     update_fields=[*given, "updated_at"],
                 )
+            if later:
+                _parents_link(later)
         for external_id in by_id:
             if external_id in written:
                 continue
@@ -112,6 +122,37 @@ def accounts_bulk_upsert(
             else:
                 result.missing.append(external_id)
     return result
+
+
+def _parent_ids(by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """The ids of the stored accounts that the rows name as parents (one query)."""
+    named = {values["parent"] for values in by_id.values() if values.get("parent")}
+    if not named:
+        return {}
+    found = Account.objects.filter(external_id__in=named).order_by()
+    return dict(found.values_list("external_id", "pk"))
+
+
+def _parents_link(later: Mapping[str, str]) -> None:
+    """Point each child at its parent created in the same batch: one read of their ids,
+    one ``UPDATE``. A parent the batch did not write was not validated with its child
+    (``accounts_validate`` checks rows together): refused loudly, the batch undone."""
+    ids = dict(
+        Account.objects.filter(external_id__in={*later, *later.values()})
+        .order_by()
+        .values_list("external_id", "pk")
+    )
+    unknown = sorted({parent for parent in later.values() if parent not in ids})
+    if unknown:
+        raise AccountsInvalid(
+            {0: {"parent": [f"No account has the external id '{parent}'." for parent in unknown]}}
+        )
+    children = [
+        Account(pk=ids[child], parent_id=ids[parent])
+        for child, parent in later.items()
+        if child in ids
+    ]
+    Account.objects.bulk_update(children, ["parent"])
 
 
 def _apply(

@@ -429,7 +429,7 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
     text = b"".join(response.streaming_content).decode()
     header = text.splitlines()[0]
     assert header == (
-        "External id,Name,Domain,Owner,Segment,Plan,Lifecycle stage,ARR,"
+        "External id,Name,Domain,Owner,Parent,Segment,Plan,Lifecycle stage,ARR,"
         "Contract start,Renewal date,Churned at,Health score,Band,Risk level,30-day change"
     )
     row = next(csv.DictReader(io.StringIO(text)))
@@ -438,6 +438,7 @@ def test_export_has_a_header_row_and_every_field(client_as, alice, alices_book):
         "Name": "Acme Analytics",
         "Domain": "acme.io",
         "Owner": "alice",  # the username: it is what an import would match on
+        "Parent": "",
         "Segment": "enterprise",
         "Plan": "Growth",
         "Lifecycle stage": "mature",

@@ -113,7 +113,7 @@ def test_copy_and_python_write_the_same_bytes(tricky_book):
 def test_the_file_reads_back_with_every_awkward_cell(client_as, ada, tricky_book):
     response = client_as(ada).get(EXPORT_URL, {"sort": "name"})
     text = body(response).decode()
-    assert text.startswith("External id,Name,Domain,Owner,Segment,Plan,Lifecycle stage,ARR,")
+    assert text.startswith("External id,Name,Domain,Owner,Parent,Segment,Plan,Lifecycle stage,ARR,")
     assert text.split("\n", 1)[0].endswith("30-day change\r")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     by_name = {row["Name"]: row for row in rows}

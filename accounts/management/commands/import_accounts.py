@@ -17,7 +17,9 @@ The first row names the columns, any of:
   {", ".join(ACCOUNT_FIELDS[6:])}
 (external_id and name are required; case, spaces and hyphens in the names do not
 matter, so the account list's CSV export imports as it is). The rules are the API's
-and admin's: owner is the username of an active user; segment and lifecycle_stage
+and admin's: owner is the username of an active user; parent is the external id of
+the parent company, an account that exists or comes earlier in the file or in the same
+batch of rows (never the account itself nor one of its subsidiaries); segment and lifecycle_stage
 take their values or labels, in any case; a domain may be a website (stored as its
 host, lower case, without www.); arr is a number; dates are YYYY-MM-DD; attributes
 is a JSON object. Comma, semicolon and tab separators are

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_saved_view'),
+        ('accounts', '0008_account_last_touch_at'),
     ]
 
     operations = [

@@ -23,6 +23,7 @@ from contacts.serializers import (
     ContactSerializer,
     ContactsUpsertResultSerializer,
     ContactsUpsertSerializer,
+    TouchesLoggedSerializer,
     TouchesLogSerializer,
     TouchSerializer,
 )
@@ -116,7 +117,7 @@ class AccountTouchesView(generics.ListAPIView):
         summary="List an account's touches",
         description="The calls, emails, meetings and QBRs logged on the account, newest "
         "first, paginated, each with the contacts who took part (by email).",
-        responses={200: TouchSerializer(many=True), **error_responses(404)},
+        responses={200: TouchSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -128,7 +129,8 @@ class AccountTouchesView(generics.ListAPIView):
         "part, by email. All or nothing: a 400 names each bad touch by its index under "
         "`touches` and then the field (a kind that does not exist, a time ahead of now, an "
         "email that is not a contact of this account). Each touch counts in the built-in "
-        "metrics `days_since_touch` and `touches_30d`.",
+        "metrics `days_since_touch` and `touches_30d`. 201 with how many were logged and "
+        "the touches.",
         request=TouchesLogSerializer,
         examples=[
             OpenApiExample(
@@ -146,7 +148,7 @@ class AccountTouchesView(generics.ListAPIView):
                 request_only=True,
             )
         ],
-        responses={201: TouchSerializer(many=True), **error_responses(400, 404, 413)},
+        responses={201: TouchesLoggedSerializer, **error_responses(400, 404, 413)},
     )
     def post(self, request: Request, external_id: str) -> Response:
         token = request_token(request)
@@ -164,4 +166,5 @@ class AccountTouchesView(generics.ListAPIView):
             exc.fields = {"touches": exc.fields}
             raise
         touches = list(account_touches(account=account).filter(pk__in=[t.pk for t in touches]))
-        return Response(TouchSerializer(touches, many=True).data, status=status.HTTP_201_CREATED)
+        body = {"created": len(touches), "results": TouchSerializer(touches, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED)

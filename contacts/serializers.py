@@ -88,3 +88,8 @@ class TouchesLogSerializer(serializers.Serializer):
         if not 1 <= len(value) <= 1000:
             raise serializers.ValidationError(f"Give 1 to 1,000 touches (this has {len(value)}).")
         return value
+
+
+class TouchesLoggedSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    results = TouchSerializer(many=True)

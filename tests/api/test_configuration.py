@@ -9,12 +9,20 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from contacts.services import TOUCH_METRICS
 from scoring.models import Metric, ScoringComponent, ScoringModel
 from tests.factories import AccountFactory
 from tests.scoring.builders import add_signal, make_metric, make_model
 
 METRICS = "/api/v1/metrics/"
 MODELS = "/api/v1/scoring-models/"
+
+
+@pytest.fixture(autouse=True)
+def no_built_in_metrics(db):
+    """These stories count every metric there is: they start without the built-in touch
+    metrics a migration creates."""
+    Metric.objects.filter(key__in=TOUCH_METRICS).delete()
 
 
 def metric_url(key: str) -> str:

@@ -246,7 +246,8 @@ def test_the_api_lists_and_logs_touches_in_the_tokens_reach(api_as, book, alice)
         format="json",
     )  # fmt: skip
     assert response.status_code == 201, response.json()
-    assert [(t["kind"], t["contacts"], t["by"]) for t in response.json()] == [
+    assert response.json()["created"] == 2
+    assert [(t["kind"], t["contacts"], t["by"]) for t in response.json()["results"]] == [
         ("email", [], alice.username),
         ("qbr", ["dana@acme.example"], alice.username),
     ]

@@ -199,3 +199,26 @@ def test_score_and_trend_sorts_of_the_whole_book_read_an_index_in_order(scored_b
             page = list(paginator.page(1))
             assert [a.pk for a in page] == [a.pk for a in queryset[:25]], (scope, sort)
     assert not unserved, "\n".join(map(str, unserved))
+
+
+def index_names(plan: dict) -> set[str]:
+    names = {plan["Index Name"]} if "Index Name" in plan else set()
+    return names.union(*(index_names(child) for child in plan.get("Plans", [])))
+
+
+def test_a_parents_subsidiaries_and_the_lists_group_marker_read_the_parent_index(big_book):
+    """The account page's subsidiaries, and the list's "has subsidiaries" probe per row
+    of a page, are read from the partial index of accounts that have a parent."""
+    from django.db.models import Exists, OuterRef
+
+    parent = Account.objects.get(external_id="acc-100")
+    children = Account.objects.filter(parent=parent).order_by("name", "pk")
+    assert [a.external_id for a in children] == ["acc-101"]
+    assert "account_parent" in index_names(plan_of(children))
+
+    page = account_list_filter(
+        user=big_book["csm"], data={"sort": "name"}, today=TODAY
+    ).qs.annotate(has_children=Exists(Account.objects.filter(parent=OuterRef("pk"))))[:25]
+    plan = plan_of(page)
+    assert "account_parent" in index_names(plan), json.dumps(plan)[:800]
+    assert "Sort" not in node_types(plan)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "contacts",
     "scoring",
     "notifications",
+    "renewals",
     "playbooks",
     "workspace",
     "samples",

@@ -15,6 +15,7 @@ DOMAIN_APPS = {
     "contacts",
     "scoring",
     "notifications",
+    "renewals",
     "playbooks",
     "workspace",
     "samples",
@@ -78,7 +79,9 @@ def test_the_check_leaves_dotted_strings_and_other_packages_alone():
 
 # --- The core depends one way --------------------------------------------------------------
 
-ORDER = ["accounts", "contacts", "scoring", "notifications", "playbooks", "workspace"]
+# renewals writes accounts through their write path and shows scoring's risk levels;
+# playbooks reads its outcomes (a trigger) and closes a churned account's work for it.
+ORDER = ["accounts", "contacts", "scoring", "notifications", "renewals", "playbooks", "workspace"]
 ROOT = CONFIG.parent
 
 

@@ -319,6 +319,7 @@ SPECTACULAR_SETTINGS = {
         "StepKindEnum": "playbooks.models.PlaybookStep.Kind",
         "ScoringModelKindEnum": "scoring.models.ScoringModel.Kind",
         "RiskLevelEnum": "accounts.models.RiskLevel",
+        "OutcomeKindEnum": "renewals.models.RenewalOutcome.Kind",
     },
 }
 

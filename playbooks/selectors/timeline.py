@@ -1,5 +1,5 @@
-"""An account's timeline: its score events, runs, tasks, notes and sentiment, newest
-first."""
+"""An account's timeline: its score events, runs, tasks, notes, sentiment and renewal
+outcomes, newest first."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from accounts.models import Account, User
 from playbooks.models import Note, PlaybookRun, Task
 from playbooks.selectors.tasks import account_task_rows
+from renewals.models import RenewalOutcome
 from scoring.formatting import format_change, format_delta
 from scoring.models import CsmSentiment, ScoreEvent
 from scoring.selectors import sentiments_recent
@@ -20,8 +21,9 @@ TIMELINE_LENGTH = 50
 @dataclass(frozen=True)
 class TimelineEntry:
     """One thing that happened to an account. ``kind`` is one of band_changed,
-    score_dropped, playbook_run, task_created, task_done, note, sentiment; ``obj`` is the
-    row it comes from (a ScoreEvent, PlaybookRun, Task, Note or CsmSentiment)."""
+    score_dropped, playbook_run, task_created, task_done, note, sentiment, outcome;
+    ``obj`` is the row it comes from (a ScoreEvent, PlaybookRun, Task, Note, CsmSentiment
+    or RenewalOutcome)."""
 
     at: dt.datetime
     kind: str
@@ -46,13 +48,13 @@ def account_timeline(
 ) -> list[TimelineEntry]:
     """What happened to ``account``, newest first: confirmed band changes and score drops
     (at the time of the computation), playbook runs, tasks created, done and closed by
-    Vitals, notes and CSM sentiment. Five queries whatever the history's length: each
+    Vitals, notes, CSM sentiment and renewal outcomes. Six queries whatever the history's length: each
     source gives its newest ``limit`` entries and the merge keeps the newest ``limit``.
 
     ``tasks`` (``account_task_rows`` with the same ``limit``) and ``sentiments``
     (``sentiments_recent``, newest first, at least ``limit`` of them when there are) are
     rows the account page read already for its task list and its sentiment card: given,
-    they save their queries (three then)."""
+    they save their queries (four then)."""
     if tasks is None:
         tasks = account_task_rows(account=account, limit=limit)
     if sentiments is None:
@@ -165,6 +167,23 @@ def account_timeline(
                 sentiment.note,
                 actor=sentiment.author,
                 obj=sentiment,
+            )
+        )
+    for outcome in (
+        RenewalOutcome.objects.filter(account=account)
+        .select_related("recorded_by")
+        .order_by("-recorded_at", "-id")[:limit]
+    ):
+        arr = f"ARR {outcome.arr_before:,.0f} → {outcome.arr_after:,.0f}"
+        entries.append(
+            TimelineEntry(
+                outcome.recorded_at,
+                "outcome",
+                f"Renewal: {outcome.get_kind_display().lower()} "
+                f"(due {outcome.renewal_date:%d %b %Y})",
+                "\n".join(filter(None, [arr, outcome.note])),
+                actor=outcome.recorded_by,
+                obj=outcome,
             )
         )
     entries.sort(key=lambda e: e.at, reverse=True)

@@ -102,7 +102,13 @@ def _figures(row):
 def test_the_figures_of_the_year_are_those_computed_by_hand(year):
     figures = retention_figures(start=START, end=END, by="owner")
     assert _figures(figures.total) == (
-        5, D("150000.00"), D("30000.00"), D("15000.00"), D("6000.00"), D("0.7000"), D("0.7400")
+        5,
+        D("150000.00"),
+        D("30000.00"),
+        D("15000.00"),
+        D("6000.00"),
+        D("0.7000"),
+        D("0.7400"),
     )
     assert {row.label: _figures(row) for row in figures.rows} == {
         "Alice": (3, D(60000), D(30000), D(0), D(6000), D("0.5000"), D("0.6000")),

@@ -154,3 +154,18 @@ def test_an_account_that_came_in_during_the_period_is_left_out_and_counts_the_ne
 def test_a_period_must_end_after_it_starts(db):
     with pytest.raises(ValueError):
         retention_figures(start=END, end=START)
+
+
+def test_the_team_page_shows_the_managers_retention_of_the_last_twelve_months(
+    year, client_as, maggie, alice
+):
+    today = timezone.localdate()
+    page = client_as(maggie).get("/team/").content.decode()
+    assert 'id="retention"' in page
+    figures = retention_figures(
+        start=today.replace(year=today.year - 1), end=today + dt.timedelta(days=1), user=maggie
+    )
+    assert [row.label for row in figures.rows] == ["Alice", "Bob"]
+    grr = round(figures.total.grr * 100)
+    assert f'<strong id="grr">{grr} %</strong>' in page
+    assert client_as(alice).get("/team/").status_code == 404

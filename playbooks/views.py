@@ -41,8 +41,6 @@ from playbooks.forms import (
     form_errors,
 )
 from playbooks.models import Task
-from renewals.selectors import retention_figures
-from renewals.services import months_after
 from playbooks.selectors import (
     CARD_RELATED,
     QUEUE_SECTIONS,
@@ -69,6 +67,8 @@ from playbooks.services import (
     task_reassign,
     task_snooze,
 )
+from renewals.selectors import retention_figures
+from renewals.services import months_after
 
 
 def _queue_cursors(request: AuthenticatedHttpRequest) -> dict[str, QueueCursor]:

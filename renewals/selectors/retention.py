@@ -183,7 +183,7 @@ def retention_figures(
             key, label = group["owner__teams__id"], group["owner__teams__name"] or "No team"
         elif by == "owner":
             key = group["owner_id"]
-            name = f"{group['owner__first_name']} {group['owner__last_name']}".strip()
+            name = f"{group['owner__first_name'] or ''} {group['owner__last_name'] or ''}".strip()
             label = name or group["owner__username"] or "No owner"
         else:
             key, label = group["segment"], segments.get(group["segment"], group["segment"])

@@ -14,7 +14,11 @@ from django.db import connection
 
 from accounts.models import User
 from renewals.selectors import PAGE_SIZE, Position, renewals_upcoming
-from tests.accounts.test_list_sort_indexes import TODAY, big_book, node_types  # noqa: F401
+from tests.accounts.test_list_sort_indexes import (
+    TODAY,
+    big_book,  # noqa: F401  (the fixture)
+    node_types,
+)
 from tests.plans import plan_of
 
 pytestmark = [
@@ -28,7 +32,7 @@ def index_names(plan: dict) -> set[str]:
     return names.union(*(index_names(child) for child in plan.get("Plans", [])))
 
 
-def test_every_scope_reads_its_renewals_along_an_index(big_book):
+def test_every_scope_reads_its_renewals_along_an_index(big_book):  # noqa: F811
     bob = User.objects.get(username="bob")
     unserved = []
     for scope, user in big_book.items():

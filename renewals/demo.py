@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from accounts.demo import DEMO_EXTERNAL_ID_PREFIX, DemoBook, demo_step
 from accounts.models import Account, ArrChange
@@ -38,8 +39,8 @@ def demo_renewals_step(book: DemoBook) -> str | None:
     codes = set(RenewalReason.objects.filter(active=True).values_list("code", flat=True))
     loss = [code for code in LOSS if code in codes]
     growth = [code for code in GROWTH if code in codes]
-    plans: list[tuple[Account, str, dict]] = []
-    before: dict[str, dict] = {}
+    plans: list[tuple[Account, str, dict[str, Any]]] = []
+    before: dict[str, dict[str, Any]] = {}
     for account in book.accounts:
         if account.churned_at is not None:
             # Churned at its renewal: a customer until the outcome says otherwise.
@@ -68,7 +69,11 @@ def demo_renewals_step(book: DemoBook) -> str | None:
             kind, reasons = "renewed", []
         if kind != "renewed":
             before[account.external_id] = {"arr": earlier}
-        fields = {"renewal_date": last, "next_renewal": account.renewal_date, "reasons": reasons}
+        fields: dict[str, Any] = {
+            "renewal_date": last,
+            "next_renewal": account.renewal_date,
+            "reasons": reasons,
+        }
         if kind != "renewed":
             fields["arr_after"] = arr
         plans.append((account, kind, fields))
@@ -83,7 +88,7 @@ def demo_renewals_step(book: DemoBook) -> str | None:
     ArrChange.objects.bulk_create(
         ArrChange(
             account_id=pk,
-            effective_date=start,
+            effective_date=start or today,
             arr_before=Decimal(0),
             arr_after=arr,
             source=ArrChange.Source.DEMO,

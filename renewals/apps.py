@@ -10,3 +10,10 @@ class RenewalsConfig(AppConfig):
 
     name = "renewals"
     verbose_name = "Renewals"
+
+    def ready(self) -> None:
+        # Backtests may label by outcome; scoring cannot import renewals, so it is told.
+        from renewals.selectors import outcome_losses
+        from scoring.analysis.backtest import LABEL_SOURCES
+
+        LABEL_SOURCES["outcomes"] = ("Churned or downgraded (renewal outcomes)", outcome_losses)

@@ -13,6 +13,7 @@ from renewals.selectors.upcoming import (
     WINDOWS,
     Position,
     account_outcomes,
+    outcome_losses,
     reasons_offered,
     renewals_upcoming,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "RetentionFigures",
     "RetentionRow",
     "account_outcomes",
+    "outcome_losses",
     "reasons_offered",
     "renewals_upcoming",
     "retention_figures",

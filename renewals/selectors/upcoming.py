@@ -72,3 +72,15 @@ def account_outcomes(*, account: Account) -> QuerySet[RenewalOutcome]:
 
 def reasons_offered() -> QuerySet[RenewalReason]:
     return RenewalReason.objects.filter(active=True).order_by("order", "name")
+
+
+def outcome_losses(start: dt.date, end: dt.date) -> set[int]:
+    """The accounts with a churn or downgrade outcome due in (start, end]: a backtest's
+    positives by outcome (``scoring.analysis.backtest.LABEL_SOURCES["outcomes"]``)."""
+    return set(
+        RenewalOutcome.objects.filter(
+            kind__in=[RenewalOutcome.Kind.CHURNED, RenewalOutcome.Kind.DOWNGRADED],
+            renewal_date__gt=start,
+            renewal_date__lte=end,
+        ).values_list("account_id", flat=True)
+    )

@@ -73,7 +73,6 @@ class RenewalOutcomeAdmin(admin.ModelAdmin):
     list_filter = ["kind", "reasons"]
     search_fields = ["account__name", "account__external_id"]
     raw_id_fields = ["account"]
-    date_hierarchy = "renewal_date"
     show_full_result_count = False
     list_select_related = ["account", "recorded_by"]
     ordering = ["-renewal_date", "-id"]

@@ -89,6 +89,11 @@ class RetentionFigures:
     # (reason code, name, churned or downgraded ARR) biggest first; code "" for none given.
     lost_by_reason: list[tuple[str, str, Decimal]] = field(default_factory=list)
 
+    @property
+    def last_day(self) -> dt.date:
+        """The period's last day (``end`` is the day after it)."""
+        return self.end - dt.timedelta(days=1)
+
 
 def _arr_on(day: dt.date) -> Subquery:
     """An account's ARR on ``day``: its latest change effective before the day."""

@@ -37,10 +37,12 @@ class OutcomeAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("renewal_date", "arr_after"):
-            self.fields[name].required = False
-        self.fields["renewal_date"].help_text = "Empty: the account's renewal date."
-        self.fields["arr_after"].help_text = "Empty: kept for a renewal, 0 for a churn."
+        if "renewal_date" in self.fields:  # a recorded outcome's page shows it read only
+            self.fields["renewal_date"].required = False
+            self.fields["renewal_date"].help_text = "Empty: the account's renewal date."
+        if "arr_after" in self.fields:
+            self.fields["arr_after"].required = False
+            self.fields["arr_after"].help_text = "Empty: kept for a renewal, 0 for a churn."
 
     def clean(self):
         data = super().clean() or {}
@@ -94,7 +96,10 @@ class RenewalOutcomeAdmin(admin.ModelAdmin):
             recorded_by=request.user,
             now=timezone.now(),
         )
-        obj.pk = saved.pk
+        # The form's instance was never filled (the service checked and saved): it takes
+        # the stored outcome's values, for admin's message and its history.
+        for stored in RenewalOutcome._meta.concrete_fields:
+            setattr(obj, stored.attname, getattr(saved, stored.attname))
 
     def save_related(self, request, form, formsets, change) -> None:
         """The reasons were set by ``outcome_record``."""

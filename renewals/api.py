@@ -98,7 +98,7 @@ class RenewalQuerySerializer(serializers.Serializer):
     "first: those whose date has passed with no outcome recorded come first (`passed`). "
     "Cursor-paginated like the account list.",
     parameters=[RenewalQuerySerializer],
-    responses={200: RenewalSerializer(many=True), **error_responses(400)},
+    responses={200: RenewalSerializer(many=True), **error_responses(400, 404)},
 )
 class RenewalListView(generics.ListAPIView):
     required_scopes = {"GET": READ}

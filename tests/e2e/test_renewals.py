@@ -14,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Account, User
-from renewals.models import RenewalOutcome
+from renewals.models import RenewalOutcome, RenewalReason
 from tests.e2e.test_tasks import log_in
 from tests.factories import AccountFactory, UserFactory
 
@@ -22,6 +22,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_csm_records_an_outcome_and_sees_the_row_move(page, transactional_db, browser_errors):
+    # A transactional test flushes what the migrations seeded: the reasons are made here.
+    for order, (code, name) in enumerate([("more_seats", "Expansion: more seats"),
+                                          ("new_team", "Expansion: new team")]):  # fmt: skip
+        RenewalReason.objects.get_or_create(
+            code=code, defaults={"name": name, "applies_to": "growth", "order": order}
+        )
     csm1 = UserFactory(username="csm1", first_name="Casey", role=User.Role.CSM)
     today = timezone.localdate()
     acme = AccountFactory(

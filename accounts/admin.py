@@ -195,7 +195,9 @@ class AccountAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Account, form: AccountForm, change: bool) -> None:
         """Written through ``account_upsert``, the one write of accounts, with the values
         ``AccountForm.clean`` checked; ``obj`` is then the stored account."""
-        account, _ = account_upsert(external_id=obj.external_id, **form.account_changes)
+        account, _ = account_upsert(
+            external_id=obj.external_id, arr_source="admin", **form.account_changes
+        )
         obj.pk = account.pk
         obj.refresh_from_db()
 

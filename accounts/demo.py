@@ -224,7 +224,7 @@ def demo_accounts_ensure(*, book: DemoBook, count: int) -> None:
     """Upsert ``count`` demo accounts into ``book.accounts`` (ordered by external id)."""
     owners = [book.users[username] for username in DEMO_CSMS]
     rows = demo_account_rows(count=count, rng=book.rng("accounts"), today=book.today, owners=owners)
-    result = accounts_save(rows=rows)
+    result = accounts_save(rows=rows, arr_source="demo")
     book.created, book.updated = len(result.created), len(result.updated)
     # By prefix, not by an IN list of every id: SQLite caps the parameters of a query.
     wanted = {row["external_id"] for row in rows}

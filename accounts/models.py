@@ -202,6 +202,47 @@ class Account(models.Model):
         return reverse("accounts:detail", args=[self.pk])
 
 
+class ArrChange(models.Model):
+    """One change of an account's ARR, kept as history: written by the accounts write path
+    (``accounts.services.writes``) in the transaction of the change, for every door. The
+    retention figures read an account's ARR on any day from here (the latest change
+    effective before it)."""
+
+    class Source(models.TextChoices):
+        INITIAL = "initial", "Before history was kept"
+        IMPORT = "import", "CSV import"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        OUTCOME = "outcome", "Renewal outcome"
+        PLAYBOOK = "playbook", "Playbook step"
+        DEMO = "demo", "Demo data"
+        OTHER = "other", "Other"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="arr_changes")
+    effective_date = models.DateField(help_text="The day the new ARR holds from.")
+    arr_before = models.DecimalField(max_digits=14, decimal_places=2)
+    arr_after = models.DecimalField(max_digits=14, decimal_places=2)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.OTHER)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "effective_date", "id"]
+        verbose_name = "ARR change"
+        indexes = [
+            # An account's ARR on a day: the latest change effective before it.
+            models.Index(fields=["account", "effective_date", "id"], name="arr_change_account_day"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(arr_before__gte=0, arr_after__gte=0), name="arr_change_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.arr_before} → {self.arr_after} on {self.effective_date}"
+
+
 class ApiToken(models.Model):
     """A credential for the REST API, stored as a SHA-256 hash: the raw token is shown once.
 

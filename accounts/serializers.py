@@ -254,7 +254,9 @@ def accounts_upsert(*, token: ApiToken, rows: list[Any], create: bool = True) ->
             cleaned["owner"] = token.user
         good.append((index, cleaned["external_id"], cleaned))
 
-    result = accounts_bulk_upsert(rows=[cleaned for *_, cleaned in good], create=create)
+    result = accounts_bulk_upsert(
+        rows=[cleaned for *_, cleaned in good], create=create, arr_source="api"
+    )
     missing = set(result.missing)
     for index, external_id, _ in good:
         if external_id in missing:  # deleted since it was read

@@ -11,6 +11,7 @@ app_name = "api"
 urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("contacts.api_urls")),
+    path("", include("renewals.api_urls")),
     path("", include("scoring.api_urls")),
     path("", include("playbooks.api_urls")),
 ]

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("scoring.urls")),
     path("", include("playbooks.urls")),
     path("", include("contacts.urls")),
+    path("", include("renewals.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("workspace.urls")),
     path("admin/", admin.site.urls),

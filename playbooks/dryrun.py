@@ -24,9 +24,11 @@ from playbooks.services.steps import assignee_resolve, email_recipient_resolve
 from playbooks.services.triggers import (
     CONTACT_LEFT_LOOKBACK,
     CREATED_LOOKBACK,
+    OUTCOME_LOOKBACK,
     SIGNAL_LOOKBACK,
     window_max_scores,
 )
+from renewals.models import RenewalOutcome
 from scoring.formatting import format_delta, format_score
 from scoring.models import AccountHealth, ScoreEvent, Signal
 
@@ -229,6 +231,26 @@ def _contact_left(look: Look) -> Verdict:
     return True, detail, f"contact_left:{gone.pk}", look.context
 
 
+def _outcome_recorded(look: Look) -> Verdict:
+    kinds = look.playbook.outcome_kind_list
+    outcomes = RenewalOutcome.objects.filter(
+        account=look.account,
+        recorded_at__gte=look.now - OUTCOME_LOOKBACK,
+        recorded_at__lte=look.now,
+    )
+    if kinds:
+        outcomes = outcomes.filter(kind__in=kinds)
+    outcome = outcomes.order_by("-recorded_at", "-id").first()
+    if outcome is None:
+        which = " or ".join(kinds) if kinds else "renewal"
+        return False, f"No {which} outcome recorded in the last 7 days.", None, look.context
+    detail = (
+        f"{outcome.get_kind_display()} at the renewal of {outcome.renewal_date:%Y-%m-%d} "
+        f"(ARR {outcome.arr_before:,.0f} → {outcome.arr_after:,.0f})"
+    )
+    return True, detail, f"outcome:{outcome.pk}", look.context
+
+
 TRIGGER_CHECKS: dict[str, Callable[[Look], Verdict]] = {
     Playbook.Trigger.BAND_CHANGED: _band_change,
     Playbook.Trigger.LEVEL_ENTERED: _band_change,
@@ -238,6 +260,7 @@ TRIGGER_CHECKS: dict[str, Callable[[Look], Verdict]] = {
     Playbook.Trigger.METRIC_THRESHOLD: _metric_threshold,
     Playbook.Trigger.ACCOUNT_CREATED: _account_created,
     Playbook.Trigger.CONTACT_LEFT: _contact_left,
+    Playbook.Trigger.OUTCOME_RECORDED: _outcome_recorded,
 }
 
 

@@ -292,6 +292,7 @@ class PlaybookSerializer(serializers.ModelSerializer):
             "direction",
             "threshold",
             "contact_role",
+            "outcome_kinds",
             "segment",
             "plan",
             "lifecycle_stage",

@@ -8,6 +8,7 @@ a redirect back to the page it came from, so the forms work without JavaScript t
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -66,6 +67,8 @@ from playbooks.services import (
     task_reassign,
     task_snooze,
 )
+from renewals.selectors import retention_figures
+from renewals.services import months_after
 
 
 def _queue_cursors(request: AuthenticatedHttpRequest) -> dict[str, QueueCursor]:
@@ -214,8 +217,16 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     # The team page is for managers and admins; to anyone else it does not exist.
     if not (request.user.is_manager or request.user.is_admin):
         raise Http404("No such page.")
-    overview = team_overview(user=request.user, today=timezone.localdate())
-    return render(request, "playbooks/team.html", {"overview": overview})
+    today = timezone.localdate()
+    overview = team_overview(user=request.user, today=today)
+    # Retention of the last twelve months over the manager's scope, per CSM.
+    retention = retention_figures(
+        start=months_after(today, -12),
+        end=today + dt.timedelta(days=1),
+        by="owner",
+        user=request.user,
+    )
+    return render(request, "playbooks/team.html", {"overview": overview, "retention": retention})
 
 
 def _next_url(request: HttpRequest) -> str:

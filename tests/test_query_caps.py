@@ -37,13 +37,13 @@ CAPS = {
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 10,
     # A saved view shared with her team, opened by its link: the list with its filters.
     ("csm1", "/accounts/?{saved_view}"): 10,
-    # The timeline's touches (with their contacts, in one query): one query more.
-    ("csm1", "/accounts/{account}/"): 15,
+    # The timeline's touches and renewal outcomes (one query each): two more.
+    ("csm1", "/accounts/{account}/"): 16,
     # The account's touches card (a page of its own without JavaScript): the touches with
     # their contacts, and the active contacts the form offers.
     ("csm1", "/accounts/{account}/touches/"): 6,
     # A parent company's page: one query more for its subsidiaries and their health.
-    ("csm1", "/accounts/{parent}/"): 16,
+    ("csm1", "/accounts/{parent}/"): 17,
     # The queue: 5, one per section that has tasks (a window of it), and one for the
     # cards' accounts (owner and band), so at most 10.
     ("csm1", "/tasks/"): 10,
@@ -63,21 +63,30 @@ CAPS = {
     ("manager", "/tasks/?person=csm1"): 12,
     ("admin", "/search/?q=ca"): 7,
     ("manager", "/"): 14,
-    ("manager", "/team/"): 10,
+    # With its retention card: the cohort per CSM, and the lost ARR by reason (two).
+    ("manager", "/team/"): 13,
+    # Renewals: the rows (owner, band), the reasons offered, the owners to filter by.
+    ("csm1", "/renewals/"): 6,
+    ("manager", "/renewals/?within=120"): 7,
+    ("admin", "/renewals/"): 6,
     ("manager", "/accounts/"): 10,
     ("manager", "/accounts/views/"): 5,
     ("manager", "/tasks/"): 10,
     ("admin", "/accounts/"): 9,
     ("admin", "/accounts/?level=at_risk&sort=-arr"): 10,
+    # The timeline's touches and renewal outcomes: two more.
     ("admin", "/accounts/{account}/"): 15,
     ("admin", "/tasks/"): 10,
-    ("admin", "/team/"): 9,
+    ("admin", "/team/"): 12,
     ("token", "/api/v1/accounts/"): 3,
     ("token", "/api/v1/saved-views/"): 2,
     ("token", "/api/v1/accounts/{external_id}/scores/"): 4,
     ("token", "/api/v1/accounts/{external_id}/touches/"): 4,
     ("token", "/api/v1/metrics/"): 4,
     ("token", "/api/v1/tasks/"): 3,
+    ("token", "/api/v1/renewals/"): 3,
+    ("token", "/api/v1/renewal-reasons/"): 2,
+    ("token", "/api/v1/accounts/{external_id}/outcomes/"): 5,
     ("token", "/api/v1/playbooks/"): 4,
     ("token", "/api/v1/scoring-models/"): 6,
 }

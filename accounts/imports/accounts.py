@@ -148,7 +148,9 @@ def accounts_import_csv(
 
         def flush() -> None:
             rows = _import_batch(batch, columns=columns, report=report, written=written)
-            result = accounts_bulk_upsert(rows=rows, merge_attributes=merge_attributes)
+            result = accounts_bulk_upsert(
+                rows=rows, merge_attributes=merge_attributes, arr_source="import"
+            )
             # A later duplicate updates an account this import created (or updated): it
             # was counted when its first row was written.
             report.created += len(result.created) - written.seen(result.created)

@@ -8,15 +8,18 @@ values cleaned by ``accounts.services.validation``. Deleting goes through
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, ArrChange
 from accounts.services.validation import ACCOUNT_FIELDS, accounts_validate
 
 UPSERT_BATCH_SIZE = 1000
@@ -50,6 +53,8 @@ def accounts_bulk_upsert(
     batch_size: int = UPSERT_BATCH_SIZE,
     merge_attributes: bool = False,
     create: bool = True,
+    arr_source: str = ArrChange.Source.OTHER,
+    arr_effective: dt.date | None = None,
 ) -> UpsertResult:
     """Upsert cleaned rows by external id, ``batch_size`` rows per transaction.
 
@@ -63,6 +68,10 @@ def accounts_bulk_upsert(
     Per batch: one query finds which external ids exist (and their attributes when
     merging), then one ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per distinct
     set of fields given — so a batch costs a handful of queries whatever its size.
+
+    Every ARR that changes (or a new account's ARR) is kept as an ``ArrChange`` row in
+    the batch's transaction, one insert for the batch: from ``arr_source``, effective on
+    ``arr_effective`` (default today).
     The write itself is safe against concurrent writers; the created/updated split
     comes from the existence check, so a row created by someone else in between is
     counted as created.
@@ -80,8 +89,11 @@ def accounts_bulk_upsert(
                 dict(row) if earlier is None else _apply(earlier, row, merge_attributes)
             )
         with transaction.atomic():
+            with_arr = any("arr" in values for values in by_id.values())
             existing = _existing(
-                external_ids=list(by_id), with_attributes=merge_attributes, lock=not create
+                external_ids=list(by_id),
+                with_attributes=merge_attributes,
+                lock=not create or with_arr,
             )
             parents = _parent_ids(by_id)
             later: dict[str, str] = {}  # child → a parent this batch creates
@@ -92,7 +104,10 @@ def accounts_bulk_upsert(
                 if merge_attributes and "attributes" in values and external_id in existing:
                     values = {
                         **values,
-                        "attributes": {**existing[external_id], **values["attributes"]},
+                        "attributes": {
+                            **existing[external_id]["attributes"],
+                            **values["attributes"],
+                        },
                     }
                 given = tuple(sorted(set(values) - {"external_id"}))
                 if "parent" in values:
@@ -111,6 +126,14 @@ def accounts_bulk_upsert(
                 )
             if later:
                 _parents_link(later)
+            if with_arr:
+                _arr_history(
+                    by_id=by_id,
+                    existing=existing,
+                    create=create,
+                    source=arr_source,
+                    effective=arr_effective,
+                )
         for external_id in by_id:
             if external_id in written:
                 continue
@@ -168,16 +191,58 @@ def _apply(
 def _existing(
     *, external_ids: list[str], with_attributes: bool, lock: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """The external ids among ``external_ids`` that exist, with their attributes if asked."""
+    """The external ids among ``external_ids`` that exist, each with its id, ARR and (if
+    asked) attributes. Locked when ``lock``: an ARR read here is the one replaced."""
     existing = Account.objects.filter(external_id__in=external_ids).order_by()
     if lock:
         existing = existing.select_for_update()
-    if with_attributes:
-        return dict(existing.values_list("external_id", "attributes"))
-    return {external_id: {} for external_id in existing.values_list("external_id", flat=True)}
+    fields = ["external_id", "pk", "arr", *(["attributes"] if with_attributes else [])]
+    return {row["external_id"]: row for row in existing.values(*fields)}
 
 
-def account_upsert(*, external_id: str, **fields: Any) -> tuple[Account, bool]:
+def _arr_history(
+    *,
+    by_id: Mapping[str, Mapping[str, Any]],
+    existing: Mapping[str, Mapping[str, Any]],
+    create: bool,
+    source: str,
+    effective: dt.date | None,
+) -> None:
+    """One ``ArrChange`` per account of the batch whose ARR the batch changed."""
+    now = timezone.now()
+    day = effective or timezone.localdate(now)
+    changed: dict[str, tuple[Decimal, Decimal]] = {}
+    for external_id, values in by_id.items():
+        if "arr" not in values or (not create and external_id not in existing):
+            continue
+        before = Decimal(existing[external_id]["arr"]) if external_id in existing else Decimal(0)
+        after = Decimal(values["arr"])
+        if after != before:
+            changed[external_id] = (before, after)
+    if not changed:
+        return
+    ids = {ext: row["pk"] for ext, row in existing.items() if ext in changed}
+    new = [ext for ext in changed if ext not in ids]
+    if new:
+        ids.update(
+            Account.objects.filter(external_id__in=new).order_by().values_list("external_id", "pk")
+        )
+    ArrChange.objects.bulk_create(
+        ArrChange(
+            account_id=ids[ext],
+            effective_date=day,
+            arr_before=before,
+            arr_after=after,
+            source=source,
+            recorded_at=now,
+        )
+        for ext, (before, after) in changed.items()
+    )
+
+
+def account_upsert(
+    *, external_id: str, arr_source: str = ArrChange.Source.OTHER, **fields: Any
+) -> tuple[Account, bool]:
     """Create the account ``external_id`` or update the fields given; returns (account, created).
 
     ``fields`` are cleaned values (see ``accounts_validate``); fields not given keep
@@ -186,12 +251,16 @@ def account_upsert(*, external_id: str, **fields: Any) -> tuple[Account, bool]:
     unknown = set(fields) - set(ACCOUNT_FIELDS)
     if unknown:
         raise TypeError(f"account_upsert() got unknown fields: {', '.join(sorted(unknown))}")
-    result = accounts_bulk_upsert(rows=[{**fields, "external_id": external_id}])
+    result = accounts_bulk_upsert(
+        rows=[{**fields, "external_id": external_id}], arr_source=arr_source
+    )
     account = Account.objects.select_related("owner").get(external_id=external_id)
     return account, bool(result.created)
 
 
-def accounts_save(*, rows: Sequence[Mapping[str, Any]]) -> UpsertResult:
+def accounts_save(
+    *, rows: Sequence[Mapping[str, Any]], arr_source: str = ArrChange.Source.OTHER
+) -> UpsertResult:
     """Validate rows of raw account data and upsert them, all or nothing: if any row is
     invalid, ``AccountsInvalid`` names each bad row and nothing is written. For data
     that should be right (the demo book, a sample data set), so a rule broken there is
@@ -200,7 +269,7 @@ def accounts_save(*, rows: Sequence[Mapping[str, Any]]) -> UpsertResult:
     errors = {index: v.errors for index, v in enumerate(validations) if not v.ok}
     if errors:
         raise AccountsInvalid(errors)
-    return accounts_bulk_upsert(rows=[v.cleaned for v in validations])
+    return accounts_bulk_upsert(rows=[v.cleaned for v in validations], arr_source=arr_source)
 
 
 def accounts_delete(*, accounts: QuerySet[Account]) -> int:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "contacts",
     "scoring",
     "notifications",
+    "renewals",
     "playbooks",
     "workspace",
     "samples",
@@ -319,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "ScoringModelKindEnum": "scoring.models.ScoringModel.Kind",
         "RiskLevelEnum": "accounts.models.RiskLevel",
         "TouchKindEnum": "contacts.models.Touch.Kind",
+        "OutcomeKindEnum": "renewals.models.RenewalOutcome.Kind",
     },
 }
 

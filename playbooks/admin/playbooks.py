@@ -133,6 +133,7 @@ class PlaybookAdmin(ThroughServices):
                     ("renewal_days", "band_names", "band_names_exclude"),
                     ("metric", "direction", "threshold"),
                     "contact_role",
+                    "outcome_kinds",
                 ],
                 "description": "Fill in the parameters of the chosen trigger; the others are ignored.",
             },

@@ -10,7 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import RISK_ORDER, Account, RiskLevel, Team
+from renewals.models import RenewalOutcome
 from scoring.models import Band, Metric
+
+OUTCOME_KINDS = RenewalOutcome.Kind.values
 
 
 def _band_names(value: str) -> list[str]:
@@ -33,6 +36,7 @@ class Playbook(models.Model):
         METRIC_THRESHOLD = "metric_threshold", "Metric crossed a threshold"
         ACCOUNT_CREATED = "account_created", "Account created"
         CONTACT_LEFT = "contact_left", "A contact with a role left the customer"
+        OUTCOME_RECORDED = "outcome_recorded", "A renewal outcome was recorded"
 
     EVENT_TRIGGERS = (Trigger.LEVEL_ENTERED, Trigger.BAND_CHANGED, Trigger.SCORE_DROPPED)
 
@@ -96,6 +100,12 @@ class Playbook(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="A contact left: the role of the contact who left (e.g. Champion).",
+    )
+    outcome_kinds = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="A renewal outcome: the kinds that fire it, comma-separated (renewed, "
+        "expanded, downgraded, churned). Empty: any.",
     )
     metric = models.ForeignKey(
         Metric,
@@ -197,6 +207,10 @@ class Playbook(models.Model):
     def band_name_list(self) -> list[str]:
         return _band_names(self.band_names)
 
+    @property
+    def outcome_kind_list(self) -> list[str]:
+        return [k.strip().lower() for k in self.outcome_kinds.split(",") if k.strip()]
+
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
 
@@ -234,6 +248,12 @@ class Playbook(models.Model):
             need("threshold", "Give the threshold value.")
         elif self.trigger == t.CONTACT_LEFT:
             need("contact_role", "Choose the role of the contact whose leaving fires it.")
+        elif self.trigger == t.OUTCOME_RECORDED:
+            unknown = [k for k in self.outcome_kind_list if k not in OUTCOME_KINDS]
+            if unknown:
+                errors.setdefault("outcome_kinds", []).append(
+                    f"Not an outcome: {', '.join(unknown)} (one of: {', '.join(OUTCOME_KINDS)})."
+                )
         elif self.trigger != t.ACCOUNT_CREATED:
             errors.setdefault("trigger", []).append("Choose a trigger.")
 
@@ -287,6 +307,9 @@ class Playbook(models.Model):
                 f"{self.metric.key if self.metric is not None else '?'} "
                 f"{self.get_direction_display()} {self.threshold:g}"
             )
+        if self.trigger == t.OUTCOME_RECORDED:
+            kinds = " or ".join(self.outcome_kind_list) or "any"
+            return f"renewal outcome recorded ({kinds})"
         return "account created"
 
     def describe_conditions(self) -> str:

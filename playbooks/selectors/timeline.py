@@ -1,5 +1,5 @@
-"""An account's timeline: its score events, runs, tasks, notes, sentiment and touches,
-newest first."""
+"""An account's timeline: its score events, runs, tasks, notes, sentiment, touches and
+renewal outcomes, newest first."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contacts.models import Touch
 from contacts.selectors import account_touches_named
 from playbooks.models import Note, PlaybookRun, Task
 from playbooks.selectors.tasks import account_task_rows
+from renewals.models import RenewalOutcome
 from scoring.formatting import format_change, format_delta
 from scoring.models import CsmSentiment, ScoreEvent
 from scoring.selectors import sentiments_recent
@@ -22,9 +23,9 @@ TIMELINE_LENGTH = 50
 @dataclass(frozen=True)
 class TimelineEntry:
     """One thing that happened to an account. ``kind`` is one of band_changed,
-    score_dropped, playbook_run, task_created, task_done, note, sentiment, touch; ``obj``
-    is the row it comes from (a ScoreEvent, PlaybookRun, Task, Note, CsmSentiment or
-    Touch)."""
+    score_dropped, playbook_run, task_created, task_done, note, sentiment, touch, outcome;
+    ``obj`` is the row it comes from (a ScoreEvent, PlaybookRun, Task, Note, CsmSentiment,
+    Touch or RenewalOutcome)."""
 
     at: dt.datetime
     kind: str
@@ -49,8 +50,8 @@ def account_timeline(
 ) -> list[TimelineEntry]:
     """What happened to ``account``, newest first: confirmed band changes and score drops
     (at the time of the computation), playbook runs, tasks created, done and closed by
-    Vitals, notes, CSM sentiment and touches logged. Six queries whatever the history's
-    length: each
+    Vitals, notes, CSM sentiment, touches logged and renewal outcomes. Seven queries
+    whatever the history's length: each
     source gives its newest ``limit`` entries and the merge keeps the newest ``limit``.
 
     ``tasks`` (``account_task_rows`` with the same ``limit``) and ``sentiments``
@@ -175,6 +176,23 @@ def account_timeline(
         entries.append(
             TimelineEntry(
                 touch.at, "touch", touch_title(touch), touch.note, actor=touch.by, obj=touch
+            )
+        )
+    for outcome in (
+        RenewalOutcome.objects.filter(account=account)
+        .select_related("recorded_by")
+        .order_by("-recorded_at", "-id")[:limit]
+    ):
+        arr = f"ARR {outcome.arr_before:,.0f} → {outcome.arr_after:,.0f}"
+        entries.append(
+            TimelineEntry(
+                outcome.recorded_at,
+                "outcome",
+                f"Renewal: {outcome.get_kind_display().lower()} "
+                f"(due {outcome.renewal_date:%d %b %Y})",
+                "\n".join(filter(None, [arr, outcome.note])),
+                actor=outcome.recorded_by,
+                obj=outcome,
             )
         )
     entries.sort(key=lambda e: e.at, reverse=True)

@@ -133,11 +133,14 @@ def _notify(
     )
 
 
-def work_close_for_churned(*, now: dt.datetime) -> int:
+def work_close_for_churned(*, now: dt.datetime, account_ids: list[int] | None = None) -> int:
     """Cancel the open tasks of accounts that have churned ("Account churned on 3 Nov")
-    and stop their running runs. Returns how many tasks were closed."""
+    and stop their running runs (of ``account_ids`` only, when given: a churn just
+    recorded). Returns how many tasks were closed."""
     today = matching.local_today(now)
     gone = churned_q(on=today, prefix="account__")
+    if account_ids is not None:
+        gone &= Q(account_id__in=account_ids)
     closed = 0
     days = (
         Task.objects.filter(gone, status__in=Task.ACTIVE)
@@ -147,7 +150,7 @@ def work_close_for_churned(*, now: dt.datetime) -> int:
     for day in list(days):
         if day is None:  # never: a churned account has its churn date
             continue
-        closed += Task.objects.filter(status__in=Task.ACTIVE, account__churned_at=day).update(
+        closed += Task.objects.filter(gone, status__in=Task.ACTIVE, account__churned_at=day).update(
             status=Task.Status.CANCELLED,
             snoozed_until=None,
             closed_at=now,

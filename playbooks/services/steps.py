@@ -205,6 +205,7 @@ def _apply(step_run: PlaybookStepRun, *, now: dt.datetime, dispatch: bool) -> No
             rows=[{**cleaned, "external_id": account.external_id}],
             merge_attributes=True,
             create=False,
+            arr_source="playbook",
         )
     else:
         raise StepError(f"Unknown step kind {step.kind!r}.")

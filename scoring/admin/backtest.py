@@ -25,7 +25,12 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Account
 from scoring import charts
 from scoring.admin.common import draft_or_back
-from scoring.analysis.backtest import DEFAULT_HORIZON, BacktestReport
+from scoring.analysis.backtest import (
+    CHURN_LABELS,
+    DEFAULT_HORIZON,
+    BacktestReport,
+    label_choices,
+)
 from scoring.analysis.jobs import (
     analysis_job_start,
     analysis_params,
@@ -59,6 +64,19 @@ class BacktestForm(forms.Form):
     segment = forms.ChoiceField(
         choices=[("", "All segments"), *Account.Segment.choices], required=False
     )
+    labels = forms.ChoiceField(
+        label="Labels",
+        choices=[],
+        required=False,
+        help_text="What counts as lost within the horizon: the churn date, or the renewal "
+        "outcomes (a churn or a downgrade due then).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = self.fields["labels"]
+        assert isinstance(labels, forms.ChoiceField)
+        labels.choices = label_choices()
 
     def clean_as_of(self) -> list[dt.date]:
         text = self.cleaned_data["as_of"].replace(",", " ")
@@ -85,6 +103,7 @@ class BacktestForm(forms.Form):
             horizon_days=data["horizon"],
             segment=data["segment"],
             suggest=suggest,
+            labels=data.get("labels") or CHURN_LABELS,
         )
 
 
@@ -103,6 +122,7 @@ def _query(params: dict) -> dict:
         "as_of": " ".join(params["dates"] or []),
         "horizon": params["horizon_days"],
         "segment": params["segment"],
+        "labels": params.get("labels", CHURN_LABELS),
     }
 
 

@@ -12,7 +12,9 @@ A backtest, per as-of date ``D`` (``backtest_run``):
    and plan (and ``segment`` when given); lifecycle stages are not kept over time, so a
    stage filter is not applied (the report says so);
 2. each scored as of ``D`` with the chosen version, in chunks of ``CHUNK`` ids;
-3. labels: churned within ``horizon_days`` after ``D`` (``D < churned_at <= D + h``);
+3. labels: churned within ``horizon_days`` after ``D`` (``D < churned_at <= D + h``), or,
+   with ``labels`` another registered source (``LABEL_SOURCES``: renewals registers
+   "outcomes", a churn or downgrade outcome due within the horizon), its accounts;
 4. the statistics (``scoring.analysis.stats``): ROC AUC of risk = lower score, churn rate and
    accounts per band, the lift of the worst band, deciles, and the AUC of each
    component's score, so an admin sees which metrics carry signal.
@@ -126,6 +128,19 @@ class BacktestReport:
         return [p for p in self.points if p.ok]
 
 
+# Where a backtest's positives come from besides the churn date: sources registered by the
+# apps above scoring (scoring imports none of them), each a label and a function
+# (D, D + horizon) -> the ids of the accounts lost in that span.
+CHURN_LABELS = "churn"
+LABEL_SOURCES: dict[str, tuple[str, Callable[[dt.date, dt.date], set[int]]]] = {}
+
+
+def label_choices() -> list[tuple[str, str]]:
+    return [(CHURN_LABELS, "Churned (churn date)")] + [
+        (key, label) for key, (label, _) in LABEL_SOURCES.items()
+    ]
+
+
 def default_dates(*, today: dt.date | None = None) -> list[dt.date]:
     today = today or timezone.localdate()
     return [today - dt.timedelta(days=age) for age in DEFAULT_AGES]
@@ -149,9 +164,17 @@ def backtest_population(
 
 
 def backtest_check(
-    *, dates: list[dt.date] | None, horizon_days: int, segment: str, today: dt.date
+    *,
+    dates: list[dt.date] | None,
+    horizon_days: int,
+    segment: str,
+    today: dt.date,
+    labels: str = CHURN_LABELS,
 ) -> None:
     """The parameters of a backtest, or a ScoringError that says which is wrong."""
+    if labels != CHURN_LABELS and labels not in LABEL_SOURCES:
+        keys = ", ".join(key for key, _ in label_choices())
+        raise ScoringError(f"Unknown labels {labels!r}; choose one of {keys}.")
     if horizon_days < 1:
         raise ScoringError("The horizon must be at least 1 day.")
     if segment and segment not in Account.Segment.values:
@@ -176,6 +199,7 @@ def backtest_run(
     chunk_size: int = CHUNK,
     progress: Progress | None = None,
     keep_samples: bool = True,
+    labels: str = CHURN_LABELS,
 ) -> BacktestReport:
     """Score the customers of each date as of that date and compare with who churned.
 
@@ -184,7 +208,10 @@ def backtest_run(
     leaves ``report.samples`` empty (only a fit of weights needs them: one per account
     and date)."""
     today = today or timezone.localdate()
-    backtest_check(dates=dates, horizon_days=horizon_days, segment=segment, today=today)
+    backtest_check(
+        dates=dates, horizon_days=horizon_days, segment=segment, today=today, labels=labels
+    )
+    lost_in = LABEL_SOURCES[labels][1] if labels != CHURN_LABELS else None
     chosen = bool(dates)
     dates = sorted(set(dates or default_dates(today=today)))
     lost, lost_message = compacted_dates(model=model, dates=dates)
@@ -198,6 +225,10 @@ def backtest_run(
         points=[],
         component_labels=[c.display_label for c in components],
     )
+    if lost_in is not None:
+        report.notes.append(
+            f"Labels: {LABEL_SOURCES[labels][0]} within the horizon, not the churn date."
+        )
     if model.lifecycle_stage:
         report.notes.append(
             f"The model applies to the {model.get_lifecycle_stage_display()} stage only, but "
@@ -249,6 +280,7 @@ def backtest_run(
             point.problems.append(f"No accounts were customers on {day:%Y-%m-%d}.")
             continue
         ids = sorted(population)
+        positives = lost_in(day, end) if lost_in is not None else None
         samples: list[Sample] = []
         for start in range(0, len(ids), chunk_size):
             chunk = ids[start : start + chunk_size]
@@ -257,8 +289,10 @@ def backtest_run(
             ):
                 if score is None:
                     continue
-                churned_at = population[account_id]
-                label = 0 if is_customer(churned_at, on=end) else 1
+                if positives is not None:
+                    label = int(account_id in positives)
+                else:
+                    label = 0 if is_customer(population[account_id], on=end) else 1
                 samples.append(Sample(account_id, index, score, band_id, label, breakdown))
             done += len(chunk)
             if progress:

@@ -53,6 +53,7 @@ from config.tasking import TRANSIENT, each, send_on_commit
 from scoring.analysis import reports
 from scoring.analysis.asof import compacted_dates
 from scoring.analysis.backtest import (
+    CHURN_LABELS,
     BacktestReport,
     Progress,
     backtest_check,
@@ -80,15 +81,24 @@ class JobTakenOver(Exception):
 
 
 def analysis_params(
-    *, dates: list[dt.date] | None, horizon_days: int, segment: str = "", suggest: bool = False
+    *,
+    dates: list[dt.date] | None,
+    horizon_days: int,
+    segment: str = "",
+    suggest: bool = False,
+    labels: str = CHURN_LABELS,
 ) -> dict:
-    """The parameters of a job as it keeps them: dates sorted (None: the defaults)."""
-    return {
+    """The parameters of a job as it keeps them: dates sorted (None: the defaults); the
+    labels only when not the churn date (so the jobs kept before keep their key)."""
+    params = {
         "dates": sorted({d.isoformat() for d in dates}) if dates else None,
         "horizon_days": int(horizon_days),
         "segment": segment or "",
         "suggest": bool(suggest),
     }
+    if labels != CHURN_LABELS:
+        params["labels"] = labels
+    return params
 
 
 def _dates(params: dict) -> list[dt.date] | None:
@@ -117,6 +127,7 @@ def _check(*, kind: str, model: ScoringModel, params: dict) -> None:
         horizon_days=params["horizon_days"],
         segment=params["segment"],
         today=today,
+        labels=params.get("labels", CHURN_LABELS),
     )
     # Dates whose raw signals retention removed are refused before the job starts, as
     # the run itself would refuse them (backtest_run): chosen ones, or every default one.
@@ -290,6 +301,7 @@ def _backtest(model: ScoringModel, params: dict, progress: Progress) -> Backtest
         progress=progress,
         # The samples (one per account and date) are kept only to fit weights.
         keep_samples=bool(params.get("suggest")),
+        labels=params.get("labels", CHURN_LABELS),
     )
 
 

@@ -46,7 +46,7 @@ def test_every_operation_needs_a_bearer_token_and_documents_its_errors(schema):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 38
+    assert len(operations) == 43
     for path, method, operation in operations:
         assert operation["security"] == [{"bearerAuth": []}], (path, method)
         for status in ("401", "403", "429"):

@@ -15,6 +15,7 @@ DOMAIN_APPS = {
     "contacts",
     "scoring",
     "notifications",
+    "renewals",
     "playbooks",
     "workspace",
     "samples",
@@ -80,7 +81,11 @@ def test_the_check_leaves_dotted_strings_and_other_packages_alone():
 
 # Contacts sit on scoring: a touch logged with a contact is also a signal of the built-in
 # touch metrics (contacts.services.touch_log), which scoring rolls up like any other.
-ORDER = ["accounts", "scoring", "contacts", "notifications", "playbooks", "workspace"]
+# renewals writes accounts through their write path and shows scoring's risk levels;
+# playbooks reads its outcomes (a trigger) and closes a churned account's work for it.
+ORDER = [
+    "accounts", "scoring", "contacts", "notifications", "renewals", "playbooks", "workspace",
+]  # fmt: skip
 ROOT = CONFIG.parent
 
 

@@ -38,5 +38,5 @@ def test_swagger_ui_renders_the_api_without_errors_or_outside_requests(live_serv
     assert problems == []  # a CSP violation is reported as a console error
     assert outside == []
     assert "/api/v1/accounts/bulk/" in "".join(operations).replace("\u200b", "")
-    assert len(operations) == 38
+    assert len(operations) == 43
     assert "/api/v1/signals/" in "".join(operations).replace("\u200b", "")

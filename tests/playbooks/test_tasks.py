@@ -321,7 +321,8 @@ def test_the_timeline_tells_the_accounts_story_newest_first(
         account=acme, author=alice, value=2, note="Worried", at=NOW + dt.timedelta(hours=4)
     )
 
-    with django_assert_max_num_queries(6):  # one per source
+    # Seven sources: score events, runs, tasks, notes, sentiment, touches, renewal outcomes.
+    with django_assert_max_num_queries(7):
         entries = account_timeline(account=acme)
 
     assert [(e.kind, e.title) for e in entries] == [

@@ -41,6 +41,7 @@ from playbooks.services.triggers.runs import Candidate, TriggerResult
 from playbooks.services.triggers.states import (
     CONTACT_LEFT_LOOKBACK,
     CREATED_LOOKBACK,
+    OUTCOME_LOOKBACK,
     SIGNAL_LOOKBACK,
     STATE_CANDIDATES,
     state_triggers_evaluate,
@@ -50,6 +51,7 @@ __all__ = [
     "CONTACT_LEFT_LOOKBACK",
     "CREATED_LOOKBACK",
     "EVENT_MATCHERS",
+    "OUTCOME_LOOKBACK",
     "SIGNAL_LOOKBACK",
     "STATE_CANDIDATES",
     "Backfill",

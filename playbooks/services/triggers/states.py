@@ -29,6 +29,7 @@ from playbooks import matching
 from playbooks.models import Playbook, PlaybookRun
 from playbooks.services.triggers.events import window_max_subquery
 from playbooks.services.triggers.runs import Candidate, TriggerResult, active_playbooks, runs_create
+from renewals.models import RenewalOutcome
 from scoring.formatting import format_delta, format_score
 from scoring.models import AccountHealth, ScoreEvent, Signal
 
@@ -39,6 +40,8 @@ SIGNAL_LOOKBACK = dt.timedelta(days=2)
 CREATED_LOOKBACK = dt.timedelta(days=1)
 # "A contact left" fires for contacts marked left this recently.
 CONTACT_LEFT_LOOKBACK = dt.timedelta(days=7)
+# "A renewal outcome was recorded" fires for outcomes recorded this recently.
+OUTCOME_LOOKBACK = dt.timedelta(days=7)
 
 
 def _run_exists(playbook: Playbook, prefix: str, ref: str) -> Exists:
@@ -299,6 +302,26 @@ def _contact_left(q: StateQuery) -> list[Candidate]:
     ]
 
 
+def _outcome_recorded(q: StateQuery) -> list[Candidate]:
+    """Renewal outcomes (of the playbook's kinds, or any) recorded in the last
+    ``OUTCOME_LOOKBACK`` (or since the playbook was switched on), once per outcome."""
+    earliest = q.now - OUTCOME_LOOKBACK
+    if q.since is not None and q.since > earliest:
+        earliest = q.since
+    rows = RenewalOutcome.objects.filter(
+        account__in=q.accounts, recorded_at__gte=earliest, recorded_at__lte=q.now
+    )
+    if kinds := q.playbook.outcome_kind_list:
+        rows = rows.filter(kind__in=kinds)
+    found = rows.exclude(_run_exists(q.playbook, "outcome:", "pk")).values_list(
+        "pk", "account_id", "account__health__level"
+    )
+    return [
+        Candidate(q.playbook.pk, account_id, f"outcome:{pk}", order=(pk,), level=level or "")
+        for pk, account_id, level in found
+    ]
+
+
 STATE_CANDIDATES: dict[str, Callable[[StateQuery], list[Candidate]]] = {
     Playbook.Trigger.SCORE_BELOW: _score_below,
     Playbook.Trigger.SCORE_DROPPED: _score_dropped,
@@ -306,6 +329,7 @@ STATE_CANDIDATES: dict[str, Callable[[StateQuery], list[Candidate]]] = {
     Playbook.Trigger.METRIC_THRESHOLD: _metric_threshold,
     Playbook.Trigger.ACCOUNT_CREATED: _account_created,
     Playbook.Trigger.CONTACT_LEFT: _contact_left,
+    Playbook.Trigger.OUTCOME_RECORDED: _outcome_recorded,
 }
 STATE_TRIGGERS = tuple(STATE_CANDIDATES)
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from accounts.models import Account
 from config.commands import ParagraphHelpCommand
 from scoring.analysis.asof import scoring_model_resolve
-from scoring.analysis.backtest import DEFAULT_AGES, DEFAULT_HORIZON, BacktestReport
+from scoring.analysis.backtest import CHURN_LABELS, DEFAULT_AGES, DEFAULT_HORIZON, BacktestReport
 from scoring.analysis.jobs import (
     analysis_job_start,
     analysis_job_wait,
@@ -73,6 +73,12 @@ class Command(ParagraphHelpCommand):
             "--segment", default="", help=f"only one segment: {', '.join(Account.Segment.values)}"
         )
         parser.add_argument(
+            "--labels",
+            default=CHURN_LABELS,
+            help="what counts as lost within the horizon: churn (the churn date, default) or "
+            "outcomes (a churn or downgrade renewal outcome due then)",
+        )
+        parser.add_argument(
             "--suggest", action="store_true", help="fit weights to the history and report them"
         )
         parser.add_argument(
@@ -88,7 +94,17 @@ class Command(ParagraphHelpCommand):
         )
 
     def handle(
-        self, *args, model, dates, horizon, segment, suggest, create_draft, format, **options
+        self,
+        *args,
+        model,
+        dates,
+        horizon,
+        segment,
+        labels,
+        suggest,
+        create_draft,
+        format,
+        **options,
     ):
         try:
             version = scoring_model_resolve(ref=model)
@@ -102,6 +118,7 @@ class Command(ParagraphHelpCommand):
                     horizon_days=horizon,
                     segment=segment,
                     suggest=suggest or create_draft,
+                    labels=labels,
                 ),
                 trigger="command",
                 dispatch=False,

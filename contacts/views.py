@@ -1,8 +1,9 @@
 """The contacts of an account on its page: the card (loaded after the page, or as a page
-of its own without JavaScript), adding a contact, making one primary, marking one as
-having left; and its touches (a card of its own, loaded alike), logging and deleting
-one. Who may see the account sees its contacts and touches; only those whose book holds it
-change them (work given to someone opens the page, not the book). Out of scope is 404."""
+of its own without JavaScript), adding a contact, editing one in place, making one
+primary, marking one as having left; and its touches (a card of its own, loaded alike),
+logging and deleting one. Who may see the account sees its contacts and touches; only
+those whose book holds it change them (work given to someone opens the page, not the
+book). Out of scope is 404."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def _card(
     in_scope: bool,
     form: ContactForm | None = None,
     notice: str = "",
+    editing: Contact | None = None,
+    edit_form: ContactForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "account": account,
@@ -45,10 +49,12 @@ def _card(
         "in_scope": in_scope,
         "contact_form": form or ContactForm(),
         "contacts_notice": notice,
+        "editing": editing,
+        "edit_form": edit_form,
     }
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "contacts/card.html#card" if fragment else "contacts/card.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -65,9 +71,7 @@ def account_contacts_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         try:
             contact = contact_save(account=account, fields=form.cleaned_data, now=timezone.now())
         except ContactInvalid as exc:
-            for field, problems in (exc.fields or {}).items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            _form_errors(form, exc)
         else:
             notice = f"Added {contact.name}."
             form = ContactForm()
@@ -89,6 +93,12 @@ def _own_contact(request: AuthenticatedHttpRequest, pk: int) -> Contact:
         raise Http404("No such contact.")
     account_get_visible(user=request.user, pk=contact.account_id)
     return contact
+
+
+def _form_errors(form: ContactForm, exc: ContactInvalid) -> None:
+    for field, problems in (exc.fields or {}).items():
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, problem)
 
 
 def _after(request: AuthenticatedHttpRequest, contact: Contact, notice: str) -> HttpResponse:
@@ -115,6 +125,40 @@ def mark_left(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     contact = contact_mark_left(contact=contact, on=timezone.localdate(now), now=now)
     return _after(request, contact, f"{contact.name} has left {contact.account.name}.")
+
+
+@login_required
+def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """GET: the card with this contact's row as a form (in place, or as a page without
+    JavaScript); POST: the change through ``contact_save``, the card again with what was
+    wrong said beside its field, nothing changed."""
+    contact = _own_contact(request, pk)
+    account = contact.account
+    if request.method != "POST":
+        form = ContactForm(
+            initial={
+                "name": contact.name,
+                "email": contact.email,
+                "title": contact.title,
+                "role": contact.role_id,
+                "is_primary": contact.is_primary,
+            },
+            prefix=f"contact-{contact.pk}",
+        )
+        return _card(request, account, in_scope=True, editing=contact, edit_form=form)
+    form = ContactForm(request.POST, prefix=f"contact-{contact.pk}")
+    if form.is_valid():
+        try:
+            contact = contact_save(
+                account=account, fields=form.cleaned_data, contact=contact, now=timezone.now()
+            )
+        except ContactInvalid as exc:
+            _form_errors(form, exc)
+        else:
+            return _after(request, contact, f"Saved {contact.name}.")
+    if not request.htmx:
+        return _card(request, account, in_scope=True, editing=contact, edit_form=form, status=400)
+    return _card(request, account, in_scope=True, editing=contact, edit_form=form)
 
 
 # --- Touches -------------------------------------------------------------------------------

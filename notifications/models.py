@@ -21,6 +21,7 @@ class Kind(models.TextChoices):
     TASK_OVERDUE = "task_overdue", "A task overdue"
     LEVEL_WORSE = "level_worse", "An account entered a worse risk level"
     PLAYBOOK_NOTE = "playbook_note", "A playbook's note on my task"
+    ACCOUNTS_GIVEN = "accounts_given", "Accounts given to me"
 
 
 class Notification(models.Model):

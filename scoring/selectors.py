@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import cast
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from scoring.models import (
     ScoreEvent,
     ScoringComponent,
     ScoringModel,
+    ScoringRun,
     Signal,
     rollup_unit,
 )
@@ -386,3 +387,31 @@ def delta_summary(
     if rest:
         shown.append(f"others {format_delta(sum(part for _, part in rest))}")
     return f"{head}: {', '.join(shown)}"
+
+
+@dataclass(frozen=True)
+class PastRunEffect:
+    """What a past-dated run did to the latest scores (the pages and the API show the
+    latest): how many of its accounts now have it as their latest, and how many kept a
+    newer one, the newest of those from ``newest``."""
+
+    latest: int
+    kept_newer: int
+    newest: dt.datetime | None
+
+
+def past_run_effect(*, run: ScoringRun) -> PastRunEffect:
+    """``PastRunEffect`` of ``run``, from its history rows (one partition: they are all
+    dated its as-of) against each account's latest score, in one query."""
+    rows = AccountHealth.objects.filter(
+        account__health_scores__run=run, account__health_scores__computed_at=run.as_of
+    ).aggregate(
+        latest=Count("pk", filter=Q(computed_at=run.as_of)),
+        kept_newer=Count("pk", filter=Q(computed_at__gt=run.as_of)),
+        newest=Max("computed_at"),
+    )
+    return PastRunEffect(
+        latest=rows["latest"],
+        kept_newer=rows["kept_newer"],
+        newest=rows["newest"] if rows["kept_newer"] else None,
+    )

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from accounts.models import Account, User
 from accounts.selectors import accounts_visible_to, owners_assignable_by
 from accounts.services.validation import OWNER_INACTIVE
+from accounts.signals import accounts_reassigned
 from config.errors import DomainError
 
 
@@ -80,10 +81,16 @@ def accounts_reassign(
     Steps: check that ``by`` may give accounts to ``to``; one ``UPDATE`` of the accounts
     in ``by``'s scope (the scope applied here again, whatever the caller built); with
     ``expected`` (the count ``by`` confirmed), refuse and roll back when the ``UPDATE``
-    touched another number of accounts, so a confirmation holds for what it showed.
+    touched another number of accounts, so a confirmation holds for what it showed;
+    then ``accounts_reassigned`` tells the apps above (the new owner is notified).
     """
     reassign_target_check(to=to, by=by)
-    changed = accounts_visible_to(user=by, queryset=accounts).update(owner=to, updated_at=now)
+    selection = accounts_visible_to(user=by, queryset=accounts)
+    first_two = list(selection.order_by().values_list("pk", flat=True)[:2])
+    changed = selection.update(owner=to, updated_at=now)
     if expected is not None and changed != expected:
         raise SelectionChanged(expected=expected, found=changed)
+    if changed and to != by:
+        one = Account.objects.get(pk=first_two[0]) if changed == 1 == len(first_two) else None
+        accounts_reassigned.send(sender=Account, to=to, by=by, count=changed, account=one, now=now)
     return changed

@@ -20,6 +20,7 @@ from accounts.selectors import (
     owner_scope_q,
     team_member_ids,
 )
+from config.prepared import Prepared
 from notifications.selectors import unread_arm, unread_known
 from playbooks.models import PRIORITY_RANK, Task, priority_rank, queue_day
 
@@ -608,7 +609,19 @@ def tasks_due_count(*, user: User, today: dt.date) -> int:
     known = user.__dict__.get("_task_counts")
     if known is not None and known[0] == today:
         return known[1]["overdue"] + known[1]["today"]
-    # Counted per arm, with the bell's unread notifications: one statement for the bar.
+    due = 0
+    unread_known(user=user, count=0)
+    for section, n in _NAV_COUNTS.rows(user=user, today=today):
+        if section == _UNREAD:
+            unread_known(user=user, count=n)
+        else:
+            due += n
+    return due
+
+
+def _nav_counts(*, user: User, today: dt.date) -> QuerySet:
+    """The navigation's numbers as rows ``(section, n)``: ``user``'s tasks overdue or due
+    ``today``, counted per arm of the queue, and the bell's unread notifications."""
     assigned, unassigned = (
         arm.filter(when__lte=today)
         .annotate(section=Value("due"))
@@ -617,14 +630,15 @@ def tasks_due_count(*, user: User, today: dt.date) -> int:
         .annotate(n=Count("pk"))
         for arm in queue_arms(user=user, today=today)
     )
-    due = 0
-    unread_known(user=user, count=0)
-    for row in assigned.union(unassigned, unread_arm(user=user, label=_UNREAD), all=True):
-        if row["section"] == _UNREAD:
-            unread_known(user=user, count=row["n"])
-        else:
-            due += row["n"]
-    return due
+    return assigned.union(unassigned, unread_arm(user=user, label=_UNREAD), all=True)
+
+
+# Run on every page: built and compiled once (its Python cost was three times its SQL's).
+_NAV_COUNTS = Prepared(
+    _nav_counts,
+    user=(User(pk=-1), User(pk=-2)),
+    today=(dt.date(1901, 1, 1), dt.date(1902, 2, 2)),
+)
 
 
 def queue_person_for(*, user: User, username: str) -> User:

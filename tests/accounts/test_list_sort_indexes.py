@@ -168,7 +168,7 @@ def test_score_and_trend_sorts_of_the_whole_book_read_an_index_in_order(scored_b
     from config.keyset import ordered
 
     unserved = []
-    for scope in ["admin", "csm"]:
+    for scope in ["admin", "manager", "csm"]:
         for sort in SCORE_SORTS:
             queryset = AccountFilter(
                 {"sort": sort},

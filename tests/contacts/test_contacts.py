@@ -177,6 +177,42 @@ def test_the_card_adds_makes_primary_and_marks_left_in_place(client_as, alice, b
     assert "<html" in client.get(url).content.decode()
 
 
+def test_a_contact_is_edited_in_place_and_a_bad_change_saves_nothing(
+    client_as, alice, bob, maggie, book
+):
+    account = book["alice"]
+    dana = add(account, "Dana", "dana@example.com", is_primary=True)
+    add(account, "Eli", "eli@example.com")
+    client = client_as(alice)
+    url = reverse("contacts:edit", args=[dana.pk])
+    form = client.get(url, **HTMX).content.decode()
+    assert 'id="edit-contact"' in form and 'value="dana@example.com"' in form
+    assert f'name="contact-{dana.pk}-is_primary"' in form and "checked" in form
+    prefix = f"contact-{dana.pk}-"
+    change = {prefix + "name": "Dana Scully", prefix + "email": "dana.s@example.com",
+              prefix + "title": "VP Ops", prefix + "role": ContactRole.objects.get(key="champion").pk,
+              prefix + "is_primary": "on"}  # fmt: skip
+    html = client.post(url, change, **HTMX).content.decode()
+    assert "Saved Dana Scully." in html and "VP Ops" in html and 'id="edit-contact"' not in html
+    dana.refresh_from_db()
+    assert (dana.name, dana.email, dana.role.key, dana.is_primary) == (
+        "Dana Scully", "dana.s@example.com", "champion", True,
+    )  # fmt: skip
+    bad = client.post(url, {**change, prefix + "email": "ELI@example.com"}, **HTMX).content.decode()
+    assert "Acme Analytics already has a contact with eli@example.com." in bad
+    assert 'id="edit-contact"' in bad  # the form again, with what was wrong
+    dana.refresh_from_db()
+    assert dana.email == "dana.s@example.com"
+    # Without JavaScript: the form is a page, a good change goes back to the account.
+    assert "<html" in client.get(url).content.decode()
+    assert client.post(url, {**change, prefix + "title": "COO"}).status_code == 302
+    assert client.post(url, {**change, prefix + "email": "not an email"}).status_code == 400
+    # Who does not hold the account in their book gets 404, and nothing changes.
+    assert client_as(bob).get(url).status_code == 404
+    assert client_as(bob).post(url, change).status_code == 404
+    assert client_as(maggie).get(url, **HTMX).status_code == 200  # her team's account
+
+
 # --- The API --------------------------------------------------------------------------------------
 
 

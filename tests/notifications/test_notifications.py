@@ -10,6 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Account
+from accounts.services import accounts_reassign
 from notifications.models import Kind, Notification, NotificationSettings
 from notifications.services import level_worse_notify, notification_settings_save
 from playbooks.models import Task
@@ -301,6 +303,31 @@ def test_a_task_on_each_of_a_selection_tells_each_owner(alice, bob, maggie, book
     ]
     assert all(t.startswith("Maggie gave you “Quarterly check”") for t in told(alice) + told(bob))
     assert told(maggie) == []
+
+
+def test_accounts_handed_over_tell_their_new_owner_once(alice, bob, maggie, book):
+    now = timezone.now()
+    accounts_reassign(
+        accounts=Account.objects.filter(pk=book["alice"].pk), to=bob, by=maggie, now=now
+    )
+    [one] = Notification.objects.filter(user=bob, kind=Kind.ACCOUNTS_GIVEN)
+    assert (one.title, one.url) == (
+        "Maggie gave you Acme Analytics",
+        book["alice"].get_absolute_url(),
+    )
+    assert one.account_id == book["alice"].pk
+
+    AccountFactory.create_batch(3, owner=bob, segment="mid_market")
+    accounts_reassign(
+        accounts=Account.objects.filter(segment="mid_market"), to=alice, by=maggie, now=now
+    )
+    assert told(alice, Kind.ACCOUNTS_GIVEN) == ["Maggie gave you 3 accounts"]
+    assert Notification.objects.get(user=alice).url == reverse("accounts:list")
+    accounts_reassign(accounts=Account.objects.filter(owner=alice), to=maggie, by=maggie, now=now)
+    assert told(maggie) == []  # took them herself: nothing to tell
+    notification_settings_save(user=bob, fields={"kinds": [Kind.TASK_OVERDUE]})
+    accounts_reassign(accounts=Account.objects.filter(owner=maggie), to=bob, by=maggie, now=now)
+    assert len(told(bob, Kind.ACCOUNTS_GIVEN)) == 1  # turned off: only the first
 
 
 def test_the_hourly_jobs_on_a_real_worker(celery_worker_process, alice, book, usage):

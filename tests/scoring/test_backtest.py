@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from decimal import Decimal
 
 import pytest
@@ -259,6 +260,22 @@ def test_the_command_suggests_weights_and_saves_them_as_a_draft(book):
     weights = [c.weight for c in draft.components.order_by("position")]
     assert sum(weights) == Decimal(100)
     assert "Weights fitted to churn within 30 days" in draft.description
+
+
+def test_the_command_writes_json_for_scripts(book):
+    data = json.loads(
+        _backtest(
+            "health", "--as-of", f"{AS_OF}", "--horizon", "30", "--suggest", "--format", "json"
+        )
+    )
+    assert data["model"] == {"key": "health", "version": 1, "id": book.pk}
+    assert data["params"]["horizon_days"] == 30
+    [point] = data["report"]["points"]
+    assert point["date"] == f"{AS_OF}"
+    assert (point["customers"], point["churned"], round(point["auc"], 3)) == (11, 5, 0.85)
+    assert data["suggestion"]["samples"] == 11 and data["draft"] is None
+    plain = json.loads(_backtest("health", "--as-of", f"{AS_OF}", "--format", "json"))
+    assert plain["suggestion"] is None
 
 
 def test_the_command_explains_bad_input(book):

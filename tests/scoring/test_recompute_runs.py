@@ -202,6 +202,32 @@ def test_recompute_scores_command_reports_the_run(capsys):
 
 
 @pytest.mark.django_db
+def test_a_past_dated_recompute_says_whether_the_latest_scores_changed(capsys):
+    usage_model()
+    accounts = accounts_with_logins(3, 20, NOW - dt.timedelta(days=40))
+    earlier, later = NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=10)
+    call_command("recompute_scores", "--as-of", later.isoformat())
+    assert "it is now the latest score of 3 accounts." in capsys.readouterr().out
+
+    call_command("recompute_scores", "--as-of", earlier.isoformat())
+    out = capsys.readouterr().out
+    assert "3 of 3 accounts scored" in out
+    assert (
+        f"History written as of {earlier:%Y-%m-%d %H:%M} UTC, but the latest scores did not "
+        f"change: 3 accounts have a newer score (the newest from {later:%Y-%m-%d %H:%M} UTC)"
+    ) in out
+    assert set(AccountHealth.objects.values_list("computed_at", flat=True)) == {later}
+
+    newcomer = AccountFactory(contract_start=(NOW - dt.timedelta(days=60)).date())
+    add_signal(newcomer, "logins", 5, NOW - dt.timedelta(days=40))
+    call_command("recompute_scores", "--as-of", earlier.isoformat())
+    out = capsys.readouterr().out
+    assert "but it is now the latest score of 1 account: 3 accounts have a newer score" in out
+    assert AccountHealth.objects.get(account=newcomer).computed_at == earlier
+    assert len(accounts) == 3
+
+
+@pytest.mark.django_db
 def test_recompute_scores_command_rejects_unknown_accounts():
     from django.core.management.base import CommandError
 

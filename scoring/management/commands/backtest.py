@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 
 from django.core.management.base import CommandError
 
@@ -30,7 +31,9 @@ before D, and those that churned within the horizon after D are the positives. T
 report gives the ROC AUC of risk = lower score, churn rate and accounts per band, the
 lift of the worst band, a calibration table by score decile and the AUC of each
 component. --suggest fits weights (and linear thresholds) to the history and measures
-them out of sample; --create-draft saves them as a new draft version."""
+them out of sample; --create-draft saves them as a new draft version. --format json
+writes the report (and the suggestion) as one JSON object instead, for scripts and CI:
+the same figures, under the keys the admin's stored report uses."""
 
 
 def _date(value: str) -> dt.date:
@@ -77,8 +80,16 @@ class Command(ParagraphHelpCommand):
             action="store_true",
             help="save the suggestion as a new draft version (implies --suggest)",
         )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text (default) or json: one JSON object on standard output",
+        )
 
-    def handle(self, *args, model, dates, horizon, segment, suggest, create_draft, **options):
+    def handle(
+        self, *args, model, dates, horizon, segment, suggest, create_draft, format, **options
+    ):
         try:
             version = scoring_model_resolve(ref=model)
             # The admin's job, run here: the same parameters, progress and stored report
@@ -99,23 +110,43 @@ class Command(ParagraphHelpCommand):
             result = backtest_job_result(job)
             if result is None:
                 raise CommandError(f"Backtest {job.pk} failed: {job.error}")
+            if (suggest or create_draft) and result.suggestion is None:
+                raise CommandError(result.suggestion_error)
+            draft = None
+            if create_draft:
+                assert result.suggestion is not None
+                draft = backtest_draft_create(
+                    model=version, result=result.suggestion, horizon_days=horizon
+                )
+            if format == "json":
+                self._write_json(job, draft)
+                return
             self._write_report(result.report)
-            if suggest or create_draft:
-                if result.suggestion is None:
-                    raise CommandError(result.suggestion_error)
+            if result.suggestion is not None and (suggest or create_draft):
                 self._write_suggestion(result.suggestion)
-                if create_draft:
-                    draft = backtest_draft_create(
-                        model=version, result=result.suggestion, horizon_days=horizon
+            if draft is not None:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Created {draft} (draft, id {draft.pk}) with the suggested weights: "
+                        "preview it and compare it in the admin before activating it."
                     )
-                    self.stdout.write(
-                        self.style.SUCCESS(
-                            f"Created {draft} (draft, id {draft.pk}) with the suggested weights: "
-                            "preview it and compare it in the admin before activating it."
-                        )
-                    )
+                )
         except ScoringError as exc:
             raise CommandError(str(exc)) from None
+
+    def _write_json(self, job: AnalysisJob, draft) -> None:
+        """The stored report as one JSON object: the model, the job's parameters, the
+        report, the suggestion (or null) and the draft made from it (or null)."""
+        stored = job.result or {}
+        data = {
+            "model": {"key": job.model.key, "version": job.model.version, "id": job.model.pk},
+            "job": job.pk,
+            "params": job.params,
+            "report": stored["report"],
+            "suggestion": stored.get("suggestion") if job.params.get("suggest") else None,
+            "draft": None if draft is None else {"id": draft.pk, "version": draft.version},
+        }
+        self.stdout.write(json.dumps(data, indent=2))
 
     def _write_report(self, report: BacktestReport) -> None:
         out = self.stdout.write

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from accounts.models import Account
 from scoring.errors import ScoringError
 from scoring.models import ScoringRun
+from scoring.selectors import past_run_effect
 from scoring.services import (
     scoring_run_create,
     scoring_run_execute,
@@ -126,7 +127,36 @@ class Command(BaseCommand):
             f"{run.accounts_total} accounts scored in {duration:.1f} s, "
             f"{run.band_changes} band changes, {run.score_drops} score drops."
         )
+        if when is not None and run.status == ScoringRun.Status.SUCCEEDED:
+            self._say_what_changed(run)
         if run.errors:
             self.stderr.write(run.errors)
         if run.status == ScoringRun.Status.FAILED:
             raise CommandError(f"Run {run.pk} failed.")
+
+    def _say_what_changed(self, run: ScoringRun) -> None:
+        """A past-dated run writes history for its date; say plainly whether the latest
+        scores, which the pages and the API show, are now its own."""
+        effect = past_run_effect(run=run)
+        when = f"{run.as_of:%Y-%m-%d %H:%M} UTC"
+        if not effect.kept_newer:
+            self.stdout.write(
+                f"History written as of {when}; it is now the latest score of "
+                f"{effect.latest:,} account{'' if effect.latest == 1 else 's'}."
+            )
+            return
+        newest = f"{effect.newest:%Y-%m-%d %H:%M}" if effect.newest else "later"
+        said = (
+            "the latest scores did not change"
+            if not effect.latest
+            else f"it is now the latest score of {effect.latest:,} "
+            f"account{'' if effect.latest == 1 else 's'}"
+        )
+        self.stdout.write(
+            self.style.WARNING(
+                f"History written as of {when}, but {said}: {effect.kept_newer:,} "
+                f"account{' has' if effect.kept_newer == 1 else 's have'} a newer score "
+                f"(the newest from {newest} UTC), which the pages and the API keep showing. "
+                "Backtests and score_as_of read the history for that date."
+            )
+        )

@@ -2,8 +2,8 @@
 of its own without JavaScript), adding a contact, editing one in place, making one
 primary, marking one as having left; and its touches (a card of its own, loaded alike),
 logging and deleting one. Who may see the account sees its contacts and touches; only
-those whose book holds it
-change them (work given to someone opens the page, not the book). Out of scope is 404."""
+those whose book holds it change them (work given to someone opens the page, not the
+book). Out of scope is 404."""
 
 from __future__ import annotations
 

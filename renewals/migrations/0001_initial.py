@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0008_arr_change'),
+        ('accounts', '0011_arr_history_start'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_saved_view'),
+        ('accounts', '0009_account_parent'),
     ]
 
     operations = [

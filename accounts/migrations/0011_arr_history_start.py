@@ -32,6 +32,6 @@ def undo(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0008_arr_change")]
+    dependencies = [("accounts", "0010_arr_change")]
 
     operations = [migrations.RunPython(start, undo)]

@@ -51,12 +51,12 @@ from accounts.services import (
 from config.errors import DomainError
 from playbooks.context import account_tasks_context
 from playbooks.models import Priority
-from playbooks.selectors import TIMELINE_LENGTH, account_get_for_work, task_counts, tasks_due
+from playbooks.selectors import account_get_for_work, task_counts, tasks_due
 from playbooks.services.task_ops import tasks_create_manual_bulk
 from scoring.context import account_health_context, book_context
 from scoring.figures import FutureChurn, accounts_seen_count, book_figures, score_figures
 from scoring.hierarchy import account_group, account_with_parent
-from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_level, band_names, sentiments_recent
+from scoring.selectors import ACCOUNT_HEALTH_RELATED, band_level, band_names
 from workspace.ranking import work_on_next
 
 
@@ -273,16 +273,12 @@ def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         ),
     )
     today = timezone.localdate()
-    # The sentiment card shows the newest few of the timeline's sentiments: one read.
-    sentiments = sentiments_recent(account=account, limit=TIMELINE_LENGTH)
     return render(
         request,
         "accounts/detail.html",
         {
-            **account_health_context(account=account, in_scope=in_scope, sentiments=sentiments),
-            **account_tasks_context(
-                account=account, user=request.user, today=today, sentiments=sentiments
-            ),
+            **account_health_context(account=account, in_scope=in_scope),
+            **account_tasks_context(account=account, user=request.user, today=today),
             # The subsidiaries: one query more, for an account that has any.
             "group": account_group(account=account, user=request.user, today=today),
             "next_url": request.get_full_path(),

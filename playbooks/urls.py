@@ -15,5 +15,6 @@ urlpatterns = [
     path("tasks/<int:pk>/note/", views.task_note, name="task_note"),
     path("team/", views.team, name="team"),
     path("accounts/<int:pk>/notes/", views.account_note, name="account_note"),
+    path("accounts/<int:pk>/timeline/", views.account_timeline_view, name="account_timeline"),
     path("accounts/<int:pk>/tasks/", views.account_task_create, name="account_task_create"),
 ]

@@ -29,6 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.models import Account
 from accounts.selectors import accounts_visible_to
 from playbooks.context import account_tasks_context
 from playbooks.export import tasks_csv_response
@@ -474,7 +475,7 @@ def account_task_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
 @login_required
 def account_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A note on the account page: the timeline re-renders with the note at the top."""
-    account, _ = account_get_for_work(user=request.user, pk=pk)
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
     form = NoteForm(request.POST)
     notice = ""
     if form.is_valid():
@@ -497,10 +498,32 @@ def account_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             for message in form.errors.get("body", []):
                 messages.error(request, f"Note not added: {message}")
         return redirect(account)
+    return _timeline(request, account, in_scope=in_scope, form=form, notice=notice)
+
+
+def _timeline(
+    request: AuthenticatedHttpRequest,
+    account: Account,
+    *,
+    in_scope: bool,
+    form: NoteForm | None = None,
+    notice: str = "",
+) -> HttpResponse:
     context = {
         "account": account,
+        "in_scope": in_scope,
         "timeline": account_timeline(account=account),
-        "note_form": form,
+        "note_form": form or NoteForm(),
         "timeline_notice": notice,
     }
-    return render(request, "playbooks/account.html#timeline", context)
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "playbooks/account.html#timeline" if fragment else "playbooks/timeline.html"
+    return render(request, template, context)
+
+
+@login_required
+def account_timeline_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The account page's timeline, loaded after the page (or a page of its own without
+    JavaScript): everyone who may open the account reads it."""
+    account, in_scope = account_get_for_work(user=request.user, pk=pk)
+    return _timeline(request, account, in_scope=in_scope)

@@ -37,13 +37,14 @@ CAPS = {
     ("csm1", "/accounts/?level=healthy&sort=-arr"): 10,
     # A saved view shared with her team, opened by its link: the list with its filters.
     ("csm1", "/accounts/?{saved_view}"): 10,
-    # The timeline's touches and renewal outcomes (one query each): two more.
-    ("csm1", "/accounts/{account}/"): 16,
+    # The timeline is a card loaded after the page: a query per kind of entry.
+    ("csm1", "/accounts/{account}/"): 13,
+    ("csm1", "/accounts/{account}/timeline/"): 11,
     # The account's touches card (a page of its own without JavaScript): the touches with
     # their contacts, and the active contacts the form offers.
     ("csm1", "/accounts/{account}/touches/"): 6,
     # A parent company's page: one query more for its subsidiaries and their health.
-    ("csm1", "/accounts/{parent}/"): 17,
+    ("csm1", "/accounts/{parent}/"): 14,
     # The queue: 5, one per section that has tasks (a window of it), and one for the
     # cards' accounts (owner and band), so at most 10.
     ("csm1", "/tasks/"): 10,
@@ -74,8 +75,7 @@ CAPS = {
     ("manager", "/tasks/"): 10,
     ("admin", "/accounts/"): 9,
     ("admin", "/accounts/?level=at_risk&sort=-arr"): 10,
-    # The timeline's touches and renewal outcomes: two more.
-    ("admin", "/accounts/{account}/"): 15,
+    ("admin", "/accounts/{account}/"): 13,
     ("admin", "/tasks/"): 10,
     ("admin", "/team/"): 12,
     ("token", "/api/v1/accounts/"): 3,

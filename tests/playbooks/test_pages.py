@@ -574,3 +574,19 @@ def test_a_task_card_shows_its_accounts_arr_band_renewal_and_owner(client_as, al
     assert "renews 15 Jan 2027" in card and f"owner {bob}" in card
     card = body[body.index(f'id="task-{other.pk}"') :]
     assert "no renewal date" in card[: card.index("</article>")]
+
+
+@pytest.mark.parametrize(
+    ("who", "owner", "status"),
+    [
+        ("alice", "alice", 200),
+        ("maggie", "bob", 200),
+        ("bob", "charlie", 404),
+        ("ada", "charlie", 200),
+    ],
+)
+def test_the_timeline_card_answers_whoever_may_open_the_account(
+    request, client_as, book, who, owner, status
+):
+    url = reverse("playbooks:account_timeline", args=[book[owner].pk])
+    assert client_as(request.getfixturevalue(who)).get(url, **HTMX).status_code == status
